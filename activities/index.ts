@@ -1,0 +1,14 @@
+import { createPhoneActivities } from './phone';
+import type { VonageVerify } from './providers/vonage';
+
+/** Everything the activities need, built once per worker from config. */
+export interface ActivityDeps {
+  vonage: VonageVerify;
+}
+
+/** All verifyflow activities, keyed by the names the workflows call. */
+export const createActivities = (deps: ActivityDeps) => ({
+  ...createPhoneActivities(deps),
+});
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,64 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { verifySignature } from '@vonage/jwt';
+import { decode } from 'jsonwebtoken';
+import type { Channel, ProviderEvent } from '../../workflows/definitions';
+
+/** Why a callback was refused (for the log line; the HTTP answer is always a bare 401). */
+export type VonageCallbackRejection = 'missing_token' | 'bad_signature' | 'payload_hash_mismatch' | 'stale';
+
+/**
+ * Verifies a Vonage signed callback: the `Authorization: Bearer` JWT (HS256 with the signature secret, checked by
+ * the SDK's `verifySignature`), its `payload_hash` claim against SHA-256 of the exact raw body, and its age.
+ */
+export function verifyVonageCallback(
+  rawBody: Buffer,
+  authorization: string | undefined,
+  signatureSecret: string,
+  maxAgeSeconds = 900,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): { ok: true } | { ok: false; why: VonageCallbackRejection } {
+  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+  if (!token) return { ok: false, why: 'missing_token' };
+  if (!verifySignature(token, signatureSecret)) return { ok: false, why: 'bad_signature' };
+  const claims = decode(token, { json: true });
+  if (!claims || typeof claims.payload_hash !== 'string') return { ok: false, why: 'payload_hash_mismatch' };
+  const expected = createHash('sha256').update(rawBody).digest();
+  const given = Buffer.from(claims.payload_hash, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    return { ok: false, why: 'payload_hash_mismatch' };
+  }
+  if (typeof claims.iat === 'number' && Math.abs(nowSeconds - claims.iat) > maxAgeSeconds)
+    return { ok: false, why: 'stale' };
+  return { ok: true };
+}
+
+/** A Verify v2 callback body (seed 000). */
+export interface VonageCallbackBody {
+  request_id?: string;
+  triggered_at?: string;
+  type?: string;
+  channel?: string;
+  status?: string;
+  action?: { type?: string; check_url?: string };
+  client_ref?: string;
+}
+
+const STATUSES = ['action_pending', 'failed', 'completed', 'user_rejected', 'expired'] as const;
+
+/**
+ * Normalizes a callback into the contract's ProviderEvent; undefined for callbacks the workflow has no use for
+ * (e.g. summaries). The event id is stable across redeliveries of the same callback, so the workflow dedupes them.
+ */
+export function normalizeVonageCallback(body: VonageCallbackBody): ProviderEvent | undefined {
+  const status = STATUSES.find((s) => s === body.status);
+  if (!body.request_id || !status || (body.type && body.type !== 'event')) return undefined;
+  return {
+    eventId: `vonage:${body.request_id}:${body.channel ?? '-'}:${status}`,
+    provider: 'vonage',
+    ref: body.request_id,
+    channel: body.channel as Channel | undefined,
+    status,
+    checkUrl: body.action?.check_url,
+    occurredAt: body.triggered_at,
+  };
+}

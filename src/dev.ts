@@ -1,0 +1,55 @@
+import 'reflect-metadata';
+import { join } from 'node:path';
+import { loadConfig } from './config/config';
+import { createApi } from './app';
+import { connectClient } from './temporal/client';
+import { startDevServer, type DevServer } from './temporal/dev-server';
+import { createWorker } from './temporal/worker';
+import { runMain } from './run-main';
+
+/**
+ * Everything at once, the embedded default (`npm run dev`): the Temporal dev server (SQLite under DATA_DIR, Web UI)
+ * unless TEMPORAL_ADDRESS points elsewhere, the worker, the API and — without provider credentials — the sandbox.
+ */
+runMain(async () => {
+  const config = loadConfig();
+  let server: DevServer | undefined;
+  if (config.temporal.embedded) {
+    server = await startDevServer({
+      cli: config.temporal.cli,
+      pathEnv: config.temporal.pathEnv,
+      port: config.temporal.devPort,
+      uiPort: config.temporal.uiPort,
+      dbFile: join(config.dataDir, 'temporal.db'),
+    });
+  }
+  const client = await connectClient(config);
+  const { worker, connection } = await createWorker(config);
+  const running = worker.run();
+  const { app, sandbox } = await createApi(config, client);
+  await app.listen(config.port, config.host);
+
+  console.log(
+    [
+      '',
+      'verifyflow is running',
+      `  API            ${config.publicUrl}  (OpenAPI: ${config.publicUrl}/docs)`,
+      `  Temporal       ${config.temporal.connect.connectionOptions.address}${server?.uiUrl ? `  (Web UI: ${server.uiUrl})` : ''}`,
+      `  Task queue     ${config.taskQueue}`,
+      sandbox
+        ? `  Sandbox outbox ${config.publicUrl}/sandbox/outbox/html  (JSON: ${config.publicUrl}/sandbox/outbox?to=+1...)`
+        : '  Providers      real credentials (no sandbox)',
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+
+  return async () => {
+    worker.shutdown();
+    await running;
+    await connection.close();
+    sandbox?.close();
+    await app.close();
+    await server?.stop();
+  };
+});

@@ -1,0 +1,21 @@
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Client } from '@temporalio/client';
+
+/** Liveness and readiness in one: 200 when the Temporal frontend answers, 503 otherwise. */
+@ApiTags('operations')
+@Controller('health')
+export class HealthController {
+  constructor(private readonly client: Client) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Health, including the Temporal connection' })
+  async health() {
+    try {
+      await this.client.workflowService.getSystemInfo({});
+      return { status: 'ok', temporal: 'up' };
+    } catch {
+      throw new ServiceUnavailableException({ status: 'error', temporal: 'down' });
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import 'reflect-metadata';
+import { loadConfig } from './config/config';
+import { createApi } from './app';
+import { connectClient } from './temporal/client';
+import { runMain } from './run-main';
+
+/** The API process (stateless; scale it horizontally). `npm run start:api`. */
+runMain(async () => {
+  const config = loadConfig();
+  const client = await connectClient(config);
+  const { app, sandbox } = await createApi(config, client);
+  await app.listen(config.port, config.host);
+  console.log(
+    `verifyflow API on ${config.publicUrl} (docs ${config.publicUrl}/docs)${sandbox ? ', sandbox mode' : ''}`,
+  );
+  return async () => {
+    sandbox?.close();
+    await app.close();
+  };
+});

@@ -1,0 +1,14 @@
+import { Client, Connection } from '@temporalio/client';
+import type { AppConfig } from '../config/config';
+
+/** A Temporal client from envconfig (address, namespace, API key, TLS, profile). */
+export async function connectClient(config: AppConfig): Promise<Client> {
+  const { connectionOptions, namespace } = config.temporal.connect;
+  const connection = await Connection.connect({
+    address: connectionOptions.address,
+    tls: connectionOptions.tls,
+    apiKey: connectionOptions.apiKey,
+    metadata: connectionOptions.metadata,
+  });
+  return new Client({ connection, namespace: namespace ?? 'default' });
+}

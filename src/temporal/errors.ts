@@ -1,0 +1,47 @@
+import {
+  BadRequestException,
+  ConflictException,
+  HttpException,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../workflows/definitions';
+
+/** True when the Temporal frontend cannot be reached (callers answer 503 so providers retry). */
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    // gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4)
+    if (e.code === 14 || e.code === 4) return true;
+    if (/ECONNREFUSED|UNAVAILABLE|No connection established/i.test(String((e as Error).message))) return true;
+  }
+  return false;
+}
+
+/** Maps Temporal client errors to HTTP: unknown → 404, rejected update → 400/409, unreachable → 503. */
+export function toHttpError(err: unknown, id: string): Error {
+  if (err instanceof HttpException) return err;
+  if (err instanceof WorkflowNotFoundError || (err as Error)?.name === 'WorkflowNotFoundError') {
+    return new NotFoundException(`verification ${id} not found`);
+  }
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) {
+      if (cause.type === FailureType.NotLive) return new ConflictException(cause.message);
+      if (cause.type === FailureType.CodeNotSupported) return new ConflictException(cause.message);
+      return new BadRequestException(cause.message);
+    }
+    return new BadRequestException(cause?.message ?? err.message);
+  }
+  if (isUnavailable(err)) return new ServiceUnavailableException('Temporal is unreachable; retry later');
+  const message = (err as Error)?.message ?? '';
+  if (/workflow execution already completed/i.test(message))
+    return new ConflictException(`verification ${id} is no longer live`);
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,64 @@
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { jsonSchemaOf, ZodBody } from '../common/zod-body';
+import {
+  cancelInputSchema,
+  checkCodeInputSchema,
+  phoneVerificationInputSchema,
+  type CancelInput,
+  type CheckCodeInput,
+  type PhoneVerificationInput,
+} from '../../workflows/definitions';
+import { VerificationsService } from './verifications.service';
+
+/** REST convenience over the Temporal contract (workflow `phoneVerification`, updates, `getState`). */
+@ApiTags('verifications')
+@Controller('v1/verifications')
+export class VerificationsController {
+  constructor(private readonly service: VerificationsService) {}
+
+  @Post('phone')
+  @ApiOperation({
+    summary: 'Start a phone verification (silent auth → SMS → voice by default)',
+    description:
+      'With `reference`, the ID is deterministic (`phone-<reference>`) and a repeated start returns the same verification.',
+  })
+  @ApiBody({ schema: jsonSchemaOf(phoneVerificationInputSchema) })
+  @ApiResponse({ status: 201, description: 'The verification state' })
+  @ApiResponse({ status: 400, description: 'Invalid input; the message names each field' })
+  startPhone(@Body(new ZodBody(phoneVerificationInputSchema)) body: PhoneVerificationInput) {
+    return this.service.startPhone(body);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'The state of a verification' })
+  @ApiResponse({ status: 404, description: 'Unknown verification' })
+  get(@Param('id') id: string) {
+    return this.service.get(id);
+  }
+
+  @Post(':id/check')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Check a code (OTP, or silent-auth code with its requestId)' })
+  @ApiBody({ schema: jsonSchemaOf(checkCodeInputSchema) })
+  @ApiResponse({ status: 200, description: '{status: completed|invalid_code|failed|expired, attemptsLeft}' })
+  @ApiResponse({ status: 409, description: 'The verification is no longer live' })
+  check(@Param('id') id: string, @Body(new ZodBody(checkCodeInputSchema)) body: CheckCodeInput) {
+    return this.service.check(id, body);
+  }
+
+  @Post(':id/next-channel')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Give up on the current channel and move to the next one' })
+  nextChannel(@Param('id') id: string) {
+    return this.service.nextChannel(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel a live verification' })
+  @ApiBody({ schema: jsonSchemaOf(cancelInputSchema), required: false })
+  cancel(@Param('id') id: string, @Body(new ZodBody(cancelInputSchema)) body: CancelInput) {
+    return this.service.cancel(id, body);
+  }
+}

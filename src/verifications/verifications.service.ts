@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, NotFoundException } from '@nestjs/common';
+import { Client, type WorkflowHandle } from '@temporalio/client';
+import { AppConfig } from '../config/config';
+import { toHttpError } from '../temporal/errors';
+import {
+  cancel,
+  checkCode,
+  DEFAULT_PHONE_CHANNELS,
+  getState,
+  nextChannel,
+  phoneVerificationId,
+  SA_KIND,
+  SA_STATUS,
+  type CancelInput,
+  type CheckCodeInput,
+  type CheckCodeResult,
+  type PhoneVerificationInput,
+  type VerificationState,
+} from '../../workflows/definitions';
+import { phoneVerification } from '../../workflows/phone-verification';
+
+const ID_PATTERN = /^(phone|push|identity)-[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * The REST API's view of the contract: every call is a Temporal start, update or query that any other Temporal
+ * client could make the same way. Holds no state.
+ */
+@Injectable()
+export class VerificationsService {
+  constructor(
+    private readonly client: Client,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Starts (or, with a known reference, joins) a phone verification and returns its state. */
+  async startPhone(input: PhoneVerificationInput): Promise<VerificationState> {
+    const id = phoneVerificationId(input.reference ?? randomUUID().replace(/-/g, ''));
+    const channels = (input.channels ?? DEFAULT_PHONE_CHANNELS).map((c) => c.channel).join(' → ');
+    try {
+      const handle = await this.client.workflow.start(phoneVerification, {
+        workflowId: id,
+        taskQueue: this.config.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        typedSearchAttributes: [
+          { key: SA_KIND, value: 'phone' },
+          { key: SA_STATUS, value: 'pending' },
+        ],
+        // No destination in summaries: they are stored in clear.
+        staticSummary: `Phone verification for ${input.brand} via ${channels}`,
+        staticDetails: `channels: ${channels}; expiry: ${input.expirySeconds ?? 600} s; max code attempts: ${input.maxCodeAttempts ?? 5}${input.reference ? `; reference: ${input.reference}` : ''}`,
+      });
+      return await handle.query(getState);
+    } catch (err) {
+      throw toHttpError(err, id);
+    }
+  }
+
+  async get(id: string): Promise<VerificationState> {
+    return this.call(id, (h) => h.query(getState));
+  }
+
+  async check(id: string, input: CheckCodeInput): Promise<CheckCodeResult> {
+    return this.call(id, (h) => h.executeUpdate(checkCode, { args: [input] }));
+  }
+
+  async nextChannel(id: string): Promise<VerificationState> {
+    return this.call(id, (h) => h.executeUpdate(nextChannel, { args: [] }));
+  }
+
+  async cancel(id: string, input: CancelInput): Promise<VerificationState> {
+    return this.call(id, (h) => h.executeUpdate(cancel, { args: [input] }));
+  }
+
+  private async call<T>(id: string, fn: (h: WorkflowHandle) => Promise<T>): Promise<T> {
+    if (!ID_PATTERN.test(id)) throw new NotFoundException(`verification ${id} not found`);
+    try {
+      return await fn(this.client.workflow.getHandle(id));
+    } catch (err) {
+      throw toHttpError(err, id);
+    }
+  }
+}

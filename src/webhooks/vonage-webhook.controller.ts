@@ -1,0 +1,82 @@
+import {
+  Controller,
+  HttpCode,
+  Logger,
+  Post,
+  Req,
+  ServiceUnavailableException,
+  UnauthorizedException,
+  BadRequestException,
+  type RawBodyRequest,
+} from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { AppConfig } from '../config/config';
+import { isUnavailable } from '../temporal/errors';
+import {
+  normalizeVonageCallback,
+  verifyVonageCallback,
+  type VonageCallbackBody,
+} from '../../activities/providers/vonage-callback';
+import { providerEvent, providerRef, SA_PROVIDER_REF } from '../../workflows/definitions';
+
+/**
+ * Vonage Verify v2 callbacks → `providerEvent` signals. Holds no state: verify the signature on the raw body,
+ * normalize, find the workflow (the `client_ref` we sent, else the VerificationProviderRef search attribute), signal,
+ * and only then answer 2xx. Temporal unreachable → 503, so Vonage retries.
+ */
+@ApiExcludeController()
+@Controller('webhooks/vonage')
+export class VonageWebhookController {
+  private readonly logger = new Logger(VonageWebhookController.name);
+
+  constructor(
+    private readonly client: Client,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  async receive(@Req() req: RawBodyRequest<Request>): Promise<{ ok: true; delivered: boolean }> {
+    const raw = req.rawBody;
+    if (!raw) throw new BadRequestException('body: a JSON body is required');
+    const verdict = verifyVonageCallback(raw, req.headers.authorization, this.config.vonage.signatureSecret);
+    if (!verdict.ok) {
+      this.logger.warn(`vonage callback rejected: ${verdict.why}`);
+      throw new UnauthorizedException('invalid signature');
+    }
+    let body: VonageCallbackBody;
+    try {
+      body = JSON.parse(raw.toString('utf8')) as VonageCallbackBody;
+    } catch {
+      throw new BadRequestException('body: not valid JSON');
+    }
+    const event = normalizeVonageCallback(body);
+    if (!event) return { ok: true, delivered: false };
+    try {
+      const workflowId = body.client_ref ?? (await this.findByRef(providerRef('vonage', event.ref)));
+      if (!workflowId) {
+        this.logger.warn(`vonage callback for unknown request ${event.ref} (${event.status}) acknowledged`);
+        return { ok: true, delivered: false };
+      }
+      await this.client.workflow.getHandle(workflowId).signal(providerEvent, event);
+      return { ok: true, delivered: true };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        this.logger.warn(
+          `vonage callback for a verification that is gone (${event.ref}, ${event.status}) acknowledged`,
+        );
+        return { ok: true, delivered: false };
+      }
+      if (isUnavailable(err)) throw new ServiceUnavailableException('Temporal is unreachable; retry later');
+      throw err;
+    }
+  }
+
+  private async findByRef(ref: string): Promise<string | undefined> {
+    const query = `${SA_PROVIDER_REF.name} = '${ref.replace(/'/g, '')}'`;
+    for await (const wf of this.client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
+    return undefined;
+  }
+}

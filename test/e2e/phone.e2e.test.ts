@@ -1,0 +1,251 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { sign } from 'jsonwebtoken';
+import { SA_STATUS, type VerificationState } from '../../workflows/definitions';
+import { saveHistory } from '../support/histories';
+import { eventually, startStack, type Stack } from '../support/stack';
+
+/**
+ * The whole system over HTTP: REST API → Temporal (real dev server) → worker → Vonage SDK → sandbox emulator →
+ * signed callbacks → webhook → signal. Codes are read from the sandbox outbox, as a person would.
+ */
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const startPhone = async (body: Record<string, unknown>): Promise<VerificationState> => {
+  const res = await stack
+    .http()
+    .post('/v1/verifications/phone')
+    .send({ brand: 'Acme', ...body });
+  expect(res.status).toBe(201);
+  return res.body as VerificationState;
+};
+const getState = async (id: string): Promise<VerificationState> => {
+  const res = await stack.http().get(`/v1/verifications/${id}`);
+  expect(res.status).toBe(200);
+  return res.body as VerificationState;
+};
+const waitFor = (id: string, pred: (s: VerificationState) => boolean, timeoutMs = 20_000) =>
+  eventually(async () => {
+    const s = await getState(id);
+    return pred(s) && s;
+  }, timeoutMs);
+const outboxCode = (to: string, channel: string) =>
+  eventually(async () => {
+    const res = await stack.http().get('/sandbox/outbox').query({ to });
+    const entry = (res.body as { channel: string; code: string }[]).filter((e) => e.channel === channel).pop();
+    return entry?.code;
+  });
+/** A Vonage-style signed callback (HS256 bearer with payload_hash), as the provider sends it. */
+const signedCallback = (body: object, secret = stack.config.vonage.signatureSecret) => {
+  const raw = JSON.stringify(body);
+  const token = sign(
+    {
+      iat: Math.floor(Date.now() / 1000),
+      jti: randomUUID(),
+      iss: 'Vonage',
+      payload_hash: createHash('sha256').update(raw).digest('hex'),
+    },
+    secret,
+    { algorithm: 'HS256' },
+  );
+  return stack
+    .http()
+    .post('/webhooks/vonage')
+    .set('content-type', 'application/json')
+    .set('authorization', `Bearer ${token}`)
+    .send(raw);
+};
+/** A number of the test's own, so outbox lookups and Vonage's one-request-per-number rule never collide. */
+const uniqueNumber = () => `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+
+test('silent auth completes through the check URL redirect chain (request_id compared)', async () => {
+  const started = await startPhone({ to: uniqueNumber() });
+  expect(started.id).toMatch(/^phone-[0-9a-f]{32}$/);
+  const pending = await waitFor(started.id, (s) => s.status === 'action_pending' && !!s.checkUrl);
+  const device = await fetch(pending.checkUrl!, { redirect: 'follow' });
+  expect(device.status).toBe(200);
+  const { request_id, code } = (await device.json()) as { request_id: string; code: string };
+  const check = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code, requestId: request_id });
+  expect(check.status).toBe(200);
+  expect(check.body).toMatchObject({ status: 'completed' });
+  expect(await getState(started.id)).toMatchObject({ status: 'completed', reason: 'verified', channel: 'silent_auth' });
+});
+
+test('+15005550001: silent auth not supported → falls back to SMS; the outbox code completes it; findable by status', async () => {
+  const to = '+15005550001';
+  const started = await startPhone({ to });
+  await waitFor(started.id, (s) => s.channel === 'sms');
+  const code = await outboxCode(to, 'sms');
+  const check = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code });
+  expect(check.body).toMatchObject({ status: 'completed', attemptsLeft: 5 });
+  const done = await getState(started.id);
+  expect(done.channels.map((c) => c.status)).toEqual(['failed', 'completed', 'waiting']);
+
+  const handle = stack.client.workflow.getHandle(started.id);
+  await eventually(async () => (await handle.describe()).typedSearchAttributes.get(SA_STATUS) === 'completed');
+  const found = await eventually(async () => {
+    for await (const wf of stack.client.workflow.list({
+      query: `VerificationStatus = 'completed' AND WorkflowId = '${started.id}'`,
+    })) {
+      return wf.workflowId;
+    }
+    return undefined;
+  });
+  expect(found).toBe(started.id);
+  await saveHistory('phone-e2e-silent-auth-to-sms', handle);
+});
+
+test('+15005550002: SMS never delivered → our channel timeout → voice code completes it', async () => {
+  const to = '+15005550002';
+  const started = await startPhone({
+    to,
+    channels: [
+      { channel: 'sms', timeoutSeconds: 2 },
+      { channel: 'voice', timeoutSeconds: 60 },
+    ],
+  });
+  await waitFor(started.id, (s) => s.channel === 'voice');
+  const code = await outboxCode(to, 'voice');
+  const check = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code });
+  expect(check.body).toMatchObject({ status: 'completed' });
+});
+
+test('+15005550003: the provider rejects the number → failed / invalid_destination', async () => {
+  const started = await startPhone({ to: '+15005550003' });
+  const done = await waitFor(started.id, (s) => s.status === 'failed');
+  expect(done.reason).toBe('invalid_destination');
+});
+
+test('+15005550004: two 503s (Retry-After honoured) then accepted → the SMS code completes it', async () => {
+  const to = '+15005550004';
+  const started = await startPhone({ to, channels: [{ channel: 'sms' }] });
+  const code = await outboxCode(to, 'sms');
+  const check = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code });
+  expect(check.body).toMatchObject({ status: 'completed' });
+});
+
+test('+15005550005: the user rejects silent auth → failed / user_rejected', async () => {
+  const started = await startPhone({ to: '+15005550005' });
+  const done = await waitFor(started.id, (s) => s.status === 'failed');
+  expect(done.reason).toBe('user_rejected');
+});
+
+test('wrong codes until locked; then 409 for a verification no longer live', async () => {
+  const to = uniqueNumber();
+  const started = await startPhone({ to, channels: [{ channel: 'sms' }], maxCodeAttempts: 2 });
+  await outboxCode(to, 'sms');
+  const first = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code: '000000' });
+  expect(first.body).toEqual({ status: 'invalid_code', attemptsLeft: 1 });
+  const second = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code: '000000' });
+  expect(second.body).toEqual({ status: 'failed', attemptsLeft: 0, reason: 'max_attempts' });
+  const third = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code: '000000' });
+  expect(third.status).toBe(409);
+  // The provider request was cancelled: its id answers 404 at the emulator.
+  const req = stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === started.id);
+  expect(req?.status).toBe('cancelled');
+});
+
+test('next-channel and cancel over REST', async () => {
+  const to = uniqueNumber();
+  const started = await startPhone({ to, channels: [{ channel: 'sms' }, { channel: 'voice' }] });
+  await outboxCode(to, 'sms');
+  const moved = await stack.http().post(`/v1/verifications/${started.id}/next-channel`).send();
+  expect(moved.status).toBe(200);
+  expect(moved.body).toMatchObject({ channel: 'voice', channelIndex: 1 });
+  await outboxCode(to, 'voice');
+  const cancelled = await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({ reason: 'test' });
+  expect(cancelled.body).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+});
+
+test('a repeated start with the same reference returns the same verification and sends once', async () => {
+  const to = uniqueNumber();
+  const reference = `user-${randomUUID().slice(0, 8)}`;
+  const a = await startPhone({ to, reference, channels: [{ channel: 'sms' }] });
+  const b = await startPhone({ to, reference, channels: [{ channel: 'sms' }] });
+  expect(a.id).toBe(`phone-${reference}`);
+  expect(b.id).toBe(a.id);
+  await outboxCode(to, 'sms');
+  await new Promise((r) => setTimeout(r, 500));
+  const sent = await stack.http().get('/sandbox/outbox').query({ to });
+  expect(sent.body).toHaveLength(1);
+  await stack.http().post(`/v1/verifications/${a.id}/cancel`).send({});
+});
+
+test('a forged callback is refused with 401 and changes nothing', async () => {
+  const started = await startPhone({ to: uniqueNumber() });
+  const pending = await waitFor(started.id, (s) => s.status === 'action_pending');
+  const req = stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === started.id)!;
+  const forged = {
+    request_id: req.requestId,
+    type: 'event',
+    channel: 'silent_auth',
+    status: 'completed',
+    client_ref: started.id,
+  };
+  expect((await signedCallback(forged, 'not-the-secret-at-all-0000')).status).toBe(401);
+  expect((await stack.http().post('/webhooks/vonage').send(forged)).status).toBe(401);
+  // A valid token over another body: payload_hash mismatch.
+  const raw = JSON.stringify({ ...forged, status: 'failed' });
+  const token = sign(
+    { iat: Math.floor(Date.now() / 1000), payload_hash: createHash('sha256').update(raw).digest('hex') },
+    stack.config.vonage.signatureSecret,
+  );
+  const swapped = await stack
+    .http()
+    .post('/webhooks/vonage')
+    .set('content-type', 'application/json')
+    .set('authorization', `Bearer ${token}`)
+    .send(JSON.stringify(forged));
+  expect(swapped.status).toBe(401);
+  expect(await getState(started.id)).toMatchObject({ status: 'action_pending', channel: pending.channel });
+  await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({});
+});
+
+test('a signed callback for an unknown verification is acknowledged (2xx) and dropped', async () => {
+  const res = await signedCallback({
+    request_id: randomUUID(),
+    type: 'event',
+    channel: 'sms',
+    status: 'failed',
+    client_ref: 'phone-nobody',
+  });
+  expect(res.status).toBe(200);
+  expect(res.body).toEqual({ ok: true, delivered: false });
+});
+
+test('bad input: 400 naming the field; unknown verification: 404', async () => {
+  const bad = await stack.http().post('/v1/verifications/phone').send({ to: '0800 FLOWERS', brand: 'Acme' });
+  expect(bad.status).toBe(400);
+  expect(bad.body.message).toMatch(/^to: /);
+  const extra = await stack
+    .http()
+    .post('/v1/verifications/phone')
+    .send({ to: '+14155550100', brand: 'Acme', colour: 'red' });
+  expect(extra.status).toBe(400);
+  expect(extra.body.message).toMatch(/colour/);
+  const channel = await stack
+    .http()
+    .post('/v1/verifications/phone')
+    .send({ to: '+14155550100', brand: 'Acme', channels: [{ channel: 'fax' }] });
+  expect(channel.body.message).toMatch(/^channels\.0\.channel: /);
+  const code = await stack.http().post('/v1/verifications/phone-nobody/check').send({ code: '' });
+  expect(code.status).toBe(400);
+  expect(code.body.message).toMatch(/^code: /);
+  expect((await stack.http().get('/v1/verifications/phone-nobody')).status).toBe(404);
+  expect((await stack.http().get('/v1/verifications/not-an-id')).status).toBe(404);
+  expect((await stack.http().post('/v1/verifications/phone-nobody/check').send({ code: '1234' })).status).toBe(404);
+});
+
+test('health reports the Temporal connection; OpenAPI is served', async () => {
+  expect((await stack.http().get('/health')).body).toEqual({ status: 'ok', temporal: 'up' });
+  const doc = await stack.http().get('/docs/openapi.json');
+  expect(doc.status).toBe(200);
+  expect(Object.keys(doc.body.paths)).toEqual(
+    expect.arrayContaining(['/v1/verifications/phone', '/v1/verifications/{id}/check']),
+  );
+});

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import request from 'supertest';
+import { createApi, type ApiApp } from '../../src/app';
+import { loadConfig, type AppConfig } from '../../src/config/config';
+import { connectClient } from '../../src/temporal/client';
+import { createWorker } from '../../src/temporal/worker';
+import { freePort } from './ports';
+
+export interface Stack extends ApiApp {
+  config: AppConfig;
+  client: Client;
+  worker: Worker;
+  baseUrl: string;
+  http: () => ReturnType<typeof request>;
+  stop(): Promise<void>;
+}
+
+/** Shared by every test run: the sandbox's Vonage key pair lives here. */
+export const TEST_DATA_DIR = join(tmpdir(), 'verifyflow-test-data');
+
+/** Config for a test: the suite's Temporal dev server, a task queue of its own, sandbox providers. */
+export function testConfig(port: number, extra: Record<string, string> = {}): AppConfig {
+  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  if (!address)
+    throw new Error('TEST_TEMPORAL_ADDRESS is not set: run the tests with jest (global setup starts Temporal)');
+  return loadConfig({
+    PATH: process.env.PATH,
+    PORT: String(port),
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+    DATA_DIR: TEST_DATA_DIR,
+    VERIFYFLOW_SANDBOX: 'true',
+    ...extra,
+  });
+}
+
+/** The whole system in-process: worker (through the plugin), API and sandbox, on a free port. */
+export async function startStack(extra: Record<string, string> = {}): Promise<Stack> {
+  const port = await freePort();
+  const config = testConfig(port, extra);
+  const client = await connectClient(config);
+  const { worker, connection } = await createWorker(config);
+  const running = worker.run();
+  const api = await createApi(config, client, { logger: false });
+  await api.app.listen(port, '127.0.0.1');
+  return {
+    ...api,
+    config,
+    client,
+    worker,
+    baseUrl: config.publicUrl,
+    http: () => request(api.app.getHttpServer()),
+    async stop() {
+      api.sandbox?.close();
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await api.app.close();
+    },
+  };
+}
+
+/** Polls `fn` until it returns a truthy value (or throws after `timeoutMs`). */
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+}

@@ -1,0 +1,1 @@
+export { phoneVerification } from './phone-verification';
