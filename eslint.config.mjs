@@ -78,6 +78,7 @@ export default tseslint.config(
         module: 'readonly',
         require: 'readonly',
         __dirname: 'readonly',
+        URL: 'readonly',
         process: 'readonly',
         console: 'readonly',
       },

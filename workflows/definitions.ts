@@ -48,8 +48,12 @@ export enum FailureType {
 
 export const CHANNELS = ['silent_auth', 'sms', 'voice', 'whatsapp', 'email'] as const;
 export type Channel = (typeof CHANNELS)[number];
-export const PROVIDERS = ['vonage'] as const;
+/** Every provider verifyflow talks to (the `provider` half of VerificationProviderRef). */
+export const PROVIDERS = ['vonage', 'sms_gateway', 'stripe', 'twilio'] as const;
 export type Provider = (typeof PROVIDERS)[number];
+/** Providers that can serve a phone channel. */
+export const PHONE_PROVIDERS = ['vonage'] as const;
+export type PhoneProvider = (typeof PHONE_PROVIDERS)[number];
 
 /** Default per-channel wait, in seconds, before the workflow moves to the next channel. */
 export const DEFAULT_CHANNEL_TIMEOUT_SECONDS: Record<Channel, number> = {
@@ -72,7 +76,7 @@ export const referenceSchema = z
 
 export const channelSpecSchema = z.strictObject({
   channel: z.enum(CHANNELS),
-  provider: z.enum(PROVIDERS).default('vonage'),
+  provider: z.enum(PHONE_PROVIDERS).default('vonage'),
   timeoutSeconds: z.number().int().min(1).max(900).optional(),
   to: e164.optional(),
 });
@@ -106,7 +110,7 @@ export const DEFAULT_MAX_CODE_ATTEMPTS = 5;
 /** A channel as the state shows it: never the destination number. */
 export interface ChannelState {
   channel: Channel;
-  provider: Provider;
+  provider: PhoneProvider;
   timeoutSeconds: number;
   status: 'waiting' | 'active' | 'failed' | 'skipped' | 'completed';
 }
@@ -148,7 +152,7 @@ export type CancelInput = z.infer<typeof cancelInputSchema>;
 /** A provider callback, normalized by the webhook controller. `eventId` dedupes repeated deliveries. */
 export const providerEventSchema = z.strictObject({
   eventId: z.string().min(1).max(200),
-  provider: z.enum(PROVIDERS),
+  provider: z.enum(PHONE_PROVIDERS),
   /** The provider's request/session id the event is about (Vonage request_id). */
   ref: z.string().min(1).max(100),
   channel: z.enum(CHANNELS).optional(),

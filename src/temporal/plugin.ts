@@ -25,7 +25,9 @@ export class VerificationPlugin extends SimplePlugin {
   }
 }
 
+/** One adapter per configured provider; providers without options are left out (their activities fail typed). */
 function buildDeps(options: VerificationPluginOptions): ActivityDeps {
-  if (!options.vonage) throw new Error('VerificationPlugin needs `vonage` options or ready-made `deps`');
-  return { vonage: new VonageVerifyAdapter(options.vonage) };
+  return {
+    vonage: options.vonage ? new VonageVerifyAdapter(options.vonage) : undefined,
+  };
 }
