@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { HISTORIES_DIR } from '../support/histories';
+
+const quietLogger = new DefaultLogger('WARN');
 
 /**
  * Replays every committed history (test/histories/*.json, recorded from real runs with
