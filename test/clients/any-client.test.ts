@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { findTemporalCli } from '../../src/temporal/dev-server';
+import { eventually, startStack, type Stack } from '../support/stack';
+
+/**
+ * Clients we did not write drive a verification from the contract alone: the `temporal` CLI and the Python SDK
+ * (`temporalio` from PyPI). They see the same worker, sandbox and outbox as everything else.
+ */
+const run = promisify(execFile);
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const number = () => `+1415556${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+const outboxCode = (to: string) =>
+  eventually(async () => {
+    const res = await stack.http().get('/sandbox/outbox').query({ to });
+    return (res.body as { code: string }[]).pop()?.code;
+  });
+
+test('the temporal CLI alone: workflow start, query getState, update execute checkCode, result', async () => {
+  const cli = findTemporalCli(process.env.TEMPORAL_CLI, process.env.PATH);
+  const address = process.env.TEST_TEMPORAL_ADDRESS!;
+  const id = `phone-cli-${randomUUID().slice(0, 8)}`;
+  const to = number();
+  const temporal = (...args: string[]) => run(cli, [...args, '--address', address], { timeout: 30_000 });
+
+  await temporal(
+    'workflow',
+    'start',
+    '--type',
+    'phoneVerification',
+    '--task-queue',
+    stack.config.taskQueue,
+    '--workflow-id',
+    id,
+    '--input',
+    JSON.stringify({ to, brand: 'CLI', channels: [{ channel: 'sms' }] }),
+  );
+  const code = await outboxCode(to);
+  const query = await temporal('workflow', 'query', '--workflow-id', id, '--name', 'getState', '-o', 'json');
+  expect(JSON.parse(query.stdout).queryResult[0]).toMatchObject({ id, status: 'pending', channel: 'sms' });
+  const update = await temporal(
+    'workflow',
+    'update',
+    'execute',
+    '--workflow-id',
+    id,
+    '--name',
+    'checkCode',
+    '--input',
+    JSON.stringify({ code }),
+    '-o',
+    'json',
+  );
+  expect(update.stdout).toMatch(/completed/);
+  const result = await temporal('workflow', 'result', '--workflow-id', id, '-o', 'json');
+  expect(result.stdout).toMatch(/"status":\s*"completed"/);
+});
+
+test('the Python SDK (temporalio) alone: start, check the outbox code, result', async () => {
+  const id = `phone-py-${randomUUID().slice(0, 8)}`;
+  const to = number();
+  const { stdout } = await run(
+    'python3',
+    [
+      join(__dirname, 'python_client.py'),
+      process.env.TEST_TEMPORAL_ADDRESS!,
+      stack.config.taskQueue,
+      stack.baseUrl,
+      id,
+      to,
+    ],
+    { timeout: 60_000 },
+  );
+  const result = JSON.parse(stdout.trim().split('\n').pop()!);
+  expect(result).toMatchObject({ id, kind: 'phone', status: 'completed', reason: 'verified', attemptsLeft: 4 });
+});

@@ -1,0 +1,18 @@
+// A platform team's own workflows module: theirs plus ours (re-exported), in one worker.
+import { executeChild } from '@temporalio/workflow';
+import { phoneVerification } from '../../workflows';
+import type { PhoneVerificationInput, PhoneVerificationResult } from '../../workflows/definitions';
+
+export * from '../../workflows';
+
+/** A team's onboarding step that runs our phone verification as a child workflow. */
+export async function teamSignup(input: { userId: string; phone: PhoneVerificationInput }): Promise<{
+  userId: string;
+  phone: PhoneVerificationResult;
+}> {
+  const phone = await executeChild(phoneVerification, {
+    workflowId: `phone-${input.userId}`,
+    args: [input.phone],
+  });
+  return { userId: input.userId, phone };
+}
