@@ -1,5 +1,14 @@
+import { createOnboardingActivities } from './onboarding';
 import { createPhoneActivities } from './phone';
 import type { VonageVerify } from './providers/vonage';
+import { createPushActivities } from './push';
+import type { TwilioPush } from './providers/twilio-push';
+import { createIdentityActivities } from './identity';
+import type { StripeIdentity } from './providers/stripe-identity';
+import { createOtpActivities, type OtpKey } from './otp';
+import { createSmsDeliveryActivities } from './sms-delivery';
+import type { SmsGateways } from './providers/sms-gateway';
+import type { VonageSms } from './providers/vonage-sms';
 
 /**
  * Everything the activities need, built once per worker from config (see VerificationPlugin). Each provider is
@@ -8,11 +17,24 @@ import type { VonageVerify } from './providers/vonage';
  */
 export interface ActivityDeps {
   vonage?: VonageVerify;
+  twilio?: TwilioPush;
+  stripe?: StripeIdentity;
+  /** HTTP SMS gateways (sms_gateway channels and smsDelivery routes). */
+  smsGateways?: SmsGateways;
+  /** The key of our own OTP HMACs (never in history). */
+  otp?: OtpKey;
+  /** The Vonage SMS API (smsDelivery routes, with delivery receipts). */
+  vonageSms?: VonageSms;
 }
 
 /** All verifyflow activities, keyed by the names the workflows call. */
 export const createActivities = (deps: ActivityDeps) => ({
   ...createPhoneActivities(deps),
+  ...createPushActivities(deps),
+  ...createIdentityActivities(deps),
+  ...createOtpActivities(deps),
+  ...createSmsDeliveryActivities(deps),
+  ...createOnboardingActivities(),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,4 +1,5 @@
 import { NestFactory } from '@nestjs/core';
+import { json } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Client } from '@temporalio/client';
@@ -21,6 +22,8 @@ export async function createApi(config: AppConfig, client: Client, options: { lo
     bodyParser: true,
     ...(options.logger === false ? { logger: false } : {}),
   });
+  // The codec server decodes whole history pages for the Web UI; everything else stays small.
+  app.use('/codec', json({ limit: '4mb' }));
   app.useBodyParser('json', { limit: '64kb' });
   app.enableShutdownHooks();
   const sandbox = config.sandbox ? mountSandbox(app, config) : undefined;

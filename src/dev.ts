@@ -21,6 +21,7 @@ runMain(async () => {
       port: config.temporal.devPort,
       uiPort: config.temporal.uiPort,
       dbFile: join(config.dataDir, 'temporal.db'),
+      codecEndpoint: `${config.publicUrl}/codec`,
     });
   }
   const client = await connectClient(config);
@@ -36,9 +37,14 @@ runMain(async () => {
       `  API            ${config.publicUrl}  (OpenAPI: ${config.publicUrl}/docs)`,
       `  Temporal       ${config.temporal.connect.connectionOptions.address}${server?.uiUrl ? `  (Web UI: ${server.uiUrl})` : ''}`,
       `  Task queue     ${config.taskQueue}`,
-      sandbox
-        ? `  Sandbox outbox ${config.publicUrl}/sandbox/outbox/html  (JSON: ${config.publicUrl}/sandbox/outbox?to=+1...)`
-        : '  Providers      real credentials (no sandbox)',
+      `  Codec server   ${config.publicUrl}/codec  (payloads are encrypted; the Web UI decodes through it)`,
+      ...(sandbox
+        ? [
+            `  Sandbox outbox ${config.publicUrl}/sandbox/outbox/html  (JSON: ${config.publicUrl}/sandbox/outbox?to=+1...)`,
+            `  Push device    ${config.publicUrl}/sandbox/twilio/device/<identity>  (enroll, then approve or deny)`,
+            `  Identity page  the session url from POST /v1/verifications/<id>/client-secret`,
+          ]
+        : ['  Providers      real credentials (no sandbox)']),
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),

@@ -1,7 +1,8 @@
 /**
- * The verifyflow package for platform teams: the worker plugin and the contract. Put the plugin in your worker,
- * call our workflows by name from any client, or as child workflows from yours.
+ * The verifyflow package for platform teams: the worker plugin, the payload codec and the contract. Put the plugin
+ * in your worker and call our workflows by name from any client. Workflow code must import from
+ * `verifyflow/dist/workflows` (deterministic, Node-free), never from this entry point.
  */
 export { VerificationPlugin, type VerificationPluginOptions } from './temporal/plugin';
+export { EncryptionCodec, parseCodecKeys, codecDataConverter, type CodecKeys } from './temporal/codec';
 export * from '../workflows/definitions';
-export { phoneVerification } from '../workflows/phone-verification';

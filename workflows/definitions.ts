@@ -51,6 +51,8 @@ export enum FailureType {
   ProviderLimitReached = 'ProviderLimitReached',
   /** The provider does not know the resource (Twilio 404 / 20404: unknown factor, challenge or entity). */
   ProviderNotFound = 'ProviderNotFound',
+  /** `resend` on a channel that has no code of ours to resend, or with no resends left. */
+  ResendNotAvailable = 'ResendNotAvailable',
 }
 
 export const CHANNELS = ['silent_auth', 'sms', 'voice', 'whatsapp', 'email'] as const;
@@ -58,8 +60,8 @@ export type Channel = (typeof CHANNELS)[number];
 /** Every provider verifyflow talks to (the `provider` half of VerificationProviderRef). */
 export const PROVIDERS = ['vonage', 'sms_gateway', 'stripe', 'twilio'] as const;
 export type Provider = (typeof PROVIDERS)[number];
-/** Providers that can serve a phone channel. */
-export const PHONE_PROVIDERS = ['vonage'] as const;
+/** Providers that can serve a phone channel (`sms_gateway`: our own OTP sent through an HTTP SMS gateway). */
+export const PHONE_PROVIDERS = ['vonage', 'sms_gateway'] as const;
 export type PhoneProvider = (typeof PHONE_PROVIDERS)[number];
 
 /** Default per-channel wait, in seconds, before the workflow moves to the next channel. */
@@ -81,12 +83,35 @@ export const referenceSchema = z
   .string()
   .regex(/^[A-Za-z0-9._:-]{1,34}$/, 'must be 1-34 characters of A-Z a-z 0-9 . _ : -');
 
-export const channelSpecSchema = z.strictObject({
-  channel: z.enum(CHANNELS),
-  provider: z.enum(PHONE_PROVIDERS).default('vonage'),
-  timeoutSeconds: z.number().int().min(1).max(900).optional(),
-  to: e164.optional(),
-});
+/** A configured SMS gateway's name (SMS_GATEWAYS; `sandbox`, `sandbox-500`, `sandbox-hang` in sandbox mode). */
+export const gatewayNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'must be a gateway name: 1-32 characters of A-Z a-z 0-9 _ . -');
+
+/** A message template with Auth0's macros: `@@password@@` (the code, required) and `@@brand@@`. */
+export const otpTemplateSchema = z
+  .string()
+  .min(1)
+  .max(320)
+  .refine((t) => t.includes('@@password@@'), 'must contain @@password@@');
+
+export const channelSpecSchema = z
+  .strictObject({
+    channel: z.enum(CHANNELS),
+    provider: z.enum(PHONE_PROVIDERS).default('vonage'),
+    /** `sms_gateway` only: which configured gateway sends the code (default: the first configured one). */
+    gateway: gatewayNameSchema.optional(),
+    timeoutSeconds: z.number().int().min(1).max(900).optional(),
+    to: e164.optional(),
+  })
+  .refine((c) => c.provider !== 'sms_gateway' || c.channel === 'sms', {
+    path: ['channel'],
+    message: 'an sms_gateway channel must be sms',
+  })
+  .refine((c) => c.gateway === undefined || c.provider === 'sms_gateway', {
+    path: ['gateway'],
+    message: 'applies only to provider sms_gateway',
+  });
 export type ChannelSpec = z.input<typeof channelSpecSchema>;
 
 export const phoneVerificationInputSchema = z.strictObject({
@@ -101,6 +126,12 @@ export const phoneVerificationInputSchema = z.strictObject({
   expirySeconds: z.number().int().min(5).max(3600).optional(),
   maxCodeAttempts: z.number().int().min(1).max(10).optional(),
   reference: referenceSchema.optional(),
+  /** sms_gateway channels: the SMS text (default `Your @@brand@@ code is @@password@@`). */
+  messageTemplate: otpTemplateSchema.optional(),
+  /** sms_gateway channels: how long one of our codes is valid (default 300 s, like Auth0's `totp.time_step`). */
+  codeValiditySeconds: z.number().int().min(5).max(3600).optional(),
+  /** sms_gateway channels: `resend` updates allowed per verification (default 3). */
+  maxResends: z.number().int().min(0).max(5).optional(),
 });
 /** Input of `phoneVerification`. Only `to` and `brand` are required. */
 export type PhoneVerificationInput = z.input<typeof phoneVerificationInputSchema>;
@@ -118,6 +149,7 @@ export const DEFAULT_MAX_CODE_ATTEMPTS = 5;
 export const channelStateSchema = z.object({
   channel: z.enum(CHANNELS),
   provider: z.enum(PHONE_PROVIDERS),
+  gateway: z.string().optional(),
   timeoutSeconds: z.number().int(),
   status: z.enum(['waiting', 'active', 'failed', 'skipped', 'completed']),
 });
@@ -134,6 +166,10 @@ export const verificationStateSchema = z.object({
   channels: z.array(channelStateSchema),
   attemptsLeft: z.number().int(),
   checkUrl: z.string().optional(),
+  /** sms_gateway channels: when the current code of ours stops working. */
+  codeExpiresAt: z.string().optional(),
+  /** sms_gateway channels: `resend` updates left. */
+  resendsLeft: z.number().int().optional(),
   expiresAt: z.string(),
   startedAt: z.string(),
   updatedAt: z.string(),
@@ -219,16 +255,19 @@ const PHONE_LIKE = /^\+?[\d\s().-]+$/;
  * A Verify Push entity identity: immutable and not PII (a UUID, GUID or user SID), 8-64 dash-separated
  * alphanumerics as Twilio requires. Phone numbers and e-mail addresses are refused with a message saying why.
  */
-export const pushIdentitySchema = z
-  .string()
-  .min(8, 'must be 8-64 characters')
-  .max(64, 'must be 8-64 characters')
-  .refine((v) => !v.includes('@'), 'must not be an e-mail address: use an immutable, non-PII id such as a UUID')
-  .refine(
-    (v) => !(PHONE_LIKE.test(v) && v.replace(/\D/g, '').length >= 7 && v.replace(/\D/g, '').length <= 15),
-    'must not be a phone number: use an immutable, non-PII id such as a UUID',
-  )
-  .refine((v) => /^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/.test(v), 'must be dash-separated letters and digits');
+export const pushIdentitySchema = z.string().superRefine((v, ctx) => {
+  const digits = v.replace(/\D/g, '').length;
+  const problem = v.includes('@')
+    ? 'must not be an e-mail address: use an immutable, non-PII id such as a UUID'
+    : PHONE_LIKE.test(v) && digits >= 7 && digits <= 15
+      ? 'must not be a phone number: use an immutable, non-PII id such as a UUID'
+      : v.length < 8 || v.length > 64
+        ? 'must be 8-64 characters'
+        : !/^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$/.test(v)
+          ? 'must be dash-separated letters and digits'
+          : undefined;
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /** A Twilio push Factor SID. */
 export const factorSidSchema = z.string().regex(/^YF[0-9a-fA-F]{32}$/, 'must be a Factor SID (YF + 32 hex)');
@@ -266,23 +305,24 @@ export const pushVerificationInputSchema = z.strictObject({
 export type PushVerificationInput = z.input<typeof pushVerificationInputSchema>;
 
 /** What the push `getState` query returns: never the identity, the message or the phone number. ISO timestamps. */
-export interface PushVerificationState {
-  id: string;
-  kind: 'push';
-  status: VerificationStatus;
-  reason?: Reason;
-  challengeSid?: string;
-  factorSid?: string;
+export const pushVerificationStateSchema = z.object({
+  id: z.string(),
+  kind: z.literal('push'),
+  status: z.enum([...LIVE_STATUSES, ...TERMINAL_STATUSES]),
+  reason: z.enum(REASONS).optional(),
+  challengeSid: z.string().optional(),
+  factorSid: z.string().optional(),
   /** Notifications resent for the challenge (Notifications resource, never a second challenge). */
-  resends: number;
+  resends: z.number().int(),
   /** Why push itself did not complete (`expired`, `no_verified_factor`, `user_denied`) when a fallback ran. */
-  pushReason?: Reason;
+  pushReason: z.enum(REASONS).optional(),
   /** Workflow ID of the fallback `phoneVerification` child, once started. */
-  fallbackId?: string;
-  expiresAt: string;
-  startedAt: string;
-  updatedAt: string;
-}
+  fallbackId: z.string().optional(),
+  expiresAt: z.string(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+});
+export type PushVerificationState = z.infer<typeof pushVerificationStateSchema>;
 /** Result of `pushVerification`: the final state (status and reason of the fallback when one ran). */
 export type PushVerificationResult = PushVerificationState;
 
@@ -320,20 +360,18 @@ export const pushVerificationId = (reference?: string): string =>
 /** Workflow ID of the fallback `phoneVerification` child: `phone-<push id without push->` (≤ 40 chars). */
 export const pushFallbackId = (pushId: string): string => `phone-${pushId.replace(/^push-/, '')}`;
 
+export const pushEnrollmentFactorSchema = z.object({
+  sid: z.string(),
+  status: z.enum(['unverified', 'verified']),
+  createdAt: z.string(),
+  verifiedAt: z.string().optional(),
+});
+export type PushEnrollmentFactor = z.infer<typeof pushEnrollmentFactorSchema>;
+
 export const pushEnrollmentInputSchema = z.strictObject({
   identity: pushIdentitySchema,
   /** Carried over by continue-as-new: the factors known so far. */
-  factors: z
-    .array(
-      z.strictObject({
-        sid: z.string().min(1).max(64),
-        status: z.enum(['unverified', 'verified']),
-        createdAt: z.string(),
-        verifiedAt: z.string().optional(),
-      }),
-    )
-    .max(20)
-    .optional(),
+  factors: z.array(pushEnrollmentFactorSchema).max(20).optional(),
   /** Carried over by continue-as-new: an open enrollment window (ISO). */
   deadline: z.string().optional(),
 });
@@ -345,31 +383,25 @@ export const enrollmentRequestSchema = z.strictObject({
 });
 export type EnrollmentRequest = z.infer<typeof enrollmentRequestSchema>;
 
-export interface PushEnrollmentFactor {
-  sid: string;
-  status: 'unverified' | 'verified';
-  createdAt: string;
-  verifiedAt?: string;
-}
-
 /**
  * State of the identity's `pushEnrollment`: `pending` (token brokered, no factor yet), `created` (factor created,
  * not verified), `verified` (a verified factor exists: `factorSid` is the newest), `expired` (the enrollment window
  * closed without a verified factor), `removed` (every factor was deleted).
  */
-export interface PushEnrollmentState {
-  id: string;
-  kind: 'push_enrollment';
-  identity: string;
-  status: 'pending' | 'created' | 'verified' | 'expired' | 'removed';
-  verified: boolean;
-  factorSid?: string;
-  factors: PushEnrollmentFactor[];
+export const pushEnrollmentStateSchema = z.object({
+  id: z.string(),
+  kind: z.literal('push_enrollment'),
+  identity: z.string(),
+  status: z.enum(['pending', 'created', 'verified', 'expired', 'removed']),
+  verified: z.boolean(),
+  factorSid: z.string().optional(),
+  factors: z.array(pushEnrollmentFactorSchema),
   /** End of the open enrollment window, if any. */
-  deadline?: string;
-  startedAt: string;
-  updatedAt: string;
-}
+  deadline: z.string().optional(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+});
+export type PushEnrollmentState = z.infer<typeof pushEnrollmentStateSchema>;
 
 /** A device asked for an access token: open (or extend) the enrollment window. Used with signalWithStart. */
 export const enrollmentRequested = defineSignal<[EnrollmentRequest]>('enrollmentRequested');
@@ -378,3 +410,488 @@ export const getEnrollmentState = defineQuery<PushEnrollmentState>('getState');
 
 /** Workflow ID of the identity's enrollment: one per identity. */
 export const pushEnrollmentId = (identity: string): string => `push-enrollment-${identity}`;
+
+// ── identity ──
+
+/** The identity document types Stripe Identity accepts in `options.document.allowed_types`. */
+export const IDENTITY_DOCUMENT_TYPES = ['driving_license', 'id_card', 'passport'] as const;
+/** Stripe VerificationSession `type`s we start. */
+export const IDENTITY_CHECK_TYPES = ['document', 'id_number'] as const;
+export const DEFAULT_IDENTITY_MAX_ATTEMPTS = 3;
+/** 7 days: how long the user has to complete the verification (the session deadline). */
+export const DEFAULT_IDENTITY_DEADLINE_SECONDS = 7 * 24 * 3600;
+
+/**
+ * `last_error.code` values that end an identity verification at once: the user cannot fix them by trying again
+ * (seed 003's "session" table, and the e-mail/phone declines that are consent declines of their own).
+ */
+export const STRIPE_IDENTITY_TERMINAL_CODES = [
+  'consent_declined',
+  'under_supported_age',
+  'country_not_supported',
+  'email_verification_declined',
+  'phone_verification_declined',
+] as const;
+/**
+ * `last_error.code` values the user can correct (seed 003's document, selfie, ID number and address tables): each
+ * counts as one attempt on the same session; when `maxAttempts` are used up the verification fails with the code.
+ */
+export const STRIPE_IDENTITY_CORRECTABLE_CODES = [
+  'document_expired',
+  'document_unverified_other',
+  'document_type_not_supported',
+  'selfie_document_missing_photo',
+  'selfie_face_mismatch',
+  'selfie_unverified_other',
+  'selfie_manipulated',
+  'id_number_unverified_other',
+  'id_number_insufficient_document_data',
+  'id_number_mismatch',
+  'address_mismatch',
+  'email_unverified_other',
+  'phone_unverified_other',
+] as const;
+/** `last_error.code` values where no check ran (the user left the flow or used an unsupported device): not counted. */
+export const STRIPE_IDENTITY_UNCOUNTED_CODES = ['abandoned', 'device_not_supported'] as const;
+export type StripeIdentityErrorCode =
+  | (typeof STRIPE_IDENTITY_TERMINAL_CODES)[number]
+  | (typeof STRIPE_IDENTITY_CORRECTABLE_CODES)[number]
+  | (typeof STRIPE_IDENTITY_UNCOUNTED_CODES)[number];
+
+/**
+ * Reasons of a terminal identity verification: `verified`; a Stripe `last_error.code` (terminal at once, or the
+ * last correctable one when `maxAttempts` ran out); `max_attempts` (attempts ran out on codes this version does not
+ * know); `expected_mismatch` (verified, but the outputs differ from `expected`); `expired`; `cancelled`; `redacted`
+ * (redaction requested while live); `provider_error` (Stripe refused to create the session).
+ */
+export const IDENTITY_REASONS = [
+  'verified',
+  'max_attempts',
+  'expected_mismatch',
+  'expired',
+  'cancelled',
+  'redacted',
+  'provider_error',
+  ...STRIPE_IDENTITY_TERMINAL_CODES,
+  ...STRIPE_IDENTITY_CORRECTABLE_CODES,
+  ...STRIPE_IDENTITY_UNCOUNTED_CODES,
+] as const;
+export type IdentityReason = (typeof IDENTITY_REASONS)[number];
+
+/** A platform user id (not PII: no names, e-mail addresses or phone numbers): the workflow ID derives from it. */
+export const identityReferenceSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ : - (a platform user id, not PII)');
+
+export const identityDocumentOptionsSchema = z.strictObject({
+  /** Stripe `options.document.allowed_types`. */
+  allowedTypes: z.array(z.enum(IDENTITY_DOCUMENT_TYPES)).min(1).max(3).optional(),
+  requireLiveCapture: z.boolean().optional(),
+  requireMatchingSelfie: z.boolean().optional(),
+  requireIdNumber: z.boolean().optional(),
+});
+export type IdentityDocumentOptions = z.infer<typeof identityDocumentOptionsSchema>;
+
+const dobSchema = z.strictObject({
+  year: z.number().int().min(1900).max(2100),
+  month: z.number().int().min(1).max(12),
+  day: z.number().int().min(1).max(31),
+});
+
+/** Values to compare with Stripe's verified outputs (PII: they travel only inside the input payload). */
+export const identityExpectedSchema = z
+  .strictObject({
+    firstName: z.string().trim().min(1).max(100).optional(),
+    lastName: z.string().trim().min(1).max(100).optional(),
+    dob: dobSchema.optional(),
+  })
+  .refine((e) => e.firstName !== undefined || e.lastName !== undefined || e.dob !== undefined, {
+    message: 'must name at least one of firstName, lastName, dob',
+  });
+
+export const identityVerificationInputSchema = z
+  .strictObject({
+    reference: identityReferenceSchema,
+    type: z.enum(IDENTITY_CHECK_TYPES),
+    options: identityDocumentOptionsSchema.optional(),
+    expected: identityExpectedSchema.optional(),
+    maxAttempts: z.number().int().min(1).max(10).optional(),
+    deadlineSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional(),
+    returnUrl: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .max(2048)
+      .optional(),
+    /** Redact the Stripe session this long after the verification ended (a durable timer in a child workflow). */
+    redactAfterSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(10 * 365 * 24 * 3600)
+      .optional(),
+  })
+  .refine((i) => i.options === undefined || i.type === 'document', {
+    path: ['options'],
+    message: 'applies only to type document',
+  });
+/** Input of `identityVerification`. Only `reference` and `type` are required. */
+export type IdentityVerificationInput = z.input<typeof identityVerificationInputSchema>;
+
+export const REDACTION_STATUSES = [
+  'none',
+  'scheduled',
+  'requested',
+  'waiting',
+  'processing',
+  'redacted',
+  'failed',
+] as const;
+export type RedactionStatus = (typeof REDACTION_STATUSES)[number];
+
+/**
+ * Where the redaction of a verification's Stripe session stands. On the verification: `none`, `scheduled` (the
+ * redaction workflow waits for `redactAfterSeconds`) or `requested` (redact now). On the redaction workflow also
+ * `waiting` (the session is still processing), `processing` (Stripe is redacting), `redacted`, `failed`.
+ */
+export const identityRedactionInfoSchema = z.object({
+  status: z.enum(REDACTION_STATUSES),
+  /** Workflow ID of the `identityRedaction` workflow, once started. */
+  workflowId: z.string().optional(),
+  /** When the redaction is (or was) due. ISO. */
+  redactAt: z.string().optional(),
+  error: z.string().optional(),
+});
+export type IdentityRedactionInfo = z.infer<typeof identityRedactionInfoSchema>;
+
+/** What `getState` returns for an identity verification: never verified outputs, names or client secrets. */
+export const identityVerificationStateSchema = z.object({
+  id: z.string(),
+  kind: z.literal('identity'),
+  type: z.enum(IDENTITY_CHECK_TYPES),
+  status: z.enum([...LIVE_STATUSES, ...TERMINAL_STATUSES]),
+  reason: z.enum(IDENTITY_REASONS).optional(),
+  /** The Stripe VerificationSession (`vs_…`), one for the whole verification. */
+  sessionId: z.string().optional(),
+  /** Stripe's last known session status: requires_input, processing, verified, canceled. */
+  sessionStatus: z.string().optional(),
+  /** Failed submissions counted so far (one per verification report). */
+  attempts: z.number().int(),
+  maxAttempts: z.number().int(),
+  /** The session's last_error: a code of seed 003 and Stripe's user-presentable message. */
+  lastError: z.object({ code: z.string(), message: z.string().optional() }).optional(),
+  /** The deadline. */
+  expiresAt: z.string(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  redaction: identityRedactionInfoSchema,
+});
+export type IdentityVerificationState = z.infer<typeof identityVerificationStateSchema>;
+
+/** Stripe's verified outputs (PII), in the workflow result only. */
+export const identityVerifiedOutputsSchema = z.object({
+  firstName: z.string().nullable(),
+  lastName: z.string().nullable(),
+  dob: z.object({ year: z.number().nullable(), month: z.number().nullable(), day: z.number().nullable() }).nullable(),
+  address: z
+    .object({
+      line1: z.string().nullable(),
+      line2: z.string().nullable(),
+      city: z.string().nullable(),
+      state: z.string().nullable(),
+      postalCode: z.string().nullable(),
+      country: z.string().nullable(),
+    })
+    .nullable(),
+  idNumberType: z.string().nullable(),
+});
+export type IdentityVerifiedOutputs = z.infer<typeof identityVerifiedOutputsSchema>;
+
+/** Result of `identityVerification`: the final state, plus the verified outputs when completed. */
+export const identityVerificationResultSchema = identityVerificationStateSchema.extend({
+  verifiedOutputs: identityVerifiedOutputsSchema.optional(),
+  /** With `expected_mismatch`: which expected fields differed (never their values). */
+  mismatches: z.array(z.enum(['firstName', 'lastName', 'dob'])).optional(),
+});
+export type IdentityVerificationResult = z.infer<typeof identityVerificationResultSchema>;
+
+export const IDENTITY_EVENT_TYPES = [
+  'created',
+  'processing',
+  'verified',
+  'requires_input',
+  'canceled',
+  'redacted',
+] as const;
+export type IdentityEventType = (typeof IDENTITY_EVENT_TYPES)[number];
+
+/**
+ * A Stripe `identity.verification_session.*` event, normalized by the webhook controller: the session as the event
+ * saw it, without PII (events carry no verified outputs) and without the client secret. `eventId` dedupes.
+ */
+export const identityProviderEventSchema = z.strictObject({
+  eventId: z.string().min(1).max(255),
+  provider: z.literal('stripe'),
+  type: z.enum(IDENTITY_EVENT_TYPES),
+  sessionId: z.string().min(1).max(255),
+  /** The event's `created`, epoch seconds: orders events (coarsely; Stripe delivers them unordered). */
+  created: z.number().int().min(0),
+  sessionStatus: z.string().min(1).max(40),
+  lastErrorCode: z.string().max(100).nullable().optional(),
+  lastErrorMessage: z.string().max(500).nullable().optional(),
+  /** `last_verification_report`: one per submission, so a failed attempt is counted once whatever the event. */
+  reportId: z.string().max(255).nullable().optional(),
+  redactionStatus: z.string().max(40).nullable().optional(),
+});
+export type IdentityProviderEvent = z.infer<typeof identityProviderEventSchema>;
+
+export const redactInputSchema = z.strictObject({});
+export type RedactInput = z.infer<typeof redactInputSchema>;
+
+/** Input of `identityRedaction` (started by `identityVerification`, or by the REST API for a finished one). */
+export const identityRedactionInputSchema = z.strictObject({
+  verificationId: z.string().min(1).max(200),
+  sessionId: z.string().min(1).max(255),
+  delaySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 365 * 24 * 3600),
+  /** While the session is still processing (Stripe refuses to redact it), try again this often. Default 600. */
+  pollSeconds: z.number().int().min(1).max(86_400).optional(),
+});
+export type IdentityRedactionInput = z.infer<typeof identityRedactionInputSchema>;
+
+/** State (and result) of `identityRedaction`. */
+export const identityRedactionStateSchema = identityRedactionInfoSchema.extend({
+  verificationId: z.string(),
+  sessionId: z.string(),
+  redactedAt: z.string().optional(),
+  updatedAt: z.string(),
+});
+export type IdentityRedactionState = z.infer<typeof identityRedactionStateSchema>;
+
+/** Stripe identity events (signed webhook → signal), to `identityVerification` and (`redacted`) `identityRedaction`. */
+export const identityProviderEvent = defineSignal<[IdentityProviderEvent]>('providerEvent');
+/** The state of an `identityVerification` (same query name as every verification). */
+export const getIdentityState = defineQuery<IdentityVerificationState>('getState');
+/** The state of an `identityRedaction`. */
+export const getRedactionState = defineQuery<IdentityRedactionState>('getState');
+/** Cancel a live identity verification (and its Stripe session). Returns the final state. */
+export const cancelIdentity = defineUpdate<IdentityVerificationState, [CancelInput]>('cancel');
+/**
+ * Redact the Stripe session now. On a live `identityVerification` it ends the verification (`cancelled`,
+ * `redacted`) and starts the redaction workflow; on an `identityRedaction` it skips the remaining wait.
+ */
+export const redact = defineUpdate<IdentityRedactionInfo, [RedactInput]>('redact');
+
+/** Workflow ID of an identity verification: `identity-<reference>` (start it with conflict policy USE_EXISTING). */
+export const identityVerificationId = (reference: string): string => `identity-${reference}`;
+/**
+ * Workflow ID of the redaction of a Stripe session: `redaction-stripe-<session id>` (`redaction-` is no verification
+ * kind, so no clash). Derived from the session, so the `redacted` webhook finds it without a lookup, and a new
+ * verification of the same user never collides with the pending redaction of the previous one.
+ */
+export const identityRedactionId = (sessionId: string): string => `redaction-stripe-${sessionId}`;
+
+// ── sms gateway ──
+
+/** Our own OTP (sms_gateway channels): default text, length and validity (Auth0's `totp` defaults). */
+export const DEFAULT_OTP_TEMPLATE = 'Your @@brand@@ code is @@password@@';
+export const DEFAULT_OTP_LENGTH = 6;
+export const DEFAULT_OTP_VALIDITY_SECONDS = 300;
+export const DEFAULT_MAX_RESENDS = 3;
+
+/**
+ * Issue a new code on the current channel (sms_gateway channels): the previous code stops working at once.
+ * Returns the state once the new code was sent (or the run moved on). Rejected with `ResendNotAvailable` on a
+ * channel that is not ours or with no resends left, with `NotLive` when the verification is over.
+ */
+export const resend = defineUpdate<VerificationState, []>('resend');
+
+/** What can carry an SMS for `smsDelivery`: the Vonage SMS API, or one of our configured HTTP SMS gateways. */
+export const SMS_ROUTE_PROVIDERS = ['vonage', 'sms_gateway'] as const;
+export const smsRouteSchema = z
+  .strictObject({
+    provider: z.enum(SMS_ROUTE_PROVIDERS),
+    /** `sms_gateway` only: the configured gateway's name. */
+    gateway: gatewayNameSchema.optional(),
+  })
+  .refine((r) => r.gateway === undefined || r.provider === 'sms_gateway', {
+    path: ['gateway'],
+    message: 'applies only to provider sms_gateway',
+  });
+export type SmsRoute = z.infer<typeof smsRouteSchema>;
+
+/** A phone number in E.164 form (shape only: an SMS gateway forwards what its caller gives it). */
+export const e164ShapeSchema = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 phone number like +14155550100');
+
+/** `req` of seed 001 (`forward_req_info`): the end user's IP and user agent. PII: payloads only, never logged. */
+export const smsRequestInfoSchema = z.object({
+  ip: z.string().min(1).max(100).optional(),
+  'user-agent': z.string().max(1024).optional(),
+});
+export type SmsRequestInfo = z.infer<typeof smsRequestInfoSchema>;
+
+export const smsDeliveryInputSchema = z.strictObject({
+  recipient: e164ShapeSchema,
+  body: z.string().min(1).max(1600),
+  sender: z.string().trim().min(1).max(32),
+  req: smsRequestInfoSchema.optional(),
+  /** Tried in order: the next one when a send fails (retries exhausted, rejected) or a delivery receipt fails. */
+  routes: z.array(smsRouteSchema).min(1).max(5),
+  /** Activity attempts per route before falling back (default 2). */
+  attemptsPerRoute: z.number().int().min(1).max(10).optional(),
+  /** How long to wait for a delivery receipt (routes that send them) before taking "accepted" as final (600 s). */
+  receiptTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+  /** The run stays open this long after its start, so a repeat of the same request joins it (default 600 s). */
+  dedupeWindowSeconds: z.number().int().min(0).max(86_400).optional(),
+});
+/** Input of `smsDelivery`. */
+export type SmsDeliveryInput = z.input<typeof smsDeliveryInputSchema>;
+
+export const SMS_DELIVERY_STATUSES = ['sending', 'accepted', 'delivered', 'failed'] as const;
+export type SmsDeliveryStatus = (typeof SMS_DELIVERY_STATUSES)[number];
+
+/** One route as the state shows it: never the recipient, the body or the request info. */
+export const smsRouteStateSchema = z.object({
+  provider: z.enum(SMS_ROUTE_PROVIDERS),
+  gateway: z.string().optional(),
+  status: z.enum(['waiting', 'sending', 'accepted', 'delivered', 'failed', 'skipped']),
+  /** Why it failed: a FailureType, `ProviderUnavailable`, or the receipt's status (`failed`, `expired`). */
+  failure: z.string().optional(),
+});
+export type SmsRouteState = z.infer<typeof smsRouteStateSchema>;
+
+/**
+ * State (and result) of `smsDelivery`: `sending` until a provider accepted the message, then `accepted`,
+ * `delivered` (a receipt said so) or `failed` (every route failed).
+ */
+export const smsDeliveryStateSchema = z.object({
+  id: z.string(),
+  kind: z.literal('sms'),
+  status: z.enum(SMS_DELIVERY_STATUSES),
+  reason: z.enum(REASONS).optional(),
+  routeIndex: z.number().int(),
+  routes: z.array(smsRouteStateSchema),
+  /** `provider` or `sms_gateway:<name>` of the route that accepted it last. */
+  acceptedBy: z.string().optional(),
+  acceptedAt: z.string().optional(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+});
+export type SmsDeliveryState = z.infer<typeof smsDeliveryStateSchema>;
+export type SmsDeliveryResult = SmsDeliveryState;
+
+export const awaitAcceptanceInputSchema = z.strictObject({
+  /** Answer after this long even when no provider accepted yet (status `sending`). Default 25 s. */
+  waitSeconds: z.number().min(0).max(300).optional(),
+});
+export type AwaitAcceptanceInput = z.infer<typeof awaitAcceptanceInputSchema>;
+
+/**
+ * Waits until a provider accepted the message (or every route failed, or `waitSeconds` passed) and returns the
+ * state. The inbound gateway sends it with update-with-start; a repeated request sends it to the running one.
+ */
+export const awaitAcceptance = defineUpdate<SmsDeliveryState, [AwaitAcceptanceInput]>('awaitAcceptance');
+/** The state of an `smsDelivery` (same query name as every workflow). */
+export const getSmsDeliveryState = defineQuery<SmsDeliveryState>('getState');
+
+/** Workflow ID of an SMS delivery: `sms-<keyed hash of recipient, body and time bucket>` (no PII in it). */
+export const smsDeliveryId = (hash: string): string => `sms-${hash}`;
+
+export const acquireInputSchema = z.strictObject({
+  limit: z.number().int().min(1).max(100_000),
+  windowSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400),
+});
+export type AcquireInput = z.infer<typeof acquireInputSchema>;
+export const acquireResultSchema = z.object({
+  allowed: z.boolean(),
+  /** Hits left in the window after this one. */
+  remaining: z.number().int(),
+  /** When refused: seconds until the oldest hit leaves the window. */
+  retryAfterSeconds: z.number().int().optional(),
+});
+export type AcquireResult = z.infer<typeof acquireResultSchema>;
+export const rateLimitInputSchema = z.strictObject({
+  /** Carried over by continue-as-new: hit times (epoch ms) still inside the window. */
+  hits: z.array(z.number()).max(100_000).optional(),
+  windowSeconds: z.number().int().min(1).optional(),
+});
+export type RateLimitInput = z.infer<typeof rateLimitInputSchema>;
+
+/** Counts one hit against a sliding window; refused (not counted) when `limit` hits are already in it. */
+export const acquire = defineUpdate<AcquireResult, [AcquireInput]>('acquire');
+/** Workflow ID of a rate limiter: `ratelimit-<scope>-<keyed hash of the key>` (no PII in it). */
+export const rateLimitId = (scope: string, hash: string): string => `ratelimit-${scope}-${hash}`;
+
+// ── onboarding ──
+
+export const ONBOARDING_STEPS = ['phone', 'identity', 'push'] as const;
+export type OnboardingStepName = (typeof ONBOARDING_STEPS)[number];
+
+export const onboardingInputSchema = z.strictObject({
+  /** The platform's user id (not PII): every step's workflow ID derives from it. */
+  reference: referenceSchema,
+  /** phoneVerification input, without `reference`. */
+  phone: phoneVerificationInputSchema.omit({ reference: true }),
+  /** identityVerification input, without `reference`. */
+  identity: z.strictObject(identityVerificationInputSchema.shape).omit({ reference: true }),
+  /** When given, onboarding also waits for this push identity to have a verified Twilio factor. */
+  push: z
+    .strictObject({
+      identity: pushIdentitySchema,
+      timeoutSeconds: z
+        .number()
+        .int()
+        .min(5)
+        .max(7 * 24 * 3600)
+        .optional(),
+      pollIntervalSeconds: z.number().int().min(1).max(3600).optional(),
+    })
+    .optional(),
+});
+/** Input of `onboarding`: phone, then identity (then push enrollment), each a child workflow. */
+export type OnboardingInput = z.input<typeof onboardingInputSchema>;
+
+export const onboardingStepSchema = z.object({
+  name: z.enum(ONBOARDING_STEPS),
+  workflowId: z.string(),
+  status: z.enum(['waiting', 'running', 'completed', 'failed', 'expired', 'cancelled', 'skipped']),
+  reason: z.string().optional(),
+});
+export type OnboardingStep = z.infer<typeof onboardingStepSchema>;
+
+export const onboardingStateSchema = z.object({
+  id: z.string(),
+  kind: z.literal('onboarding'),
+  status: z.enum([...LIVE_STATUSES, ...TERMINAL_STATUSES]),
+  /** `<step>:<reason of that step>` when a step ended the onboarding. */
+  reason: z.string().optional(),
+  step: z.enum(ONBOARDING_STEPS).optional(),
+  steps: z.array(onboardingStepSchema),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+});
+export type OnboardingState = z.infer<typeof onboardingStateSchema>;
+
+/** Result of `onboarding`: the final state and each step's own result (identity outputs only here, encrypted). */
+export const onboardingResultSchema = onboardingStateSchema.extend({
+  results: z.object({
+    phone: verificationStateSchema.optional(),
+    identity: identityVerificationResultSchema.optional(),
+    push: z.object({ factorSid: z.string().optional(), verified: z.boolean() }).optional(),
+  }),
+});
+export type OnboardingResult = z.infer<typeof onboardingResultSchema>;
+
+export const getOnboardingState = defineQuery<OnboardingState>('getState');
+export const cancelOnboarding = defineUpdate<OnboardingState, [CancelInput]>('cancel');
+export const onboardingId = (reference: string): string => `onboarding-${reference}`;

@@ -2,8 +2,10 @@ import {
   ApplicationFailure,
   condition,
   allHandlersFinished,
+  CancellationScope,
+  isCancellation,
   log,
-  proxyActivities,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -11,6 +13,8 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createPhoneActivities } from '../activities/phone';
+import { activitiesWithSummaries, failureType, parseInput, PROVIDER_ACTIVITY_OPTIONS } from './common';
+import type { createOtpActivities } from '../activities/otp';
 import {
   cancel,
   cancelInputSchema,
@@ -18,6 +22,8 @@ import {
   checkCodeInputSchema,
   DEFAULT_CHANNEL_TIMEOUT_SECONDS,
   DEFAULT_MAX_CODE_ATTEMPTS,
+  DEFAULT_MAX_RESENDS,
+  DEFAULT_OTP_VALIDITY_SECONDS,
   DEFAULT_PHONE_CHANNELS,
   DEFAULT_PHONE_EXPIRY_SECONDS,
   FailureType,
@@ -29,6 +35,7 @@ import {
   providerEvent,
   providerEventSchema,
   providerRef,
+  resend,
   SA_CHANNEL,
   SA_KIND,
   SA_PROVIDER,
@@ -47,13 +54,19 @@ import {
 // Time here is the workflow clock: Date.now() and new Date() are deterministic inside the workflow sandbox.
 type PhoneActivities = ReturnType<typeof createPhoneActivities>;
 
-const activityOptions: ActivityOptions = {
-  startToCloseTimeout: '30s',
-  // Outages (429/5xx/network) are retried; the adapter turns Retry-After into the next retry delay.
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+/**
+ * Sends through an HTTP SMS gateway: the adapter enforces the gateway's own timeout (30 s by default); three attempts,
+ * then the channel falls back, so a gateway that hangs costs about 1.5 minutes at most.
+ */
+const gatewayActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
 };
-const acts = proxyActivities<PhoneActivities>(activityOptions);
-type WithOptions = { executeWithOptions(options: ActivityOptions, args: unknown[]): Promise<unknown> };
+/** Runs a Vonage activity with a summary the Temporal UI shows next to it. */
+const call = activitiesWithSummaries<PhoneActivities>(PROVIDER_ACTIVITY_OPTIONS);
+/** The same for the activities of our own OTP (gateway timing). */
+const callOtp = activitiesWithSummaries<OtpActivities>(gatewayActivityOptions);
+type OtpActivities = ReturnType<typeof createOtpActivities>;
 
 /** Vonage Verify v2 accepts at most 3 workflow steps per request, silent_auth only as the first. */
 const MAX_PROVIDER_STEPS = 3;
@@ -73,6 +86,15 @@ interface ProviderRun {
   requestId: string;
   first: number;
   last: number;
+  /** An sms_gateway channel: our own code, known only by its keyed HMAC (no provider request behind it). */
+  otp?: OwnOtp;
+}
+
+/** One issued code of ours: the HMAC `otpSend` returned, its issue number and when it stops working. */
+interface OwnOtp {
+  hmac: string;
+  issue: number;
+  expiresAtMs: number;
 }
 
 /**
@@ -80,21 +102,20 @@ interface ProviderRun {
  * provider request (Vonage silent_auth → sms → voice), waits on each channel with its own timer, and moves on when a
  * channel fails, times out or the caller asks for the next channel (Vonage `next_workflow`, else a new request).
  * Codes arrive through the `checkCode` update; provider callbacks through the `providerEvent` signal.
+ *
+ * Channels of provider `sms_gateway` carry our own code through an HTTP SMS gateway: generated and sent by an
+ * activity that returns only its keyed HMAC, checked by an activity in constant time, one check at a time, within
+ * the verification's attempts; a `resend` or a new channel issues a new code and the old one stops working. One run
+ * can mix providers (Vonage silent auth → our gateway's SMS → Vonage voice), and a channel listed twice with two
+ * providers falls back from one provider to the other when the first is down.
  */
 export async function phoneVerification(rawInput: PhoneVerificationInput): Promise<PhoneVerificationResult> {
-  const parsed = phoneVerificationInputSchema.safeParse(rawInput);
-  if (!parsed.success) {
-    throw ApplicationFailure.create({
-      type: FailureType.InvalidInput,
-      message: `invalid phoneVerification input: ${formatIssues(parsed.error)}`,
-      nonRetryable: true,
-    });
-  }
-  const input = parsed.data;
+  const input = parseInput(phoneVerificationInputSchema, rawInput, 'phoneVerification');
   const channels = input.channels ?? DEFAULT_PHONE_CHANNELS;
   const specs = channels.map((c) => ({
     channel: c.channel,
     provider: c.provider ?? 'vonage',
+    gateway: c.gateway,
     to: c.to ?? input.to,
     timeoutSeconds: c.timeoutSeconds ?? DEFAULT_CHANNEL_TIMEOUT_SECONDS[c.channel],
   }));
@@ -109,10 +130,14 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     channels: specs.map((s): ChannelState => ({
       channel: s.channel,
       provider: s.provider,
+      ...(s.gateway ? { gateway: s.gateway } : {}),
       timeoutSeconds: s.timeoutSeconds,
       status: 'waiting',
     })),
     attemptsLeft: input.maxCodeAttempts ?? DEFAULT_MAX_CODE_ATTEMPTS,
+    ...(specs.some((s) => s.provider === 'sms_gateway')
+      ? { resendsLeft: input.maxResends ?? DEFAULT_MAX_RESENDS }
+      : {}),
     expiresAt: new Date(expiresAtMs).toISOString(),
     startedAt: new Date(startedAt).toISOString(),
     updatedAt: new Date(startedAt).toISOString(),
@@ -127,6 +152,10 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
   const seenEvents = new Set<string>();
   const early: ProviderEvent[] = [];
   const providerRefs: string[] = [];
+  /** Codes of ours issued so far (each send or resend is a new issue, bound into its HMAC). */
+  let otpIssue = 0;
+  /** Our codes are compared one at a time, so each wrong one is counted before the next is looked at. */
+  let otpChecking = false;
 
   const touch = (): void => {
     state.updatedAt = new Date().toISOString();
@@ -137,6 +166,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     state.status = status;
     state.reason = reason;
     state.checkUrl = undefined;
+    state.codeExpiresAt = undefined;
     const current = state.channels[state.channelIndex];
     if (current && current.status === 'active') current.status = status === 'completed' ? 'completed' : 'failed';
     touch();
@@ -147,6 +177,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     state.channel = spec.channel;
     state.channels[index].status = 'active';
     state.checkUrl = spec.channel === 'silent_auth' ? checkUrl : undefined;
+    state.codeExpiresAt = undefined;
     state.status = state.checkUrl ? 'action_pending' : 'pending';
     channelDeadline = Date.now() + spec.timeoutSeconds * 1000;
     touch();
@@ -170,19 +201,12 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       spec.channel === 'silent_auth'
         ? 'waiting for the silent auth check'
         : `waiting for the ${CHANNEL_LABEL[spec.channel]}`;
-    return `${what}, channel ${state.channelIndex + 1} of ${specs.length} (${spec.provider}), expires ${expires} UTC`;
+    const via =
+      spec.provider === 'sms_gateway'
+        ? `sms_gateway ${state.channels[state.channelIndex].gateway ?? ''}`
+        : spec.provider;
+    return `${what}, channel ${state.channelIndex + 1} of ${specs.length} (${via.trim()}), expires ${expires} UTC`;
   };
-
-  /** Runs an activity with a summary the Temporal UI shows next to it. */
-  const call = <K extends keyof PhoneActivities>(
-    name: K,
-    summary: string,
-    ...args: Parameters<PhoneActivities[K]>
-  ): Promise<Awaited<ReturnType<PhoneActivities[K]>>> =>
-    (acts as unknown as Record<string, WithOptions>)[name as string].executeWithOptions(
-      { ...activityOptions, summary },
-      args,
-    ) as Promise<Awaited<ReturnType<PhoneActivities[K]>>>;
 
   setHandler(getState, () => state);
 
@@ -233,6 +257,11 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     if (seenEvents.has(event.eventId)) return;
     seenEvents.add(event.eventId);
     if (isTerminal(state.status)) return;
+    if (run?.otp) {
+      // Our own code has no provider request: a provider event can only be about one we already left.
+      log.info('provider event ignored (stale)', { status: event.status });
+      return;
+    }
     if (!run || event.ref !== run.requestId) {
       // A callback can overtake the activity result that tells us its request id: keep it until that request
       // is ours. Events of requests we already left are stale.
@@ -262,6 +291,46 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     }
   };
 
+  const spendAttempt = (): CheckCodeResult => {
+    state.attemptsLeft = Math.max(0, state.attemptsLeft - 1);
+    touch();
+    if (state.attemptsLeft === 0) {
+      finish('failed', 'max_attempts');
+      return { status: 'failed', attemptsLeft: 0, reason: 'max_attempts' };
+    }
+    return { status: 'invalid_code', attemptsLeft: state.attemptsLeft };
+  };
+
+  /** Checks a code against our own OTP: HMAC recomputed and compared in an activity (the key stays out of history). */
+  const checkOwnCode = async (current: ProviderRun, otp: OwnOtp, code: string): Promise<CheckCodeResult> => {
+    await condition(() => !otpChecking);
+    if (isTerminal(state.status)) return terminalResult();
+    // Replaced (resend, next channel) or past its validity: this code no longer works; no attempt is spent on it.
+    if (run !== current || Date.now() >= otp.expiresAtMs)
+      return { status: 'expired', attemptsLeft: state.attemptsLeft };
+    otpChecking = true;
+    try {
+      const matches = await callOtp(
+        'otpVerify',
+        { ...PROVIDER_ACTIVITY_OPTIONS, summary: `check code (${state.channel})` },
+        {
+          hmac: otp.hmac,
+          code,
+          channelIndex: current.first,
+          issue: otp.issue,
+        },
+      );
+      if (isTerminal(state.status)) return terminalResult();
+      if (!matches) return spendAttempt();
+      if (run !== current) return { status: 'expired', attemptsLeft: state.attemptsLeft };
+      run = undefined;
+      finish('completed', 'verified');
+      return { status: 'completed', attemptsLeft: state.attemptsLeft };
+    } finally {
+      otpChecking = false;
+    }
+  };
+
   setHandler(
     checkCode,
     async (req): Promise<CheckCodeResult> => {
@@ -269,17 +338,12 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       await condition(() => run !== undefined || isTerminal(state.status));
       const current = run;
       if (!current) return terminalResult();
-      const spendAttempt = (): CheckCodeResult => {
-        state.attemptsLeft = Math.max(0, state.attemptsLeft - 1);
-        touch();
-        if (state.attemptsLeft === 0) {
-          finish('failed', 'max_attempts');
-          return { status: 'failed', attemptsLeft: 0, reason: 'max_attempts' };
-        }
-        return { status: 'invalid_code', attemptsLeft: state.attemptsLeft };
-      };
-      if (specs[state.channelIndex]?.channel === 'silent_auth' && req.requestId !== current.requestId) {
+      if (current.otp) return checkOwnCode(current, current.otp, req.code);
+      const onSilentAuth = specs[state.channelIndex]?.channel === 'silent_auth';
+      if (onSilentAuth && req.requestId !== undefined && req.requestId !== current.requestId) {
         // Seed rule against man-in-the-middle: the redirect chain's request_id must be ours, else abort silent auth.
+        // Without a requestId the code is not a silent-auth result (e.g. the SMS of a step the provider already
+        // moved to, before its callback reached us): the provider judges it.
         log.warn('silent auth result for another request_id: silent auth aborted');
         advanceRequested = true;
         const result = spendAttempt();
@@ -344,6 +408,50 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
   );
 
   setHandler(
+    resend,
+    async () => {
+      const index = state.channelIndex;
+      // The current code may still be on its way: the new one follows it.
+      await condition(() => isTerminal(state.status) || state.channelIndex !== index || run?.first === index);
+      const current = run;
+      if (isTerminal(state.status) || state.channelIndex !== index || !current?.otp) return state;
+      const previousIssue = current.otp.issue;
+      state.resendsLeft = Math.max(0, (state.resendsLeft ?? 0) - 1);
+      // The old code stops working now; the main loop sends a new one on the same channel.
+      run = undefined;
+      state.codeExpiresAt = undefined;
+      touch();
+      await condition(
+        () =>
+          isTerminal(state.status) ||
+          state.channelIndex !== index ||
+          (run?.otp !== undefined && run.otp.issue > previousIssue),
+      );
+      return state;
+    },
+    {
+      validator: () => {
+        rejectIfNotLive();
+        const spec = specs[state.channelIndex];
+        if (spec?.provider !== 'sms_gateway') {
+          throw ApplicationFailure.create({
+            type: FailureType.ResendNotAvailable,
+            message: `the ${state.channel} channel (${spec?.provider}) has no code of ours to resend`,
+            nonRetryable: true,
+          });
+        }
+        if ((state.resendsLeft ?? 0) <= 0) {
+          throw ApplicationFailure.create({
+            type: FailureType.ResendNotAvailable,
+            message: 'no resends left',
+            nonRetryable: true,
+          });
+        }
+      },
+    },
+  );
+
+  setHandler(
     cancel,
     async () => {
       cancelRequested = true;
@@ -360,7 +468,11 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     },
   );
 
+  /** What the search attributes last said, so a change of channel or status can be published while waiting. */
+  let published = '';
+  const snapshot = (): string => `${state.status}|${state.channel}|${state.channelIndex}`;
   const publish = (): void => {
+    published = snapshot();
     upsertSearchAttributes([
       { key: SA_KIND, value: 'phone' },
       { key: SA_STATUS, value: state.status },
@@ -370,8 +482,35 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     ]);
   };
 
+  /** Issues a code of ours on an sms_gateway channel and sends it; falls back to the next channel when it cannot. */
+  const startOwnOtp = async (index: number): Promise<void> => {
+    const spec = specs[index];
+    const issue = ++otpIssue;
+    try {
+      const sent = await callOtp('otpSend', `send code via ${spec.gateway ?? 'SMS gateway'}`, {
+        gateway: spec.gateway,
+        to: spec.to,
+        brand: input.brand,
+        template: input.messageTemplate,
+        codeLength: input.codeLength,
+        channelIndex: index,
+        issue,
+      });
+      const expiresAtMs = Date.now() + (input.codeValiditySeconds ?? DEFAULT_OTP_VALIDITY_SECONDS) * 1000;
+      run = { requestId: `otp-${issue}`, first: index, last: index, otp: { hmac: sent.hmac, issue, expiresAtMs } };
+      state.channels[index].gateway = sent.gateway;
+      activate(index);
+      state.codeExpiresAt = new Date(expiresAtMs).toISOString();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('SMS gateway send failed, falling back', { gateway: spec.gateway, type: failureType(err) });
+      failChannels(index, index);
+    }
+  };
+
   /** Starts one provider request for the channels from `index` on (up to 3 consecutive ones of that provider). */
   const startRequest = async (index: number): Promise<void> => {
+    if (specs[index].provider === 'sms_gateway') return startOwnOtp(index);
     const provider = specs[index].provider;
     let last = index;
     while (
@@ -401,6 +540,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
         if (run && event.ref === run.requestId && !isTerminal(state.status)) applyEvent(event, run);
       }
     } catch (err) {
+      if (isCancellation(err)) throw err;
       const type = failureType(err);
       if (type === FailureType.InvalidDestination) {
         failChannels(index, last);
@@ -427,62 +567,70 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     }
     if (current) {
       run = undefined;
-      await call('vonageCancel', 'cancel provider request', current.requestId);
-      if (isTerminal(state.status)) return;
+      if (!current.otp) {
+        await call('vonageCancel', 'cancel provider request', current.requestId);
+        if (isTerminal(state.status)) return;
+      }
     }
     failChannels(from, from);
   };
 
-  while (!isTerminal(state.status)) {
-    if (Date.now() >= expiresAtMs) {
-      finish('expired', 'expired');
-      break;
-    }
-    if (cancelRequested) {
-      finish('cancelled', 'cancelled');
-      break;
-    }
-    if (state.channelIndex >= specs.length) {
-      finish('failed', 'all_channels_failed');
-      break;
-    }
-    if (!run) {
-      await startRequest(state.channelIndex);
-      publish();
-      continue;
-    }
-    if (advanceRequested) {
-      advanceRequested = false;
-      await advance();
-      continue;
-    }
-    if (Date.now() >= channelDeadline) {
-      advanceRequested = true;
-      continue;
+  // A cancellation of the workflow itself (e.g. by a parent onboarding) ends it like the cancel update does.
+  try {
+    await mainLoop();
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    finish('cancelled', 'cancelled');
+  }
+  // Leave nothing open at the provider, whatever ended the run (cancellation included).
+  await CancellationScope.nonCancellable(async () => {
+    if (run && state.status !== 'completed') {
+      const leftover = run;
+      run = undefined;
+      if (!leftover.otp) await call('vonageCancel', 'cancel provider request', leftover.requestId);
     }
     setCurrentDetails(describe());
-    const seen = tick;
-    await condition(() => tick !== seen, Math.min(channelDeadline, expiresAtMs) - Date.now(), {
-      summary: `${specs[state.channelIndex].channel} timeout`,
-    });
-  }
-
-  if (run && state.status !== 'completed') {
-    const leftover = run;
-    run = undefined;
-    await call('vonageCancel', 'cancel provider request', leftover.requestId);
-  }
-  setCurrentDetails(describe());
-  publish();
-  await condition(allHandlersFinished);
+    publish();
+    await condition(allHandlersFinished);
+  });
   return state;
-}
 
-function failureType(err: unknown): string | undefined {
-  let e: unknown = err;
-  while (e && typeof e === 'object') {
-    if (e instanceof ApplicationFailure) return e.type ?? undefined;
-    e = (e as { cause?: unknown }).cause;
+  async function mainLoop(): Promise<void> {
+    while (!isTerminal(state.status)) {
+      if (Date.now() >= expiresAtMs) {
+        finish('expired', 'expired');
+        break;
+      }
+      if (cancelRequested) {
+        finish('cancelled', 'cancelled');
+        break;
+      }
+      if (state.channelIndex >= specs.length) {
+        finish('failed', 'all_channels_failed');
+        break;
+      }
+      if (!run) {
+        await startRequest(state.channelIndex);
+        publish();
+        continue;
+      }
+      if (advanceRequested) {
+        advanceRequested = false;
+        await advance();
+        continue;
+      }
+      if (Date.now() >= channelDeadline) {
+        advanceRequested = true;
+        continue;
+      }
+      // Keep VerificationChannel/Status current while the provider moves between its steps (runs that started
+      // before this existed never published here: the patch keeps their replay identical).
+      if (published !== snapshot() && patched('publish-channel-changes')) publish();
+      setCurrentDetails(describe());
+      const seen = tick;
+      await condition(() => tick !== seen, Math.min(channelDeadline, expiresAtMs) - Date.now(), {
+        summary: `${specs[state.channelIndex].channel} timeout`,
+      });
+    }
   }
-  return undefined;
 }

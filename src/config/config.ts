@@ -1,9 +1,11 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/definitions';
+import { parseCodecKeys, type CodecKeys } from '../temporal/codec';
+import { loadSmsConfig, type SmsConfig } from './sms-config';
 
 /**
  * The one place that reads the environment. Everything else receives an AppConfig. The abstract class doubles as the
@@ -32,19 +34,61 @@ export interface AppConfig {
   };
   /** Sandbox mode: providers are the built-in emulators (no credentials configured). */
   sandbox: boolean;
+  /**
+   * Payload encryption (AES-256-GCM) on client, worker and replayer, and the codec server for the Web UI. Always on:
+   * PAYLOAD_CODEC_KEYS, or in sandbox mode a key made once under DATA_DIR.
+   */
+  codec: {
+    keys: CodecKeys;
+    /** Bearer token the codec server requires; unset = only loopback callers in sandbox mode may use it. */
+    token?: string;
+    allowedOrigins: string[];
+    allowUnauthenticated: boolean;
+  };
   vonage: {
     applicationId: string;
     privateKey: string;
     signatureSecret: string;
     apiHost?: string;
   };
-  worker: { maxCachedWorkflows?: number };
+  /** Twilio Verify Push; absent outside sandbox mode when TWILIO_ACCOUNT_SID is not set. */
+  twilio?: {
+    accountSid: string;
+    authToken: string;
+    serviceSid: string;
+    /** Replaces https://verify.twilio.com (the sandbox emulator by default in sandbox mode). */
+    apiBase?: string;
+    /** The public URL Twilio POSTs webhooks to, exactly as configured there: signatures are computed over it. */
+    webhookUrl: string;
+  };
+  /** Stripe Identity; absent outside sandbox mode when STRIPE_SECRET_KEY is not set. */
+  stripe?: {
+    secretKey: string;
+    /** Verifies `Stripe-Signature` on /webhooks/stripe. */
+    webhookSecret: string;
+    /** Replaces https://api.stripe.com (the sandbox emulator by default in sandbox mode). */
+    apiBase?: string;
+  };
+  /** SMS: outbound HTTP gateways, our own OTP key, the Vonage SMS API, the inbound gateway (src/config/sms-config.ts). */
+  sms: SmsConfig;
+  worker: {
+    maxCachedWorkflows?: number;
+    /** Worker Deployment versioning: set both to run pinned, versioned workers (see docs/CHANGING-WORKFLOWS.md). */
+    deploymentName?: string;
+    buildId?: string;
+    defaultVersioningBehavior: 'PINNED' | 'AUTO_UPGRADE';
+  };
 }
 
 export class ConfigError extends Error {}
 
 const SANDBOX_VONAGE_APPLICATION_ID = '00000000-0000-4000-8000-000000000000';
 const SANDBOX_VONAGE_SIGNATURE_SECRET = 'sandbox-signature-secret-not-for-production';
+const SANDBOX_TWILIO_ACCOUNT_SID = 'AC00000000000000000000000000000000';
+const SANDBOX_TWILIO_AUTH_TOKEN = 'sandbox-twilio-auth-token-not-for-production';
+const SANDBOX_TWILIO_SERVICE_SID = 'VA00000000000000000000000000000000';
+const SANDBOX_STRIPE_SECRET_KEY = 'sk_test_sandbox_not_for_production';
+const SANDBOX_STRIPE_WEBHOOK_SECRET = 'whsec_sandbox_not_for_production';
 
 const port = (name: string, def: number) =>
   z.coerce
@@ -73,6 +117,34 @@ const envSchema = z.object({
   VONAGE_SIGNATURE_SECRET: z.string().min(16, 'VONAGE_SIGNATURE_SECRET must be at least 16 characters').optional(),
   VONAGE_API_HOST: z.url({ error: 'VONAGE_API_HOST must be a URL' }).optional(),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+  PAYLOAD_CODEC_KEYS: z.string().min(1).optional(),
+  CODEC_SERVER_TOKEN: z.string().min(24, 'CODEC_SERVER_TOKEN must be at least 24 characters').optional(),
+  CODEC_SERVER_ORIGINS: z.string().min(1).optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'TWILIO_ACCOUNT_SID must be AC + 32 hex')
+    .optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(16, 'TWILIO_AUTH_TOKEN must be at least 16 characters').optional(),
+  TWILIO_VERIFY_SERVICE_SID: z
+    .string()
+    .regex(/^VA[0-9a-fA-F]{32}$/, 'TWILIO_VERIFY_SERVICE_SID must be VA + 32 hex')
+    .optional(),
+  TWILIO_API_BASE: z.url({ error: 'TWILIO_API_BASE must be a URL' }).optional(),
+  TWILIO_WEBHOOK_URL: z.url({ error: 'TWILIO_WEBHOOK_URL must be an http(s) URL' }).optional(),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_\w+$/, 'STRIPE_SECRET_KEY must be a secret (sk_…) or restricted (rk_…) key')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\w+$/, 'STRIPE_WEBHOOK_SECRET must start with whsec_')
+    .optional(),
+  STRIPE_API_BASE: z.url({ error: 'STRIPE_API_BASE must be a URL' }).optional(),
+  TEMPORAL_DEPLOYMENT_NAME: z.string().min(1).optional(),
+  TEMPORAL_BUILD_ID: z.string().min(1).optional(),
+  TEMPORAL_VERSIONING_BEHAVIOR: z
+    .enum(['PINNED', 'AUTO_UPGRADE'], { error: 'TEMPORAL_VERSIONING_BEHAVIOR must be PINNED or AUTO_UPGRADE' })
+    .default('PINNED'),
 });
 
 /**
@@ -110,6 +182,65 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     };
   }
 
+  let twilio: AppConfig['twilio'];
+  if (sandbox || e.TWILIO_ACCOUNT_SID) {
+    if (!sandbox) {
+      for (const name of ['TWILIO_AUTH_TOKEN', 'TWILIO_VERIFY_SERVICE_SID'] as const) {
+        if (!e[name]) throw new ConfigError(`invalid configuration: ${name} is required with TWILIO_ACCOUNT_SID`);
+      }
+    }
+    twilio = {
+      accountSid: e.TWILIO_ACCOUNT_SID ?? SANDBOX_TWILIO_ACCOUNT_SID,
+      authToken: e.TWILIO_AUTH_TOKEN ?? SANDBOX_TWILIO_AUTH_TOKEN,
+      serviceSid: e.TWILIO_VERIFY_SERVICE_SID ?? SANDBOX_TWILIO_SERVICE_SID,
+      apiBase: e.TWILIO_API_BASE ?? (sandbox ? `${publicUrl}/sandbox/twilio` : undefined),
+      webhookUrl: e.TWILIO_WEBHOOK_URL ?? `${publicUrl}/webhooks/twilio`,
+    };
+  }
+
+  let stripe: AppConfig['stripe'];
+  if (sandbox || e.STRIPE_SECRET_KEY) {
+    if (!sandbox && !e.STRIPE_WEBHOOK_SECRET) {
+      throw new ConfigError('invalid configuration: STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY');
+    }
+    stripe = {
+      secretKey: e.STRIPE_SECRET_KEY ?? SANDBOX_STRIPE_SECRET_KEY,
+      webhookSecret: e.STRIPE_WEBHOOK_SECRET ?? SANDBOX_STRIPE_WEBHOOK_SECRET,
+      apiBase: e.STRIPE_API_BASE ?? (sandbox ? `${publicUrl}/sandbox/stripe` : undefined),
+    };
+  }
+
+  if (!!e.TEMPORAL_DEPLOYMENT_NAME !== !!e.TEMPORAL_BUILD_ID) {
+    throw new ConfigError('invalid configuration: TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID go together');
+  }
+  let codecKeys: CodecKeys;
+  try {
+    if (e.PAYLOAD_CODEC_KEYS) codecKeys = parseCodecKeys(e.PAYLOAD_CODEC_KEYS);
+    else if (sandbox) codecKeys = parseCodecKeys(`sandbox:${sandboxCodecKey(dataDir)}`);
+    else throw new Error('is required outside sandbox mode (e.g. k1:<openssl rand -base64 32>)');
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: PAYLOAD_CODEC_KEYS ${(err as Error).message}`);
+  }
+  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(e.HOST);
+  const codec = {
+    keys: codecKeys,
+    token: e.CODEC_SERVER_TOKEN,
+    allowedOrigins: (
+      e.CODEC_SERVER_ORIGINS ?? `http://localhost:${e.TEMPORAL_UI_PORT},http://127.0.0.1:${e.TEMPORAL_UI_PORT}`
+    )
+      .split(',')
+      .map((o) => o.trim().replace(/\/$/, ''))
+      .filter(Boolean),
+    allowUnauthenticated: sandbox && loopback && !e.CODEC_SERVER_TOKEN,
+  };
+
+  let sms: SmsConfig;
+  try {
+    sms = loadSmsConfig(env, { sandbox, publicUrl, vonageSignatureSecret: vonage.signatureSecret });
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
+
   const embedded = !e.TEMPORAL_ADDRESS && !e.TEMPORAL_PROFILE;
   const envVars = Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
   let connect: ClientConnectConfig;
@@ -135,9 +266,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       uiPort: e.TEMPORAL_UI_PORT,
     },
     sandbox,
+    codec,
     vonage,
-    worker: { maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS },
+    twilio,
+    stripe,
+    sms,
+    worker: {
+      maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      deploymentName: e.TEMPORAL_DEPLOYMENT_NAME,
+      buildId: e.TEMPORAL_BUILD_ID,
+      defaultVersioningBehavior: e.TEMPORAL_VERSIONING_BEHAVIOR,
+    },
   };
+}
+
+/** The sandbox's payload key (base64, 32 bytes), made once per data directory like the Vonage key. */
+function sandboxCodecKey(dataDir: string): string {
+  const file = join(dataDir, 'sandbox', 'payload-codec.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const key = randomBytes(32).toString('base64');
+  try {
+    writeFileSync(file, key, { flag: 'wx', mode: 0o600 });
+    return key;
+  } catch {
+    return readFileSync(file, 'utf8').trim();
+  }
 }
 
 /** A PEM given inline (with literal or escaped newlines) or a path to one. */

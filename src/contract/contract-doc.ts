@@ -31,6 +31,12 @@ export const WORKFLOW_CONTRACTS: WorkflowContract[] = [
       },
       { name: 'nextChannel', result: contract.verificationStateSchema, summary: 'Move to the next channel now.' },
       {
+        name: 'resend',
+        result: contract.verificationStateSchema,
+        summary:
+          'sms_gateway channels: send a new code of ours; the previous one stops working (`ResendNotAvailable` elsewhere or with no resends left).',
+      },
+      {
         name: 'cancel',
         input: contract.cancelInputSchema,
         result: contract.verificationStateSchema,
@@ -45,6 +51,182 @@ export const WORKFLOW_CONTRACTS: WorkflowContract[] = [
       },
     ],
     queries: [{ name: 'getState', result: contract.verificationStateSchema, summary: 'The current state.' }],
+  },
+  {
+    type: 'identityVerification',
+    summary:
+      'Verifies an identity document (or ID number) with Stripe Identity: one VerificationSession reused across the ' +
+      "user's retries, driven by signed webhooks; last_error codes per seed 003 (terminal at once, or an attempt); a " +
+      'deadline; verified outputs in the result only. The client secret is fetched by the REST API on demand, never ' +
+      'in the workflow. Reasons are `IDENTITY_REASONS` (Stripe last_error codes included).',
+    idScheme:
+      '`identity-<reference>` (reference = a platform user id, not PII; start with conflict policy USE_EXISTING)',
+    input: contract.identityVerificationInputSchema,
+    result: contract.identityVerificationResultSchema,
+    updates: [
+      {
+        name: 'cancel',
+        input: contract.cancelInputSchema,
+        result: contract.identityVerificationStateSchema,
+        summary: 'Cancel (the Stripe session too, when Stripe allows it). The argument may be omitted.',
+      },
+      {
+        name: 'redact',
+        input: contract.redactInputSchema,
+        result: contract.identityRedactionInfoSchema,
+        summary: 'End the verification (`cancelled` / `redacted`) and redact the Stripe session now.',
+      },
+    ],
+    signals: [
+      {
+        name: 'providerEvent',
+        input: contract.identityProviderEventSchema,
+        summary: 'A Stripe identity.verification_session.* event (sent by /webhooks/stripe); deduplicated by eventId.',
+      },
+    ],
+    queries: [{ name: 'getState', result: contract.identityVerificationStateSchema, summary: 'The current state.' }],
+  },
+  {
+    type: 'identityRedaction',
+    summary:
+      'Redacts the Stripe session of an identity verification after `delaySeconds` (a durable timer), then waits for ' +
+      "Stripe's redacted event. Started by identityVerification (ParentClosePolicy ABANDON) or by the REST API.",
+    idScheme: '`redaction-stripe-<session id>`',
+    input: contract.identityRedactionInputSchema,
+    result: contract.identityRedactionStateSchema,
+    updates: [
+      {
+        name: 'redact',
+        input: contract.redactInputSchema,
+        result: contract.identityRedactionInfoSchema,
+        summary: 'Skip the remaining wait and redact now.',
+      },
+    ],
+    signals: [
+      {
+        name: 'providerEvent',
+        input: contract.identityProviderEventSchema,
+        summary: 'The `redacted` event of the session (sent by /webhooks/stripe).',
+      },
+    ],
+    queries: [{ name: 'getState', result: contract.identityRedactionStateSchema, summary: 'The redaction state.' }],
+  },
+  {
+    type: 'pushVerification',
+    summary:
+      'Verifies a user with one Twilio Verify Push challenge on their enrolled device. Unanswered after ' +
+      '`resendAfterSeconds`: its notification is resent (never a second challenge). `challenge.approved` → ' +
+      '`completed`; `challenge.denied` → `failed` / `user_denied`; expiry or no verified factor → the `fallback` ' +
+      '`phoneVerification` runs as a child (ID `phone-<id without push->`) and its result becomes ours. Without ' +
+      'webhooks the challenge is polled every `pollIntervalSeconds`.',
+    idScheme:
+      '`push-<reference>` (start with conflict policy USE_EXISTING: a repeat joins the running one) or `push-<32 hex>`',
+    input: contract.pushVerificationInputSchema,
+    result: contract.pushVerificationStateSchema,
+    updates: [
+      {
+        name: 'cancel',
+        input: contract.cancelInputSchema,
+        result: contract.pushVerificationStateSchema,
+        summary: 'Cancel (the fallback child too). The argument may be omitted.',
+      },
+    ],
+    signals: [
+      {
+        name: 'providerEvent',
+        input: contract.pushProviderEventSchema,
+        summary: 'A Twilio `challenge.*` webhook (sent by /webhooks/twilio); deduplicated by eventId.',
+      },
+    ],
+    queries: [{ name: 'getState', result: contract.pushVerificationStateSchema, summary: 'The current state.' }],
+  },
+  {
+    type: 'pushEnrollment',
+    summary:
+      "One per identity: follows the identity's push factors through `factor.created` → `factor.verified` (and " +
+      '`factor.deleted`) so the platform can ask for a verified factor without calling Twilio. An access-token ' +
+      'request opens an enrollment window (signal-with-start `enrollmentRequested`); it ends `expired` when the ' +
+      'window closes unverified, `removed` when every factor was deleted, and runs on while a verified factor exists.',
+    idScheme: '`push-enrollment-<identity>`',
+    input: contract.pushEnrollmentInputSchema,
+    result: contract.pushEnrollmentStateSchema,
+    updates: [],
+    signals: [
+      {
+        name: 'enrollmentRequested',
+        input: contract.enrollmentRequestSchema,
+        summary: 'A device got an access token: open or extend the enrollment window (default 600 s).',
+      },
+      {
+        name: 'providerEvent',
+        input: contract.pushProviderEventSchema,
+        summary:
+          'A Twilio `factor.*` webhook (sent by /webhooks/twilio with signal-with-start); deduplicated by eventId.',
+      },
+    ],
+    queries: [{ name: 'getState', result: contract.pushEnrollmentStateSchema, summary: 'The enrollment state.' }],
+  },
+  {
+    type: 'smsDelivery',
+    summary:
+      'Delivers one SMS (the inbound Auth0-compatible gateway `POST /sms-gateway`) over ordered routes — Vonage SMS API with delivery receipts, HTTP SMS gateways — falling back on send failures and failed receipts; stays open for the dedupe window.',
+    idScheme:
+      '`sms-<keyed hash of recipient, body and time bucket>` (no PII); start with update-with-start (`awaitAcceptance`) and conflict policy USE_EXISTING',
+    input: contract.smsDeliveryInputSchema,
+    result: contract.smsDeliveryStateSchema,
+    updates: [
+      {
+        name: 'awaitAcceptance',
+        input: contract.awaitAcceptanceInputSchema,
+        result: contract.smsDeliveryStateSchema,
+        summary: 'Answers once a provider accepted the message, every route failed, or `waitSeconds` passed.',
+      },
+    ],
+    signals: [
+      {
+        name: 'providerEvent',
+        input: contract.providerEventSchema,
+        summary: 'A delivery receipt (Vonage SMS API, `ref` = message-id; sent by /webhooks/vonage-sms); deduplicated.',
+      },
+    ],
+    queries: [{ name: 'getState', result: contract.smsDeliveryStateSchema, summary: 'The delivery state.' }],
+  },
+  {
+    type: 'rateLimit',
+    summary:
+      'A durable sliding-window rate limiter for one key (the inbound SMS gateway: per recipient, per client IP). Ends when idle.',
+    idScheme: '`ratelimit-<scope>-<keyed hash of the key>` (no PII); `acquire` with update-with-start, USE_EXISTING',
+    input: contract.rateLimitInputSchema,
+    result: z.object({ hits: z.number().int() }),
+    updates: [
+      {
+        name: 'acquire',
+        input: contract.acquireInputSchema,
+        result: contract.acquireResultSchema,
+        summary: 'Counts one hit if fewer than `limit` are in the window; else refused with `retryAfterSeconds`.',
+      },
+    ],
+    signals: [],
+    queries: [],
+  },
+  {
+    type: 'onboarding',
+    summary:
+      'Onboards one user: phoneVerification, then identityVerification (then a verified push factor, when asked), each a child workflow; the first step that does not complete ends it.',
+    idScheme:
+      '`onboarding-<reference>`; its steps are `phone-<reference>`, `identity-<reference>` (USE_EXISTING on start)',
+    input: contract.onboardingInputSchema,
+    result: contract.onboardingResultSchema,
+    updates: [
+      {
+        name: 'cancel',
+        input: contract.cancelInputSchema,
+        result: contract.onboardingStateSchema,
+        summary: 'Cancel the onboarding and its running step.',
+      },
+    ],
+    signals: [],
+    queries: [{ name: 'getState', result: contract.onboardingStateSchema, summary: 'Each step with its status.' }],
   },
 ];
 
@@ -96,7 +278,8 @@ export function renderContract(): string {
 }
 
 const SA_MEANING: Record<string, string> = {
-  VerificationKind: '`phone`, `push`, `identity`',
+  VerificationKind:
+    '`phone`, `push`, `identity`, `onboarding` (and `push_enrollment` for push enrollments, `sms` for SMS deliveries)',
   VerificationStatus: 'the status (live or terminal)',
   VerificationChannel: 'the current channel (`silent_auth`, `sms`, …)',
   VerificationProvider: 'the provider serving the current step (`vonage`, …)',

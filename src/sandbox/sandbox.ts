@@ -3,11 +3,23 @@ import type { INestApplication } from '@nestjs/common';
 import type { AppConfig } from '../config/config';
 import { Outbox, createOutboxRouter } from './outbox';
 import { VonageEmulator } from './vonage-emulator';
+import { TwilioVerifyEmulator } from './twilio-verify-emulator';
+import { StripeIdentityEmulator } from './stripe-identity-emulator';
+import { SmsGatewayEmulator } from './sms-gateway-emulator';
+import { VonageSmsEmulator } from './vonage-sms-emulator';
 
 /** The provider emulators of sandbox mode, mounted into the API app (absent when real credentials are configured). */
 export interface Sandbox {
   outbox: Outbox;
   vonage: VonageEmulator;
+  /** Twilio Verify Push emulator at /sandbox/twilio (device page at /sandbox/twilio/device/:identity). */
+  twilio?: TwilioVerifyEmulator;
+  /** Stripe Identity emulator at /sandbox/stripe (hosted verification page at /sandbox/stripe/verify/:id). */
+  stripe?: StripeIdentityEmulator;
+  /** Custom SMS gateway (seed 001) at /sandbox/sms-gateway, with /500 and /hang (gateways sandbox, sandbox-500, sandbox-hang). */
+  smsGateway?: SmsGatewayEmulator;
+  /** Vonage SMS API at /sandbox/vonage-sms, signed delivery receipts to /webhooks/vonage-sms. */
+  vonageSms?: VonageSmsEmulator;
   close(): void;
 }
 
@@ -27,5 +39,54 @@ export function mountSandbox(app: INestApplication, config: AppConfig): Sandbox 
   });
   app.use('/sandbox/vonage', vonage.router());
   app.use('/sandbox/outbox', createOutboxRouter(outbox));
-  return { outbox, vonage, close: () => vonage.close() };
+  const twilioConfig = config.twilio;
+  const twilio = twilioConfig
+    ? new TwilioVerifyEmulator({
+        accountSid: twilioConfig.accountSid,
+        authToken: twilioConfig.authToken,
+        serviceSid: twilioConfig.serviceSid,
+        webhookUrl: () => twilioConfig.webhookUrl,
+      })
+    : undefined;
+  if (twilio) app.use('/sandbox/twilio', twilio.router());
+  const stripeConfig = config.stripe;
+  const stripe = stripeConfig
+    ? new StripeIdentityEmulator({
+        secretKey: stripeConfig.secretKey,
+        webhookSecret: stripeConfig.webhookSecret,
+        webhookUrl: () => `${config.publicUrl}/webhooks/stripe`,
+        publicBaseUrl: () => `${config.publicUrl}/sandbox/stripe`,
+      })
+    : undefined;
+  if (stripe) app.use('/sandbox/stripe', stripe.router());
+  const gatewayAuth = config.sms.gateways.find((g) => g.name === 'sandbox')?.auth;
+  const smsGateway = gatewayAuth ? new SmsGatewayEmulator({ auth: gatewayAuth, outbox }) : undefined;
+  if (smsGateway) app.use('/sandbox/sms-gateway', smsGateway.router());
+  const vonageSmsConfig = config.sms.vonageSms;
+  const vonageSms = vonageSmsConfig
+    ? new VonageSmsEmulator({
+        apiKey: vonageSmsConfig.apiKey,
+        apiSecret: vonageSmsConfig.apiSecret,
+        signatureSecret: vonageSmsConfig.signatureSecret,
+        signatureMethod: vonageSmsConfig.signatureMethod,
+        defaultCallbackUrl: () => vonageSmsConfig.callbackUrl,
+        outbox,
+      })
+    : undefined;
+  if (vonageSms) app.use('/sandbox/vonage-sms', vonageSms.router());
+  return {
+    outbox,
+    vonage,
+    twilio,
+    stripe,
+    smsGateway,
+    vonageSms,
+    close: () => {
+      vonage.close();
+      twilio?.close();
+      stripe?.close();
+      smsGateway?.close();
+      vonageSms?.close();
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import { createHash, createHmac, createPublicKey, type KeyObject, randomInt, randomUUID, verify } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { Sleeper } from './sleeper';
 import { type Outbox } from './outbox';
 
 export type VonageChannel = 'silent_auth' | 'sms' | 'voice' | 'whatsapp' | 'email';
@@ -28,6 +29,49 @@ export interface VonageEmulatorOptions {
   /** Multiplies every `channel_timeout` (default 1); tests use e.g. 0.001 to see steps auto-advance and expire. */
   stepTimeoutScale?: number;
   logger?: { log(msg: string): void; warn(msg: string): void };
+  /** Called when a callback is acknowledged 2xx, with the latency of that acknowledged POST (benchmarks). */
+  onCallbackDelivered?(ms: number, status: string): void;
+  /** Called after every callback POST, answered or not (chaos runs count 503s, retries and drops). */
+  onCallbackAttempt?(attempt: CallbackAttempt): void;
+  /** Sends every callback this many times (default 1): real providers deliver duplicates. */
+  callbackCopies?: number;
+  /**
+   * When > 0, every callback (and copy) is delivered on its own after a random delay of up to this many ms, so they
+   * arrive shuffled across a request; default 0 = one request's callbacks in order.
+   */
+  callbackShuffleMs?: number;
+  /** A provider outage: until `until` (epoch ms) every emulator route answers `status` (default 503) with Retry-After. */
+  outage?: { until: number; status?: number; retryAfterSeconds?: number };
+  /** Delay before each API answer leaves, after the request was processed (the provider acted; the answer is late). */
+  replyDelayMs?: number;
+}
+
+/** The emulator options a chaos run may switch while the emulator runs (see {@link VonageEmulator.configure}). */
+export type VonageEmulatorChaos = Pick<
+  VonageEmulatorOptions,
+  | 'callbackCopies'
+  | 'callbackShuffleMs'
+  | 'callbackDelayMs'
+  | 'outage'
+  | 'replyDelayMs'
+  | 'callbackRetries'
+  | 'callbackRetryBaseMs'
+  | 'onCallbackDelivered'
+  | 'onCallbackAttempt'
+>;
+
+/** One callback POST as the emulator saw it. */
+export interface CallbackAttempt {
+  requestId: string;
+  /** The callback's `status` (action_pending, completed, …). */
+  status: string;
+  /** 0 for the first try of a delivery. */
+  attempt: number;
+  ms: number;
+  /** The HTTP status answered, absent on a network error. */
+  httpStatus?: number;
+  /** `delivered` (2xx), `retrying`, or `dropped` after the last retry. */
+  outcome: 'delivered' | 'retrying' | 'dropped';
 }
 
 /** A read-only snapshot of one emulated request (codes are left out: read them from the outbox). */
@@ -191,8 +235,7 @@ export class VonageEmulator {
   private readonly verifications = new Map<string, Verification>();
   private readonly checks = new Map<string, string>();
   private readonly unavailableCount = new Map<string, number>();
-  private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
-  private closed = false;
+  private readonly sleeper = new Sleeper();
 
   /** Read-only view of the emulated requests, for tests. */
   readonly requests = {
@@ -207,9 +250,15 @@ export class VonageEmulator {
     this.publicKey = createPublicKey(opts.publicKeyPem);
   }
 
+  /** Switches chaos options at run time (outage on/off, duplicated or shuffled callbacks, late answers, observers). */
+  configure(patch: Partial<VonageEmulatorChaos>): void {
+    Object.assign(this.opts, patch);
+  }
+
   /** The Verify v2 routes; mount at the base the SDK's `apiHost` points to (e.g. `/sandbox/vonage`). */
   router(): Router {
     const r = express.Router();
+    r.use(this.outageGate);
     r.get(
       '/v2/verify/:id/silent-auth/redirect',
       this.handle((req) => this.openCheckUrl(String(req.params.id))),
@@ -256,13 +305,8 @@ export class VonageEmulator {
 
   /** Stops auto-advance timers and pending callback deliveries. */
   close(): void {
-    this.closed = true;
+    this.sleeper.close();
     for (const v of this.verifications.values()) clearTimeout(v.stepTimer);
-    for (const sleeper of this.sleepers) {
-      clearTimeout(sleeper.timer);
-      sleeper.resolve();
-    }
-    this.sleepers.clear();
   }
 
   private handle(fn: (req: Request) => Reply) {
@@ -274,9 +318,23 @@ export class VonageEmulator {
         if (!(err instanceof ProblemError)) throw err;
         reply = err.reply;
       }
-      sendReply(res, reply);
+      const delay = this.opts.replyDelayMs ?? 0;
+      if (delay > 0) setTimeout(() => sendReply(res, reply), delay).unref();
+      else sendReply(res, reply);
     };
   }
+
+  private readonly outageGate = (_req: Request, res: Response, next: NextFunction) => {
+    const outage = this.opts.outage;
+    if (!outage || Date.now() >= outage.until) return next();
+    const err = problem(
+      outage.status ?? 503,
+      'Service Unavailable',
+      'The service is temporarily unavailable. Please retry later.',
+      'https://developer.vonage.com/en/api-errors#service-unavailable',
+    );
+    sendReply(res, { ...err.reply, headers: { 'Retry-After': String(outage.retryAfterSeconds ?? 1) } });
+  };
 
   private readonly authenticate = (req: Request, res: Response, next: NextFunction) => {
     const token = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
@@ -549,15 +607,27 @@ export class VonageEmulator {
       type: 'event',
       ...(v.clientRef ? { client_ref: v.clientRef } : {}),
     });
-    v.callbacks = v.callbacks.then(() => this.deliver(v.id, status, raw));
+    const copies = Math.max(1, this.opts.callbackCopies ?? 1);
+    const shuffleMs = this.opts.callbackShuffleMs ?? 0;
+    for (let copy = 0; copy < copies; copy++) {
+      if (shuffleMs > 0) {
+        void this.sleep(Math.random() * shuffleMs).then(() => this.deliver(v.id, status, raw));
+      } else {
+        v.callbacks = v.callbacks.then(() => this.deliver(v.id, status, raw));
+      }
+    }
   }
 
   private async deliver(id: string, status: string, raw: string): Promise<void> {
     await this.sleep(this.opts.callbackDelayMs ?? 50);
-    const retries = this.opts.callbackRetries ?? 5;
     for (let attempt = 0; !this.closed; attempt++) {
-      const failure = await this.post(raw);
-      if (!failure) return;
+      const retries = this.opts.callbackRetries ?? 5;
+      const started = performance.now();
+      const { failure, httpStatus } = await this.post(raw);
+      const ms = performance.now() - started;
+      const outcome = !failure ? 'delivered' : attempt >= retries ? 'dropped' : 'retrying';
+      this.opts.onCallbackAttempt?.({ requestId: id, status, attempt, ms, httpStatus, outcome });
+      if (!failure) return this.opts.onCallbackDelivered?.(ms, status);
       if (attempt >= retries) {
         return this.opts.logger?.warn(`vonage sandbox: dropped ${status} callback for ${id} (${failure})`);
       }
@@ -566,8 +636,8 @@ export class VonageEmulator {
     }
   }
 
-  /** POSTs one callback; resolves to a failure description, or undefined when answered 2xx. */
-  private async post(raw: string): Promise<string | undefined> {
+  /** POSTs one callback; resolves to the HTTP status and a failure description (absent when answered 2xx). */
+  private async post(raw: string): Promise<{ failure?: string; httpStatus?: number }> {
     try {
       const res = await fetch(this.opts.callbackUrl(), {
         method: 'POST',
@@ -576,9 +646,9 @@ export class VonageEmulator {
         signal: AbortSignal.timeout(10_000),
       });
       await res.arrayBuffer().catch(() => undefined);
-      return res.ok ? undefined : `HTTP ${res.status}`;
+      return { failure: res.ok ? undefined : `HTTP ${res.status}`, httpStatus: res.status };
     } catch (err) {
-      return err instanceof Error ? err.message : String(err);
+      return { failure: err instanceof Error ? err.message : String(err) };
     }
   }
 
@@ -599,17 +669,11 @@ export class VonageEmulator {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.closed) return resolve();
-      const sleeper = {
-        timer: setTimeout(() => {
-          this.sleepers.delete(sleeper);
-          resolve();
-        }, ms).unref(),
-        resolve,
-      };
-      this.sleepers.add(sleeper);
-    });
+    return this.sleeper.sleep(ms);
+  }
+
+  private get closed(): boolean {
+    return this.sleeper.closed;
   }
 
   /** Forgets the oldest ended requests beyond the last 1000. */

@@ -1,7 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
 import type { AppConfig } from '../config/config';
+import { codecDataConverter } from './codec';
 
-/** A Temporal client from envconfig (address, namespace, API key, TLS, profile). */
+/** A Temporal client from envconfig (address, namespace, API key, TLS, profile), encrypting payloads. */
 export async function connectClient(config: AppConfig): Promise<Client> {
   const { connectionOptions, namespace } = config.temporal.connect;
   const connection = await Connection.connect({
@@ -10,5 +11,9 @@ export async function connectClient(config: AppConfig): Promise<Client> {
     apiKey: connectionOptions.apiKey,
     metadata: connectionOptions.metadata,
   });
-  return new Client({ connection, namespace: namespace ?? 'default' });
+  return new Client({
+    connection,
+    namespace: namespace ?? 'default',
+    dataConverter: codecDataConverter(config.codec.keys),
+  });
 }

@@ -35,6 +35,7 @@ export function toHttpError(err: unknown, id: string): Error {
     if (cause instanceof ApplicationFailure) {
       if (cause.type === FailureType.NotLive) return new ConflictException(cause.message);
       if (cause.type === FailureType.CodeNotSupported) return new ConflictException(cause.message);
+      if (cause.type === FailureType.ResendNotAvailable) return new ConflictException(cause.message);
       return new BadRequestException(cause.message);
     }
     return new BadRequestException(cause?.message ?? err.message);

@@ -1,10 +1,27 @@
+import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { SimplePlugin } from '@temporalio/plugin';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { VonageVerifyAdapter, type VonageAdapterOptions } from '../../activities/providers/vonage';
+import { TwilioPushAdapter, type TwilioPushOptions } from '../../activities/providers/twilio-push';
+import { StripeIdentityAdapter, type StripeIdentityAdapterOptions } from '../../activities/providers/stripe-identity';
+import { HttpSmsGateways, type SmsGatewayConfig } from '../../activities/providers/sms-gateway';
+import { VonageSmsAdapter, type VonageSmsOptions } from '../../activities/providers/vonage-sms';
 
 export interface VerificationPluginOptions {
+  /** Encrypts payloads (appended after the host's own codecs). Give clients that talk to these workflows the same. */
+  payloadCodec?: PayloadCodec;
   /** Provider credentials; or `deps` to inject ready-made adapters (tests, custom transports). */
   vonage?: VonageAdapterOptions;
+  /** Twilio Verify Push (push verification). */
+  twilio?: TwilioPushOptions;
+  /** Stripe Identity (identity verification): secret key and an optional API base override. */
+  stripe?: StripeIdentityAdapterOptions;
+  /** HTTP SMS gateways (provider `sms_gateway`), the default one first, and their default per-call timeout. */
+  smsGateways?: { gateways: SmsGatewayConfig[]; timeoutMs?: number };
+  /** The key of our own OTP's HMAC (OTP_HMAC_SECRET); sms_gateway channels need it. */
+  otpHmacSecret?: Buffer | string;
+  /** The Vonage SMS API (smsDelivery routes). */
+  vonageSms?: VonageSmsOptions;
   deps?: ActivityDeps;
 }
 
@@ -21,6 +38,14 @@ export class VerificationPlugin extends SimplePlugin {
       name: 'verifyflow',
       workflowsPath: (own) => own ?? require.resolve('../../workflows'),
       activities: (own) => ({ ...(own ?? {}), ...activities }),
+      ...(options.payloadCodec
+        ? {
+            dataConverter: (own?: DataConverter): DataConverter => ({
+              ...own,
+              payloadCodecs: [...(own?.payloadCodecs ?? []), options.payloadCodec!],
+            }),
+          }
+        : {}),
     });
   }
 }
@@ -29,5 +54,12 @@ export class VerificationPlugin extends SimplePlugin {
 function buildDeps(options: VerificationPluginOptions): ActivityDeps {
   return {
     vonage: options.vonage ? new VonageVerifyAdapter(options.vonage) : undefined,
+    twilio: options.twilio ? new TwilioPushAdapter(options.twilio) : undefined,
+    stripe: options.stripe ? new StripeIdentityAdapter(options.stripe) : undefined,
+    smsGateways: options.smsGateways?.gateways.length
+      ? new HttpSmsGateways(options.smsGateways.gateways, { timeoutMs: options.smsGateways.timeoutMs })
+      : undefined,
+    otp: options.otpHmacSecret ? { hmacSecret: Buffer.from(options.otpHmacSecret) } : undefined,
+    vonageSms: options.vonageSms ? new VonageSmsAdapter(options.vonageSms) : undefined,
   };
 }

@@ -1,5 +1,6 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { AppConfig } from '../config/config';
+import { EncryptionCodec } from './codec';
 import { VerificationPlugin } from './plugin';
 
 /**
@@ -16,8 +17,27 @@ export async function createWorker(
     connection,
     namespace: config.temporal.connect.namespace ?? 'default',
     taskQueue: overrides.taskQueue ?? config.taskQueue,
-    plugins: [new VerificationPlugin({ vonage: config.vonage })],
+    plugins: [
+      new VerificationPlugin({
+        vonage: config.vonage,
+        twilio: config.twilio,
+        stripe: config.stripe,
+        smsGateways: { gateways: config.sms.gateways, timeoutMs: config.sms.gatewayTimeoutMs },
+        otpHmacSecret: config.sms.otpHmacSecret,
+        vonageSms: config.sms.vonageSms,
+        payloadCodec: new EncryptionCodec(config.codec.keys),
+      }),
+    ],
     ...(config.worker.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.worker.maxCachedWorkflows } : {}),
+    ...(config.worker.deploymentName && config.worker.buildId
+      ? {
+          workerDeploymentOptions: {
+            version: { deploymentName: config.worker.deploymentName, buildId: config.worker.buildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: config.worker.defaultVersioningBehavior,
+          },
+        }
+      : {}),
   });
   return { worker, connection };
 }

@@ -54,6 +54,16 @@ export class VerificationsController {
     return this.service.nextChannel(id);
   }
 
+  @Post(':id/resend')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Send a new code on the current channel (sms_gateway channels); the previous code stops working',
+  })
+  @ApiResponse({ status: 409, description: 'No code of ours on this channel, no resends left, or no longer live' })
+  resend(@Param('id') id: string) {
+    return this.service.resend(id);
+  }
+
   @Post(':id/cancel')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel a live verification' })

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, NotFoundException } from '@nestjs/common';
-import { Client, type WorkflowHandle } from '@temporalio/client';
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { Client, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { AppConfig } from '../config/config';
 import { toHttpError } from '../temporal/errors';
 import {
@@ -9,6 +9,7 @@ import {
   DEFAULT_PHONE_CHANNELS,
   getState,
   nextChannel,
+  resend,
   phoneVerificationId,
   SA_KIND,
   SA_STATUS,
@@ -69,16 +70,37 @@ export class VerificationsService {
     return this.call(id, (h) => h.executeUpdate(nextChannel, { args: [] }));
   }
 
+  async resend(id: string): Promise<VerificationState> {
+    return this.call(id, (h) => h.executeUpdate(resend, { args: [] }));
+  }
+
   async cancel(id: string, input: CancelInput): Promise<VerificationState> {
     return this.call(id, (h) => h.executeUpdate(cancel, { args: [input] }));
   }
 
   private async call<T>(id: string, fn: (h: WorkflowHandle) => Promise<T>): Promise<T> {
-    if (!ID_PATTERN.test(id)) throw new NotFoundException(`verification ${id} not found`);
+    // push-enrollment-<identity> is a push enrollment, not a verification (see /v1/push/enrollments/:identity).
+    if (!ID_PATTERN.test(id) || id.startsWith('push-enrollment-')) {
+      throw new NotFoundException(`verification ${id} not found`);
+    }
+    const handle = this.client.workflow.getHandle(id);
     try {
-      return await fn(this.client.workflow.getHandle(id));
+      return await fn(handle);
     } catch (err) {
+      // An update to a closed workflow answers "not found": tell a verification that is over (409) from none (404).
+      if (err instanceof WorkflowNotFoundError && (await exists(handle))) {
+        throw new ConflictException(`verification ${id} is no longer live`);
+      }
       throw toHttpError(err, id);
     }
+  }
+}
+
+async function exists(handle: WorkflowHandle): Promise<boolean> {
+  try {
+    await handle.describe();
+    return true;
+  } catch {
+    return false;
   }
 }

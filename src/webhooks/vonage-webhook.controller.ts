@@ -4,22 +4,21 @@ import {
   Logger,
   Post,
   Req,
-  ServiceUnavailableException,
   UnauthorizedException,
   BadRequestException,
   type RawBodyRequest,
 } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { AppConfig } from '../config/config';
-import { isUnavailable } from '../temporal/errors';
+import { deliver, findByProviderRef } from './deliver';
 import {
   normalizeVonageCallback,
   verifyVonageCallback,
   type VonageCallbackBody,
 } from '../../activities/providers/vonage-callback';
-import { providerEvent, providerRef, SA_PROVIDER_REF } from '../../workflows/definitions';
+import { providerEvent, providerRef } from '../../workflows/definitions';
 
 /**
  * Vonage Verify v2 callbacks → `providerEvent` signals. Holds no state: verify the signature on the raw body,
@@ -54,29 +53,15 @@ export class VonageWebhookController {
     }
     const event = normalizeVonageCallback(body);
     if (!event) return { ok: true, delivered: false };
-    try {
-      const workflowId = body.client_ref ?? (await this.findByRef(providerRef('vonage', event.ref)));
+    const delivered = await deliver(this.client, this.logger, `vonage ${event.status} callback`, async () => {
+      const workflowId = body.client_ref ?? (await findByProviderRef(this.client, providerRef('vonage', event.ref)));
       if (!workflowId) {
         this.logger.warn(`vonage callback for unknown request ${event.ref} (${event.status}) acknowledged`);
-        return { ok: true, delivered: false };
+        return false;
       }
       await this.client.workflow.getHandle(workflowId).signal(providerEvent, event);
-      return { ok: true, delivered: true };
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        this.logger.warn(
-          `vonage callback for a verification that is gone (${event.ref}, ${event.status}) acknowledged`,
-        );
-        return { ok: true, delivered: false };
-      }
-      if (isUnavailable(err)) throw new ServiceUnavailableException('Temporal is unreachable; retry later');
-      throw err;
-    }
-  }
-
-  private async findByRef(ref: string): Promise<string | undefined> {
-    const query = `${SA_PROVIDER_REF.name} = '${ref.replace(/'/g, '')}'`;
-    for await (const wf of this.client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
-    return undefined;
+      return true;
+    });
+    return { ok: true, delivered };
   }
 }

@@ -3,11 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findTemporalCli } from '../../src/temporal/dev-server';
-import { eventually, startStack, type Stack } from '../support/stack';
+import { eventually, startStack, TEST_CODEC_KEYS, type Stack } from '../support/stack';
 
 /**
- * Clients we did not write drive a verification from the contract alone: the `temporal` CLI and the Python SDK
- * (`temporalio` from PyPI). They see the same worker, sandbox and outbox as everything else.
+ * Clients we did not write drive a verification from the contract alone: the `temporal` CLI (payloads through our
+ * codec server) and the Python SDK (`temporalio` from PyPI, with its own AES-GCM codec written from the documented
+ * format). They see the same worker, sandbox and outbox as everything else.
  */
 const run = promisify(execFile);
 let stack: Stack;
@@ -30,7 +31,9 @@ test('the temporal CLI alone: workflow start, query getState, update execute che
   const address = process.env.TEST_TEMPORAL_ADDRESS!;
   const id = `phone-cli-${randomUUID().slice(0, 8)}`;
   const to = number();
-  const temporal = (...args: string[]) => run(cli, [...args, '--address', address], { timeout: 30_000 });
+  // Payloads are encrypted: the CLI encodes and decodes them through our codec server, as the Web UI does.
+  const temporal = (...args: string[]) =>
+    run(cli, [...args, '--address', address, '--codec-endpoint', `${stack.baseUrl}/codec`], { timeout: 30_000 });
 
   await temporal(
     'workflow',
@@ -60,9 +63,9 @@ test('the temporal CLI alone: workflow start, query getState, update execute che
     '-o',
     'json',
   );
-  expect(update.stdout).toMatch(/completed/);
+  expect(JSON.parse(update.stdout)).toMatchObject({ result: { status: 'completed' } });
   const result = await temporal('workflow', 'result', '--workflow-id', id, '-o', 'json');
-  expect(result.stdout).toMatch(/"status":\s*"completed"/);
+  expect(JSON.parse(result.stdout)).toMatchObject({ result: { status: 'completed', reason: 'verified' } });
 });
 
 test('the Python SDK (temporalio) alone: start, check the outbox code, result', async () => {
@@ -77,6 +80,7 @@ test('the Python SDK (temporalio) alone: start, check the outbox code, result', 
       stack.baseUrl,
       id,
       to,
+      TEST_CODEC_KEYS,
     ],
     { timeout: 60_000 },
   );

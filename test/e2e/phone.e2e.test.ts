@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { SA_STATUS, type VerificationState } from '../../workflows/definitions';
+import { SA_CHANNEL, SA_STATUS, type VerificationState } from '../../workflows/definitions';
 import { saveHistory } from '../support/histories';
 import { eventually, startStack, type Stack } from '../support/stack';
 
@@ -80,6 +80,9 @@ test('+15005550001: silent auth not supported → falls back to SMS; the outbox 
   const to = '+15005550001';
   const started = await startPhone({ to });
   await waitFor(started.id, (s) => s.channel === 'sms');
+  // While it waits on SMS, the Web UI's search attributes already say so.
+  const waiting = stack.client.workflow.getHandle(started.id);
+  await eventually(async () => (await waiting.describe()).typedSearchAttributes.get(SA_CHANNEL) === 'sms');
   const code = await outboxCode(to, 'sms');
   const check = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code });
   expect(check.body).toMatchObject({ status: 'completed', attemptsLeft: 5 });
@@ -97,7 +100,7 @@ test('+15005550001: silent auth not supported → falls back to SMS; the outbox 
     return undefined;
   });
   expect(found).toBe(started.id);
-  await saveHistory('phone-e2e-silent-auth-to-sms', handle);
+  await saveHistory('phone-e2e-silent-auth-to-sms-published', handle);
 });
 
 test('+15005550002: SMS never delivered → our channel timeout → voice code completes it', async () => {
@@ -239,6 +242,16 @@ test('bad input: 400 naming the field; unknown verification: 404', async () => {
   expect((await stack.http().get('/v1/verifications/phone-nobody')).status).toBe(404);
   expect((await stack.http().get('/v1/verifications/not-an-id')).status).toBe(404);
   expect((await stack.http().post('/v1/verifications/phone-nobody/check').send({ code: '1234' })).status).toBe(404);
+});
+
+test('metrics: Prometheus text with per-route counters, and no IDs or numbers in labels', async () => {
+  const res = await stack.http().get('/metrics');
+  expect(res.status).toBe(200);
+  expect(res.text).toMatch(
+    /verifyflow_http_requests_total\{method="POST",route="\/v1\/verifications\/phone",status="201"\} \d+/,
+  );
+  expect(res.text).toMatch(/route="\/v1\/verifications\/:id\/check"/);
+  expect(res.text).not.toMatch(/phone-[0-9a-f]{32}|\+1\d{10}/);
 });
 
 test('health reports the Temporal connection; OpenAPI is served', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { VerificationPlugin, checkCode } from '../../src';
+import { codecDataConverter, EncryptionCodec, VerificationPlugin, checkCode } from '../../src';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /**
@@ -14,7 +14,11 @@ let client: Client;
 beforeAll(async () => {
   stack = await startStack(); // only for the sandbox emulators and the outbox
   connection = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
-  client = new Client({ connection: await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! }) });
+  // The team's client and worker use the deployment's payload codec (webhook signals arrive encrypted).
+  client = new Client({
+    connection: await Connection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! }),
+    dataConverter: codecDataConverter(stack.config.codec.keys),
+  });
 });
 afterAll(async () => {
   await client?.connection.close();
@@ -33,7 +37,12 @@ async function withWorker<T>(options: { taskQueue: string; workflowsPath?: strin
   const worker = await Worker.create({
     connection,
     ...options,
-    plugins: [new VerificationPlugin({ vonage: stack.config.vonage })],
+    plugins: [
+      new VerificationPlugin({
+        vonage: stack.config.vonage,
+        payloadCodec: new EncryptionCodec(stack.config.codec.keys),
+      }),
+    ],
   });
   return worker.runUntil(fn);
 }

@@ -2,7 +2,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { codecDataConverter, parseCodecKeys } from '../../src/temporal/codec';
 import { HISTORIES_DIR } from '../support/histories';
+import { TEST_CODEC_KEYS } from '../support/stack';
 
 /**
  * Replays every committed history (test/histories/*.json, recorded from real runs with
@@ -26,5 +28,10 @@ test('there are committed histories to replay', () => {
 
 test.each(files)('replays %s deterministically', async (file) => {
   const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')));
-  await Worker.runReplayHistory({ workflowBundle }, history, file.replace(/\.json$/, ''));
+  // Histories recorded through the app are encrypted with the fixed test key; older ones are plain JSON.
+  const dataConverter = codecDataConverter(parseCodecKeys(TEST_CODEC_KEYS));
+  // The recorded workflow ID, when the history has it: workflows may derive IDs from it (push → phone fallback child).
+  const workflowId =
+    history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId || file.replace(/\.json$/, '');
+  await Worker.runReplayHistory({ workflowBundle, dataConverter }, history, workflowId);
 });

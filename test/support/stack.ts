@@ -21,6 +21,8 @@ export interface Stack extends ApiApp {
 
 /** Shared by every test run: the sandbox's Vonage key pair lives here. */
 export const TEST_DATA_DIR = join(tmpdir(), 'verifyflow-test-data');
+/** A fixed, non-secret payload key for tests, so recorded (encrypted) histories replay in CI. */
+export const TEST_CODEC_KEYS = 'test:dmVyaWZ5Zmxvdy10ZXN0LWtleS1ub3Qtc2VjcmV0ISE=';
 
 /** Config for a test: the suite's Temporal dev server, a task queue of its own, sandbox providers. */
 export function testConfig(port: number, extra: Record<string, string> = {}): AppConfig {
@@ -35,13 +37,14 @@ export function testConfig(port: number, extra: Record<string, string> = {}): Ap
     TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
     DATA_DIR: TEST_DATA_DIR,
     VERIFYFLOW_SANDBOX: 'true',
+    PAYLOAD_CODEC_KEYS: TEST_CODEC_KEYS,
     ...extra,
   });
 }
 
 /** The whole system in-process: worker (through the plugin), API and sandbox, on a free port. */
-export async function startStack(extra: Record<string, string> = {}): Promise<Stack> {
-  const port = await freePort();
+export async function startStack(extra: Record<string, string> = {}, port?: number): Promise<Stack> {
+  port ??= await freePort();
   const config = testConfig(port, extra);
   const client = await connectClient(config);
   const { worker, connection } = await createWorker(config);

@@ -255,6 +255,14 @@ test('cancel update → cancelled; then every update is rejected', async () => {
   expect(fake.cancel).toHaveBeenCalledTimes(1);
 });
 
+test('a Temporal cancellation (e.g. from a parent) ends the run as cancelled and releases the provider request', async () => {
+  const handle = await start({ channels: [{ channel: 'sms' }] });
+  await eventually(() => fake.startVerification.mock.calls.length === 1);
+  await handle.cancel();
+  expect(await handle.result()).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+  expect(fake.cancel).toHaveBeenCalledWith(lastRequestId());
+});
+
 test('user_rejected on silent auth → failed / user_rejected', async () => {
   const handle = await start();
   await eventually(() => fake.startVerification.mock.calls.length === 1);

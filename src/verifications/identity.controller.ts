@@ -1,0 +1,62 @@
+import { Body, Controller, Get, Header, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { jsonSchemaOf, ZodBody } from '../common/zod-body';
+import {
+  identityVerificationInputSchema,
+  redactInputSchema,
+  type IdentityVerificationInput,
+} from '../../workflows/definitions';
+import { IdentityService } from './identity.service';
+
+/**
+ * REST convenience over `identityVerification` (Stripe Identity). `GET /v1/verifications/:id` and `POST
+ * /v1/verifications/:id/cancel` work for identity IDs through the generic controller.
+ */
+@ApiTags('verifications')
+@Controller('v1/verifications')
+export class IdentityController {
+  constructor(private readonly service: IdentityService) {}
+
+  @Post('identity')
+  @ApiOperation({
+    summary: 'Start an identity verification (Stripe Identity document or ID number check)',
+    description:
+      'The ID is `identity-<reference>` (reference = your user id, not PII); a repeated start joins the running one.',
+  })
+  @ApiBody({ schema: jsonSchemaOf(identityVerificationInputSchema) })
+  @ApiResponse({ status: 201, description: 'The verification state (never the verified outputs)' })
+  @ApiResponse({ status: 400, description: 'Invalid input; the message names each field' })
+  start(@Body(new ZodBody(identityVerificationInputSchema)) body: IdentityVerificationInput) {
+    return this.service.start(body);
+  }
+
+  @Post(':id/client-secret')
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    summary: "The session's client secret and URL for the user's browser (read from Stripe now, never stored)",
+  })
+  @ApiResponse({ status: 200, description: '{client_secret, url}' })
+  @ApiResponse({ status: 409, description: 'The verification does not wait on the user (processing, or over)' })
+  clientSecret(@Param('id') id: string) {
+    return this.service.clientSecret(id);
+  }
+
+  @Post(':id/redact')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Redact the Stripe session now (ends a live verification as cancelled / redacted)',
+  })
+  @ApiBody({ schema: jsonSchemaOf(redactInputSchema), required: false })
+  @ApiResponse({ status: 200, description: 'Where the redaction stands: {status, workflowId, redactAt}' })
+  redact(@Param('id') id: string, @Body(new ZodBody(redactInputSchema)) _body: unknown) {
+    return this.service.redact(id);
+  }
+
+  @Get(':id/redaction')
+  @ApiOperation({ summary: "Where the redaction of the verification's Stripe session stands" })
+  @ApiResponse({ status: 404, description: 'No redaction was started' })
+  redaction(@Param('id') id: string) {
+    return this.service.redaction(id);
+  }
+}

@@ -1,0 +1,213 @@
+import {
+  BadGatewayException,
+  ConflictException,
+  HttpException,
+  Injectable,
+  Logger,
+  NotFoundException,
+  NotImplementedException,
+} from '@nestjs/common';
+import {
+  Client,
+  WithStartWorkflowOperation,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { StripeIdentityAdapter, type StripeIdentity } from '../../activities/providers/stripe-identity';
+import { AppConfig } from '../config/config';
+import { toHttpError } from '../temporal/errors';
+import {
+  DEFAULT_IDENTITY_DEADLINE_SECONDS,
+  DEFAULT_IDENTITY_MAX_ATTEMPTS,
+  FailureType,
+  getIdentityState,
+  getRedactionState,
+  identityRedactionId,
+  identityVerificationId,
+  isTerminal,
+  redact,
+  SA_KIND,
+  SA_PROVIDER,
+  SA_STATUS,
+  type IdentityRedactionInfo,
+  type IdentityRedactionState,
+  type IdentityVerificationInput,
+  type IdentityVerificationState,
+} from '../../workflows/definitions';
+import { identityRedaction, identityVerification } from '../../workflows/identity-verification';
+
+const IDENTITY_ID = /^identity-[A-Za-z0-9._:-]{1,64}$/;
+/** How long `client-secret` waits for the workflow to have created its session (right after the start). */
+const SESSION_WAIT_MS = 10_000;
+
+/** What the browser needs to open Stripe's verification flow. Never stored, never logged. */
+export interface IdentityClientSecret {
+  client_secret: string;
+  url: string | null;
+}
+
+/**
+ * Identity verification over REST: starts `identityVerification`, hands the user's browser the session's client
+ * secret (read from Stripe on demand with this process's own adapter: it never enters Temporal), and redacts. Holds
+ * no state.
+ */
+@Injectable()
+export class IdentityService {
+  private readonly logger = new Logger(IdentityService.name);
+  private readonly stripe?: StripeIdentity;
+
+  constructor(
+    private readonly client: Client,
+    private readonly config: AppConfig,
+  ) {
+    this.stripe = config.stripe ? new StripeIdentityAdapter(config.stripe) : undefined;
+  }
+
+  /** Starts (or, for a running one of the same reference, joins) an identity verification and returns its state. */
+  async start(input: IdentityVerificationInput): Promise<IdentityVerificationState> {
+    const id = identityVerificationId(input.reference);
+    const options = input.options ?? {};
+    const checks = [
+      input.type,
+      options.requireMatchingSelfie && 'selfie',
+      options.requireIdNumber && 'ID number',
+      options.requireLiveCapture && 'live capture',
+    ].filter(Boolean);
+    try {
+      const handle = await this.client.workflow.start(identityVerification, {
+        workflowId: id,
+        taskQueue: this.config.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        typedSearchAttributes: [
+          { key: SA_KIND, value: 'identity' },
+          { key: SA_STATUS, value: 'pending' },
+          { key: SA_PROVIDER, value: 'stripe' },
+        ],
+        // The reference is a platform user id (not PII); `expected` (names, date of birth) never goes here.
+        staticSummary: `Identity verification (${checks.join(' + ')}) of user ${input.reference} via Stripe Identity`,
+        staticDetails: [
+          `type: ${input.type}`,
+          options.allowedTypes ? `allowed documents: ${options.allowedTypes.join(', ')}` : undefined,
+          `max attempts: ${input.maxAttempts ?? DEFAULT_IDENTITY_MAX_ATTEMPTS}`,
+          `deadline: ${input.deadlineSeconds ?? DEFAULT_IDENTITY_DEADLINE_SECONDS} s`,
+          input.expected ? `compared with expected: ${Object.keys(input.expected).join(', ')}` : undefined,
+          input.redactAfterSeconds !== undefined ? `redact after: ${input.redactAfterSeconds} s` : undefined,
+        ]
+          .filter(Boolean)
+          .join('; '),
+      });
+      return await handle.query(getIdentityState);
+    } catch (err) {
+      throw toHttpError(err, id);
+    }
+  }
+
+  /**
+   * The session's client secret and URL, read from Stripe now (Stripe hands out a fresh one while the session
+   * waits on the user, e.g. after a failed attempt). 409 unless the verification waits on the user.
+   */
+  async clientSecret(id: string): Promise<IdentityClientSecret> {
+    const stripe = this.requireStripe();
+    const state = await this.waitForSession(id);
+    let secret;
+    try {
+      secret = await stripe.clientSecret(state.sessionId!);
+    } catch (err) {
+      this.logger.warn(`stripe session of ${id} could not be read: ${failureType(err) ?? 'error'}`);
+      throw new BadGatewayException('Stripe could not be reached; retry later');
+    }
+    if (secret.status !== 'requires_input' || !secret.clientSecret) {
+      throw new ConflictException(`the Stripe session is ${secret.status}: it takes no submission now`);
+    }
+    return { client_secret: secret.clientSecret, url: secret.url };
+  }
+
+  /**
+   * Redacts the verification's Stripe session now: through the live verification (which ends, `cancelled` /
+   * `redacted`), else through its `identityRedaction` workflow — started here when there is none yet.
+   */
+  async redact(id: string): Promise<IdentityRedactionInfo> {
+    this.checkId(id);
+    const handle = this.client.workflow.getHandle(id);
+    try {
+      return await handle.executeUpdate(redact, { args: [{}] });
+    } catch (err) {
+      if (!isOver(err)) throw toHttpError(err, id);
+    }
+    const state = await this.state(id);
+    if (!state.sessionId) throw new ConflictException(`verification ${id} has no Stripe session to redact`);
+    const workflowId = identityRedactionId(state.sessionId);
+    try {
+      return await this.client.workflow.executeUpdateWithStart(redact, {
+        args: [{}],
+        startWorkflowOperation: new WithStartWorkflowOperation(identityRedaction, {
+          workflowId,
+          taskQueue: this.config.taskQueue,
+          args: [{ verificationId: id, sessionId: state.sessionId, delaySeconds: 0 }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          staticSummary: `Redaction of the Stripe session of ${id} (requested over REST)`,
+        }),
+      });
+    } catch (err) {
+      throw toHttpError(err, workflowId);
+    }
+  }
+
+  /** Where the redaction of the verification's session stands (404 when none was ever started). */
+  async redaction(id: string): Promise<IdentityRedactionState> {
+    const state = await this.state(id);
+    if (!state.sessionId) throw new NotFoundException(`verification ${id} has no redaction`);
+    try {
+      return await this.client.workflow.getHandle(identityRedactionId(state.sessionId)).query(getRedactionState);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundException(`verification ${id} has no redaction`);
+      throw toHttpError(err, id);
+    }
+  }
+
+  private async state(id: string): Promise<IdentityVerificationState> {
+    this.checkId(id);
+    try {
+      return await this.client.workflow.getHandle(id).query(getIdentityState);
+    } catch (err) {
+      throw toHttpError(err, id);
+    }
+  }
+
+  /** The state once the workflow has created its session (it does so right after the start). */
+  private async waitForSession(id: string): Promise<IdentityVerificationState> {
+    const deadline = Date.now() + SESSION_WAIT_MS;
+    for (;;) {
+      const state = await this.state(id);
+      if (isTerminal(state.status)) throw new ConflictException(`verification ${id} is ${state.status}`);
+      if (state.sessionId) return state;
+      if (Date.now() > deadline) throw new ConflictException(`verification ${id} has no Stripe session yet; retry`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  private checkId(id: string): void {
+    if (!IDENTITY_ID.test(id)) throw new NotFoundException(`identity verification ${id} not found`);
+  }
+
+  private requireStripe(): StripeIdentity {
+    if (!this.stripe)
+      throw new NotImplementedException('identity is not configured on this server (STRIPE_SECRET_KEY)');
+    return this.stripe;
+  }
+}
+
+/** The update could not run because the verification is over (closed, or terminal and finishing). */
+function isOver(err: unknown): boolean {
+  if (err instanceof HttpException) return false;
+  if (err instanceof WorkflowUpdateFailedError) {
+    return err.cause instanceof ApplicationFailure && err.cause.type === FailureType.NotLive;
+  }
+  return /workflow execution already completed/i.test((err as Error)?.message ?? '');
+}
+
+function failureType(err: unknown): string | undefined {
+  return err instanceof ApplicationFailure ? (err.type ?? undefined) : (err as Error)?.name;
+}

@@ -1,0 +1,48 @@
+import { ServiceUnavailableException, type Logger } from '@nestjs/common';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { SA_KIND, SA_PROVIDER_REF } from '../../workflows/definitions';
+import { isUnavailable } from '../temporal/errors';
+
+/** How long a webhook may wait on Temporal before it answers 503 (providers give up on slow webhooks). */
+const DELIVERY_DEADLINE_MS = 5_000;
+
+/**
+ * The last step of every webhook, after the signature check and normalization: run the Temporal calls (lookup,
+ * signal) under a deadline. A workflow that no longer exists → false (acknowledge, nothing to do); Temporal
+ * unreachable or too slow → 503, so the provider retries and the event is acknowledged only once it is durable.
+ */
+export async function deliver(
+  client: Client,
+  logger: Logger,
+  what: string,
+  fn: () => Promise<boolean>,
+): Promise<boolean> {
+  try {
+    return await client.withDeadline(Date.now() + DELIVERY_DEADLINE_MS, fn);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      logger.warn(`${what}: the workflow is gone; acknowledged`);
+      return false;
+    }
+    if (isUnavailable(err)) throw new ServiceUnavailableException('Temporal is unreachable; retry later');
+    throw err;
+  }
+}
+
+/**
+ * The workflow whose VerificationProviderRef holds `ref` (`provider:id`). Visibility is eventually consistent, so a
+ * caller whose event can overtake the workflow's own upsert asks for a few `attempts`.
+ */
+export async function findByProviderRef(
+  client: Client,
+  ref: string,
+  options: { kind?: string; attempts?: number; delayMs?: number } = {},
+): Promise<string | undefined> {
+  const clean = (v: string) => v.replace(/'/g, '');
+  const query = `${options.kind ? `${SA_KIND.name} = '${clean(options.kind)}' AND ` : ''}${SA_PROVIDER_REF.name} = '${clean(ref)}'`;
+  for (let attempt = 0; attempt < (options.attempts ?? 1); attempt++) {
+    if (attempt) await new Promise((r) => setTimeout(r, options.delayMs ?? 250));
+    for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
+  }
+  return undefined;
+}

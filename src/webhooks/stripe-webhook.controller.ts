@@ -1,0 +1,74 @@
+import {
+  BadRequestException,
+  Controller,
+  Headers,
+  HttpCode,
+  Logger,
+  NotFoundException,
+  Post,
+  Req,
+  type RawBodyRequest,
+} from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { Client } from '@temporalio/client';
+import { StripeSignatureError, verifyStripeWebhook } from '../../activities/providers/stripe-identity';
+import { AppConfig } from '../config/config';
+import { deliver, findByProviderRef } from './deliver';
+import { identityProviderEvent, identityRedactionId, providerRef } from '../../workflows/definitions';
+
+const IDENTITY_ID = /^identity-[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * Stripe `identity.verification_session.*` webhooks → `providerEvent` signals. Holds no state: verify
+ * `Stripe-Signature` on the raw body with `stripe.webhooks.constructEvent` (a bad or stale signature → 400, nothing
+ * signalled), normalize, route (`redacted` → the session's `identityRedaction`; the rest → `metadata.workflow_id`,
+ * else the VerificationProviderRef search attribute), signal, and only then answer 2xx. Temporal unreachable → 503,
+ * so Stripe retries.
+ */
+@ApiExcludeController()
+@Controller('webhooks/stripe')
+export class StripeWebhookController {
+  private readonly logger = new Logger(StripeWebhookController.name);
+
+  constructor(
+    private readonly client: Client,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  async receive(
+    @Req() req: RawBodyRequest<Request>,
+    @Headers('stripe-signature') signature: string | undefined,
+  ): Promise<{ received: true; delivered: boolean }> {
+    const stripe = this.config.stripe;
+    if (!stripe) throw new NotFoundException('Stripe is not configured on this server');
+    if (!req.rawBody) throw new BadRequestException('body: a JSON body is required');
+    let verified;
+    try {
+      verified = verifyStripeWebhook(req.rawBody, signature, stripe.webhookSecret);
+    } catch (err) {
+      if (!(err instanceof StripeSignatureError)) throw err;
+      this.logger.warn(`stripe webhook rejected: ${err.message}`);
+      throw new BadRequestException('invalid Stripe-Signature');
+    }
+    const event = verified.event;
+    if (!event) return { received: true, delivered: false };
+    const delivered = await deliver(this.client, this.logger, `stripe ${event.type} event`, async () => {
+      const workflowId =
+        event.type === 'redacted'
+          ? identityRedactionId(event.sessionId)
+          : verified.workflowId && IDENTITY_ID.test(verified.workflowId)
+            ? verified.workflowId
+            : await findByProviderRef(this.client, providerRef('stripe', event.sessionId), { kind: 'identity' });
+      if (!workflowId) {
+        this.logger.warn(`stripe ${event.type} event for unknown session ${event.sessionId} acknowledged`);
+        return false;
+      }
+      await this.client.workflow.getHandle(workflowId).signal(identityProviderEvent, event);
+      return true;
+    });
+    return { received: true, delivered };
+  }
+}

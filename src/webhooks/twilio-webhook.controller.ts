@@ -1,0 +1,112 @@
+import {
+  ForbiddenException,
+  Controller,
+  HttpCode,
+  Logger,
+  NotFoundException,
+  Post,
+  Req,
+  type RawBodyRequest,
+} from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { Client } from '@temporalio/client';
+import { AppConfig } from '../config/config';
+import { deliver, findByProviderRef } from './deliver';
+import {
+  normalizeTwilioPushWebhook,
+  parseForm,
+  verifyTwilioSignature,
+} from '../../activities/providers/twilio-webhook';
+import {
+  providerRef,
+  pushEnrollmentId,
+  pushIdentitySchema,
+  pushProviderEvent,
+  SA_KIND,
+  SA_PROVIDER,
+  type PushProviderEvent,
+} from '../../workflows/definitions';
+import { pushEnrollment } from '../../workflows/push-enrollment';
+
+/** Visibility (search attributes) may lag a moment behind the workflow on some clusters: look a few times. */
+const LOOKUP_ATTEMPTS = 4;
+const LOOKUP_DELAY_MS = 250;
+
+/**
+ * Twilio Verify Push webhooks → `providerEvent` signals. Holds no state: verify X-Twilio-Signature over the
+ * configured public webhook URL and the form parameters of the raw body (403 and nothing signalled when it does not
+ * match), normalize, route, signal, and only then answer 2xx; Temporal unreachable → 503 so Twilio retries.
+ *
+ * Routing: `factor.*` events go to the identity's `pushEnrollment` (`push-enrollment-<identity>`, signal-with-start,
+ * so a late factor.verified still lands); `challenge.*` events go to the `pushVerification` whose
+ * VerificationProviderRef search attribute holds `twilio:<challenge sid>` — Twilio assigns the challenge SID, so no
+ * workflow ID can be derived from it, and the workflow publishes that attribute in the same task in which it learns
+ * the SID (before any device can answer). Duplicates are dropped by the workflows (by the webhook `uuid`).
+ */
+@ApiExcludeController()
+@Controller('webhooks/twilio')
+export class TwilioWebhookController {
+  private readonly logger = new Logger(TwilioWebhookController.name);
+
+  constructor(
+    private readonly client: Client,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  async receive(@Req() req: RawBodyRequest<Request>): Promise<{ ok: true; delivered: boolean }> {
+    const twilio = this.config.twilio;
+    if (!twilio) throw new NotFoundException('push is not configured on this server');
+    const params = parseForm(req.rawBody ?? Buffer.alloc(0));
+    if (!verifyTwilioSignature(twilio.authToken, req.get('x-twilio-signature'), twilio.webhookUrl, params)) {
+      this.logger.warn('twilio webhook rejected: bad or missing X-Twilio-Signature');
+      throw new ForbiddenException('invalid signature');
+    }
+    const event = normalizeTwilioPushWebhook(params);
+    if (!event) return { ok: true, delivered: false };
+    if (params.account_sid !== twilio.accountSid || params.service_sid !== twilio.serviceSid) {
+      this.logger.warn(`twilio webhook of another account or service ignored (${event.type})`);
+      return { ok: true, delivered: false };
+    }
+    const delivered = await deliver(this.client, this.logger, `twilio ${event.type}`, () =>
+      event.type.startsWith('factor.') ? this.toEnrollment(event) : this.toVerification(event),
+    );
+    return { ok: true, delivered };
+  }
+
+  private async toEnrollment(event: PushProviderEvent): Promise<boolean> {
+    if (!pushIdentitySchema.safeParse(event.identity).success) {
+      this.logger.warn(`twilio ${event.type} for an identity verifyflow would not accept ignored`);
+      return false;
+    }
+    await this.client.workflow.signalWithStart(pushEnrollment, {
+      workflowId: pushEnrollmentId(event.identity),
+      taskQueue: this.config.taskQueue,
+      args: [{ identity: event.identity }],
+      signal: pushProviderEvent,
+      signalArgs: [event],
+      typedSearchAttributes: [
+        { key: SA_KIND, value: 'push_enrollment' },
+        { key: SA_PROVIDER, value: 'twilio' },
+      ],
+      staticSummary: 'Push enrollment (Twilio Verify): follows factor.created → factor.verified',
+    });
+    return true;
+  }
+
+  private async toVerification(event: PushProviderEvent): Promise<boolean> {
+    const ref = providerRef('twilio', event.challengeSid!);
+    const workflowId = await findByProviderRef(this.client, ref, {
+      attempts: LOOKUP_ATTEMPTS,
+      delayMs: LOOKUP_DELAY_MS,
+    });
+    if (!workflowId) {
+      this.logger.warn(`twilio ${event.type} for unknown challenge ${event.challengeSid} acknowledged`);
+      return false;
+    }
+    await this.client.workflow.getHandle(workflowId).signal(pushProviderEvent, event);
+    return true;
+  }
+}

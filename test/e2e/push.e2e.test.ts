@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import request from 'supertest';
+import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
+import { createApi } from '../../src/app';
+import type { EmulatedChallenge, WebhookDelivery } from '../../src/sandbox/twilio-verify-emulator';
+import {
+  SA_PROVIDER_REF,
+  SA_STATUS,
+  type PushEnrollmentState,
+  type PushVerificationState,
+} from '../../workflows/definitions';
+import { saveHistory } from '../support/histories';
+import { freePort } from '../support/ports';
+import { PushDevice } from '../support/push-device';
+import { eventually, startStack, testConfig, type Stack } from '../support/stack';
+
+/**
+ * Push end to end over HTTP: REST API → Temporal (real dev server) → worker → `twilio` SDK → Verify emulator →
+ * signed form-encoded webhooks → /webhooks/twilio → signals. The device is a test double doing what the sandbox
+ * device page does (ES256 factor key, signed answers); SMS fallback codes come from the sandbox outbox.
+ */
+let stack: Stack;
+let device: PushDevice;
+beforeAll(async () => {
+  stack = await startStack();
+  device = new PushDevice(stack.baseUrl, `user-${randomUUID()}`);
+  await device.enroll();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const startPush = async (body: Record<string, unknown>): Promise<PushVerificationState> => {
+  const res = await stack
+    .http()
+    .post('/v1/verifications/push')
+    .send({ identity: device.identity, message: 'Log in to Acme?', ...body });
+  expect(res.status).toBe(201);
+  return res.body as PushVerificationState;
+};
+const getState = async (id: string): Promise<PushVerificationState> => {
+  const res = await stack.http().get(`/v1/verifications/${id}`);
+  expect(res.status).toBe(200);
+  return res.body as PushVerificationState;
+};
+const waitFor = (id: string, pred: (s: PushVerificationState) => boolean, timeoutMs = 30_000) =>
+  eventually(async () => {
+    const s = await getState(id);
+    return pred(s) && s;
+  }, timeoutMs);
+const pendingChallenge = async (id: string) =>
+  (await waitFor(id, (s) => s.status === 'action_pending' && !!s.challengeSid)).challengeSid!;
+const emulatedChallenges = async (identity: string): Promise<EmulatedChallenge[]> =>
+  (await stack.http().get('/sandbox/twilio/challenges').query({ identity })).body as EmulatedChallenge[];
+const deliveries = async (): Promise<WebhookDelivery[]> =>
+  (await stack.http().get('/sandbox/twilio/webhooks')).body as WebhookDelivery[];
+/** A webhook as Twilio sends it: form-encoded, signed over the configured public URL. */
+const webhook = (params: Record<string, string>, signature?: string) =>
+  stack
+    .http()
+    .post('/webhooks/twilio')
+    .type('form')
+    .set(
+      'x-twilio-signature',
+      signature ?? signTwilioWebhook(stack.config.twilio!.authToken, stack.config.twilio!.webhookUrl, params),
+    )
+    .send(new URLSearchParams(params).toString());
+const challengeParams = (challengeSid: string, type: string): Record<string, string> => ({
+  uuid: randomUUID(),
+  type,
+  account_sid: stack.config.twilio!.accountSid,
+  service_sid: stack.config.twilio!.serviceSid,
+  entity_identity: device.identity,
+  factor_sid: device.factorSid!,
+  factor_type: 'push',
+  challenge_sid: challengeSid,
+  status: type.split('.')[1],
+  date_created: new Date().toISOString(),
+});
+const uniqueNumber = () => `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+
+test('enrollment: the device page flow makes the identity verified (asked of the workflow, not of Twilio)', async () => {
+  const enrollment = await eventually(async () => {
+    const r = await stack.http().get(`/v1/push/enrollments/${device.identity}`);
+    return r.status === 200 && (r.body as PushEnrollmentState);
+  });
+  expect(enrollment).toMatchObject({ status: 'verified', verified: true, factorSid: device.factorSid });
+  expect((await stack.http().get(`/v1/push/enrollments/user-${randomUUID()}`)).status).toBe(404);
+  // An enrollment is not a verification.
+  expect((await stack.http().get(`/v1/verifications/push-enrollment-${device.identity}`)).status).toBe(404);
+});
+
+test('approved on the device → completed via the signed webhook; findable by provider ref', async () => {
+  const started = await startPush({});
+  expect(started.id).toMatch(/^push-[0-9a-f]{32}$/);
+  const challengeSid = await pendingChallenge(started.id);
+  expect((await device.pending()).map((c) => c.sid)).toContain(challengeSid);
+  await device.answer(challengeSid, 'approved');
+  const done = await waitFor(started.id, (s) => s.status === 'completed');
+  expect(done).toMatchObject({ reason: 'verified', factorSid: device.factorSid, resends: 0 });
+  expect(JSON.stringify(done)).not.toContain(device.identity);
+
+  const handle = stack.client.workflow.getHandle(started.id);
+  const desc = await handle.describe();
+  expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`twilio:${challengeSid}`]);
+  await eventually(async () => (await handle.describe()).typedSearchAttributes.get(SA_STATUS) === 'completed');
+  await saveHistory('push-e2e-approved', handle);
+});
+
+test('denied on the device → failed / user_denied (no fallback by default)', async () => {
+  const started = await startPush({ fallback: { to: uniqueNumber(), brand: 'Acme', channels: [{ channel: 'sms' }] } });
+  const challengeSid = await pendingChallenge(started.id);
+  await device.answer(challengeSid, 'denied');
+  const done = await waitFor(started.id, (s) => s.status === 'failed');
+  expect(done).toMatchObject({ reason: 'user_denied' });
+  expect(done.fallbackId).toBeUndefined();
+});
+
+test('unanswered until expiry → SMS fallback; the outbox code completes it', async () => {
+  const to = uniqueNumber();
+  const started = await startPush({
+    expirySeconds: 4,
+    fallback: { to, brand: 'Acme', channels: [{ channel: 'sms' }] },
+  });
+  await pendingChallenge(started.id);
+  const falling = await waitFor(started.id, (s) => !!s.fallbackId);
+  expect(falling).toMatchObject({ status: 'pending', pushReason: 'expired' });
+  expect(falling.fallbackId).toBe(`phone-${started.id.slice('push-'.length)}`);
+  const code = await eventually(async () => {
+    const res = await stack.http().get('/sandbox/outbox').query({ to });
+    return (res.body as { channel: string; code: string }[]).filter((e) => e.channel === 'sms').pop()?.code;
+  });
+  const check = await stack.http().post(`/v1/verifications/${falling.fallbackId}/check`).send({ code });
+  expect(check.body).toMatchObject({ status: 'completed' });
+  const done = await waitFor(started.id, (s) => s.status === 'completed');
+  expect(done).toMatchObject({ reason: 'verified', pushReason: 'expired', fallbackId: falling.fallbackId });
+  await saveHistory('push-e2e-expired-sms-fallback', stack.client.workflow.getHandle(started.id));
+});
+
+test('resend: the emulator records one challenge and a notification for it, never a second challenge', async () => {
+  const before = (await emulatedChallenges(device.identity)).length;
+  const started = await startPush({ resendAfterSeconds: 1, expirySeconds: 60 });
+  const challengeSid = await pendingChallenge(started.id);
+  await waitFor(started.id, (s) => s.resends >= 1);
+  const challenges = await emulatedChallenges(device.identity);
+  expect(challenges).toHaveLength(before + 1);
+  const mine = challenges.find((c) => c.sid === challengeSid)!;
+  expect(mine.notifications.length).toBeGreaterThanOrEqual(1);
+  expect(mine.sends).toBe(mine.notifications.length + 1);
+  await device.answer(challengeSid, 'approved');
+  await waitFor(started.id, (s) => s.status === 'completed');
+  expect((await emulatedChallenges(device.identity)).filter((c) => c.sid === challengeSid)).toHaveLength(1);
+});
+
+test('no webhooks at all: the workflow polls the challenge and completes', async () => {
+  await stack.http().post('/sandbox/twilio/settings').send({ webhooks: false }).expect(200);
+  try {
+    const started = await startPush({ pollIntervalSeconds: 1, expirySeconds: 60 });
+    const challengeSid = await pendingChallenge(started.id);
+    await device.answer(challengeSid, 'approved');
+    const done = await waitFor(started.id, (s) => s.status === 'completed');
+    expect(done.reason).toBe('verified');
+    expect((await deliveries()).some((d) => d.params.challenge_sid === challengeSid)).toBe(false);
+  } finally {
+    await stack.http().post('/sandbox/twilio/settings').send({ webhooks: true }).expect(200);
+  }
+});
+
+test('forged signature → 403 and nothing signalled; the same event correctly signed is delivered', async () => {
+  const started = await startPush({ expirySeconds: 60 });
+  const challengeSid = await pendingChallenge(started.id);
+  const params = challengeParams(challengeSid, 'challenge.approved');
+  const forged = signTwilioWebhook('some-other-auth-token-0000000', stack.config.twilio!.webhookUrl, params);
+  expect((await webhook(params, forged)).status).toBe(403);
+  expect((await webhook(params, '')).status).toBe(403);
+  // Signed for another URL than the configured one (a replay to another endpoint).
+  const otherUrl = signTwilioWebhook(stack.config.twilio!.authToken, `${stack.baseUrl}/webhooks/other`, params);
+  expect((await webhook(params, otherUrl)).status).toBe(403);
+  // Swapped body under a valid signature.
+  const signature = signTwilioWebhook(stack.config.twilio!.authToken, stack.config.twilio!.webhookUrl, params);
+  expect((await webhook({ ...params, type: 'challenge.denied' }, signature)).status).toBe(403);
+  await new Promise((r) => setTimeout(r, 500));
+  expect((await getState(started.id)).status).toBe('action_pending');
+
+  const ok = await webhook(params, signature);
+  expect(ok.status).toBe(200);
+  expect(ok.body).toEqual({ ok: true, delivered: true });
+  await waitFor(started.id, (s) => s.status === 'completed');
+});
+
+test('duplicate webhooks: a replayed factor.verified changes nothing; a replay after the end is acknowledged', async () => {
+  const verified = (await deliveries()).find(
+    (d) => d.params.type === 'factor.verified' && d.params.entity_identity === device.identity,
+  )!;
+  expect(verified).toBeDefined();
+  const before = (await stack.http().get(`/v1/push/enrollments/${device.identity}`)).body as PushEnrollmentState;
+  for (let i = 0; i < 2; i++) {
+    const res = await webhook(verified.params, verified.signature);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true, delivered: true });
+  }
+  const after = (await stack.http().get(`/v1/push/enrollments/${device.identity}`)).body as PushEnrollmentState;
+  expect(after).toEqual(before);
+
+  const started = await startPush({});
+  const challengeSid = await pendingChallenge(started.id);
+  await device.answer(challengeSid, 'approved');
+  const done = await waitFor(started.id, (s) => s.status === 'completed');
+  const approved = await eventually(async () =>
+    (await deliveries()).find((d) => d.params.challenge_sid === challengeSid && d.params.type === 'challenge.approved'),
+  );
+  const again = await webhook(approved.params, approved.signature);
+  expect(again.status).toBe(200);
+  expect(await getState(started.id)).toEqual(done);
+});
+
+test('cancel over the generic REST route; GET works by ID for push', async () => {
+  const started = await startPush({ expirySeconds: 60 });
+  await pendingChallenge(started.id);
+  const res = await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({ reason: 'changed my mind' });
+  expect(res.status).toBe(200);
+  expect(res.body).toMatchObject({ id: started.id, kind: 'push', status: 'cancelled', reason: 'cancelled' });
+  expect(await getState(started.id)).toMatchObject({ status: 'cancelled' });
+});
+
+test('an identity that looks like a phone number or an e-mail address → 400 naming the field', async () => {
+  for (const identity of ['+14155550100', '14155550100', '415-555-0100', 'someone@example.com']) {
+    const token = await stack.http().post('/v1/push/access-tokens').send({ identity });
+    expect(token.status).toBe(400);
+    expect(token.body.message).toMatch(/^identity: must not be (a phone number|an e-mail address)/);
+    const start = await stack.http().post('/v1/verifications/push').send({ identity, message: 'hi' });
+    expect(start.status).toBe(400);
+    expect(start.body.message).toMatch(/identity: must not be/);
+  }
+  expect((await stack.http().get('/v1/push/enrollments/+14155550100')).status).toBe(400);
+  const short = await stack.http().post('/v1/push/access-tokens').send({ identity: 'abc' });
+  expect(short.body.message).toMatch(/identity: must be 8-64 characters/);
+  const long = await stack
+    .http()
+    .post('/v1/verifications/push')
+    .send({ identity: device.identity, message: 'x'.repeat(257) });
+  expect(long.status).toBe(400);
+  expect(long.body.message).toMatch(/^message: /);
+});
+
+test('Temporal unreachable → 503 for webhooks and access tokens, so Twilio and the device retry', async () => {
+  const port = await freePort();
+  const config = testConfig(port);
+  // Nothing listens there; one attempt per call keeps the test short (the default client retries for ~40 s).
+  const connection = Connection.lazy({
+    address: `127.0.0.1:${await freePort()}`,
+    interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 1 }))],
+  });
+  const client = new Client({ connection });
+  const api = await createApi(config, client, { logger: false });
+  await api.app.init();
+  try {
+    const params = {
+      uuid: randomUUID(),
+      type: 'factor.created',
+      account_sid: config.twilio!.accountSid,
+      service_sid: config.twilio!.serviceSid,
+      entity_identity: device.identity,
+      factor_sid: device.factorSid!,
+      factor_type: 'push',
+    };
+    const res = await request(api.app.getHttpServer())
+      .post('/webhooks/twilio')
+      .type('form')
+      .set('x-twilio-signature', signTwilioWebhook(config.twilio!.authToken, config.twilio!.webhookUrl, params))
+      .send(new URLSearchParams(params).toString());
+    expect(res.status).toBe(503);
+    const token = await request(api.app.getHttpServer())
+      .post('/v1/push/access-tokens')
+      .send({ identity: device.identity });
+    expect(token.status).toBe(503);
+  } finally {
+    api.sandbox?.close();
+    await api.app.close();
+    await client.connection.close();
+  }
+});

@@ -1,0 +1,51 @@
+/**
+ * Pieces every verifyflow workflow uses the same way. Deterministic, Node-free (workflow bundle).
+ */
+import { ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { z } from 'zod';
+import { FailureType, formatIssues } from './definitions';
+
+/** Provider calls: outages (429/5xx/network) retried with backoff; the adapters turn Retry-After into the next delay. */
+export const PROVIDER_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Activity = (...args: any[]) => Promise<unknown>;
+type WithOptions = { executeWithOptions(options: ActivityOptions, args: unknown[]): Promise<unknown> };
+
+/**
+ * A typed caller of activities `A` whose every call carries a summary the Temporal UI shows next to it: either a
+ * text (with `options`), or options of its own plus the summary.
+ */
+export function activitiesWithSummaries<A extends Record<string, Activity>>(options: ActivityOptions) {
+  const acts = proxyActivities<A>(options) as unknown as Record<string, WithOptions>;
+  return <K extends keyof A & string>(
+    name: K,
+    summary: string | (ActivityOptions & { summary: string }),
+    ...args: Parameters<A[K]>
+  ): Promise<Awaited<ReturnType<A[K]>>> =>
+    acts[name].executeWithOptions(typeof summary === 'string' ? { ...options, summary } : summary, args) as Promise<
+      Awaited<ReturnType<A[K]>>
+    >;
+}
+
+/** The workflow's input, validated with its contract schema; else a non-retryable `InvalidInput` naming each field. */
+export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflowType: string): z.output<S> {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw ApplicationFailure.create({
+    type: FailureType.InvalidInput,
+    message: `invalid ${workflowType} input: ${formatIssues(parsed.error)}`,
+    nonRetryable: true,
+  });
+}
+
+/** The `type` of the ApplicationFailure in an error's cause chain (activity failures wrap it). */
+export function failureType(err: unknown): string | undefined {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof ApplicationFailure) return e.type ?? undefined;
+  }
+  return undefined;
+}
