@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import type { PushVerificationState } from '../../workflows/definitions';
 import { eventually, startStack, type Stack } from '../support/stack';
+import { launchChromium } from '../support/chromium';
 
 /**
  * A person trying push in the sandbox: the device page enrolls a factor (access token from the app, WebCrypto ES256
@@ -10,26 +10,12 @@ import { eventually, startStack, type Stack } from '../support/stack';
  * the page, Approve is clicked, and the verification completes. Debian's chromium driven by playwright-core; a
  * missing browser fails the test (install it with `apt-get install -y chromium`).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let stack: Stack;
 let browser: Browser;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  }
   stack = await startStack();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 120_000);
 afterAll(async () => {
   await browser?.close();

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@temporalio/client';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import { SA_STATUS } from '../../workflows/definitions';
 import { freePort } from '../support/ports';
 import { eventually, startStack, type Stack } from '../support/stack';
+import { launchChromium } from '../support/chromium';
 
 /**
  * The Temporal Web UI as an engineer uses it: a dev server with its UI, one completed verification, a filter on
@@ -13,16 +14,6 @@ import { eventually, startStack, type Stack } from '../support/stack';
  * Debian's chromium driven by playwright-core; a missing browser fails the test.
  */
 const ARTIFACTS = join(__dirname, '..', 'artifacts');
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let server: DevServer;
 let stack: Stack;
@@ -37,10 +28,7 @@ beforeAll(async () => {
     codecEndpoint: `http://127.0.0.1:${apiPort}/codec`,
   });
   stack = await startStack({ TEMPORAL_ADDRESS: server.address, TEMPORAL_UI_PORT: String(uiPort) }, apiPort);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-  });
+  browser = await launchChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
 }, 120_000);
 afterAll(async () => {

@@ -126,7 +126,8 @@ describe('Vonage emulator chaos switches (bench/chaos)', () => {
     });
     sb.receiver.failNext = 1;
     const { requestId } = await sb.vonage.verify2.newRequest({ brand: 'Chaos', workflow: silentAuth('+14155550103') });
-    await until(() => sb.received.length === 3, 'three copies');
+    // The receiver sees a copy before the emulator has read its answer: wait for both sides.
+    await until(() => sb.received.length === 3 && delivered.length === 3, 'three copies delivered');
     expect(sb.received).toEqual(Array(3).fill({ status: 'action_pending', requestId }));
     expect(delivered).toEqual(['action_pending', 'action_pending', 'action_pending']);
     expect(attempts.filter((a) => a.outcome === 'retrying')).toEqual([

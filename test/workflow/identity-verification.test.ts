@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { type Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import type {
   StripeClientSecret,
   StripeCreateSessionParams,
   StripeIdentity,
   StripeSessionSnapshot,
 } from '../../activities/providers/stripe-identity';
-import { VerificationPlugin } from '../../src/temporal/plugin';
 import {
   cancelIdentity,
   FailureType,
@@ -32,6 +30,7 @@ import {
 import { identityRedaction, identityVerification } from '../../workflows/identity-verification';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
+import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
 
 /**
  * `identityVerification` and `identityRedaction` on a real Temporal dev server, with the Stripe adapter replaced by
@@ -140,28 +139,16 @@ function installFake(): void {
 }
 
 let client: Client;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
+let fakeWorker: FakeWorker;
 const taskQueue = `wf-identity-${randomUUID()}`;
 
 beforeAll(async () => {
-  const address = process.env.TEST_TEMPORAL_ADDRESS!;
-  connection = await NativeConnection.connect({ address });
-  worker = await Worker.create({
-    connection,
-    taskQueue,
-    plugins: [new VerificationPlugin({ deps: { stripe: fake } })],
-  });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address }) });
+  fakeWorker = await startFakeWorker({ stripe: fake }, taskQueue);
+  client = fakeWorker.client;
 });
 
 afterAll(async () => {
-  worker.shutdown();
-  await running;
-  await connection.close();
-  await client.connection.close();
+  await fakeWorker?.stop();
 });
 
 beforeEach(() => {

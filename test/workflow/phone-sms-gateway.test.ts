@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import type { SmsGatewayMessage, SmsGateways, SmsGatewaySent } from '../../activities/providers/sms-gateway';
 import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
-import { VerificationPlugin } from '../../src/temporal/plugin';
 import {
   cancel,
   checkCode,
@@ -20,6 +19,7 @@ import {
 import { phoneVerification } from '../../workflows/phone-verification';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
+import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
 
 /**
  * `phoneVerification` with channels of provider `sms_gateway` (our own OTP) on a real Temporal dev server: the OTP
@@ -35,9 +35,7 @@ const gatewaySend = jest.fn<Promise<SmsGatewaySent>, [string | undefined, SmsGat
 const gateways: SmsGateways = { names: () => ['gw-a', 'gw-b'], send: (g, m) => gatewaySend(g, m) };
 
 let client: Client;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
+let fakeWorker: FakeWorker;
 const taskQueue = `wf-otp-${randomUUID()}`;
 /** Everything the worker logs (workflow and activity loggers end in the runtime logger). */
 const logged: string[] = [];
@@ -49,30 +47,19 @@ beforeAll(async () => {
     logged.push(`${message} ${JSON.stringify(meta ?? {})}`);
     original(level, message, meta);
   });
-  const address = process.env.TEST_TEMPORAL_ADDRESS!;
-  connection = await NativeConnection.connect({ address });
-  worker = await Worker.create({
-    connection,
+  fakeWorker = await startFakeWorker(
+    {
+      vonage,
+      smsGateways: gateways,
+      otp: { hmacSecret: Buffer.from('workflow-test-otp-secret-0123456789') },
+    },
     taskQueue,
-    plugins: [
-      new VerificationPlugin({
-        deps: {
-          vonage,
-          smsGateways: gateways,
-          otp: { hmacSecret: Buffer.from('workflow-test-otp-secret-0123456789') },
-        },
-      }),
-    ],
-  });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address }) });
+  );
+  client = fakeWorker.client;
 });
 
 afterAll(async () => {
-  worker.shutdown();
-  await running;
-  await connection.close();
-  await client.connection.close();
+  await fakeWorker?.stop();
 });
 
 let requestSeq = 0;

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
-import { VerificationPlugin } from '../../src/temporal/plugin';
 import {
   cancel,
   checkCode,
@@ -19,6 +17,7 @@ import {
 import { phoneVerification } from '../../workflows/phone-verification';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
+import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
 
 /**
  * The workflow on a real Temporal dev server, with the Vonage adapter replaced by a typed fake (the adapter itself
@@ -32,28 +31,16 @@ const fake = {
 };
 
 let client: Client;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
+let fakeWorker: FakeWorker;
 const taskQueue = `wf-test-${randomUUID()}`;
 
 beforeAll(async () => {
-  const address = process.env.TEST_TEMPORAL_ADDRESS!;
-  connection = await NativeConnection.connect({ address });
-  worker = await Worker.create({
-    connection,
-    taskQueue,
-    plugins: [new VerificationPlugin({ deps: { vonage: fake } })],
-  });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address }) });
+  fakeWorker = await startFakeWorker({ vonage: fake }, taskQueue);
+  client = fakeWorker.client;
 });
 
 afterAll(async () => {
-  worker.shutdown();
-  await running;
-  await connection.close();
-  await client.connection.close();
+  await fakeWorker?.stop();
 });
 
 let requestSeq = 0;

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import type {
   PushChallenge,
   PushChallengeParams,
@@ -10,7 +9,6 @@ import type {
   TwilioPush,
 } from '../../activities/providers/twilio-push';
 import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
-import { VerificationPlugin } from '../../src/temporal/plugin';
 import {
   cancelPush,
   checkCode,
@@ -34,6 +32,7 @@ import { pushEnrollment } from '../../workflows/push-enrollment';
 import { pushVerification } from '../../workflows/push-verification';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
+import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
 
 /**
  * `pushVerification` and `pushEnrollment` on a real Temporal dev server, with the Twilio adapter (and, for the
@@ -56,28 +55,16 @@ const vonage: jest.Mocked<VonageVerify> = {
 };
 
 let client: Client;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
+let fakeWorker: FakeWorker;
 const taskQueue = `push-wf-test-${randomUUID()}`;
 
 beforeAll(async () => {
-  const address = process.env.TEST_TEMPORAL_ADDRESS!;
-  connection = await NativeConnection.connect({ address });
-  worker = await Worker.create({
-    connection,
-    taskQueue,
-    plugins: [new VerificationPlugin({ deps: { twilio: push, vonage } })],
-  });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address }) });
+  fakeWorker = await startFakeWorker({ twilio: push, vonage }, taskQueue);
+  client = fakeWorker.client;
 });
 
 afterAll(async () => {
-  worker.shutdown();
-  await running;
-  await connection.close();
-  await client.connection.close();
+  await fakeWorker?.stop();
 });
 
 const FACTOR = 'YF0123456789abcdef0123456789abcdef';

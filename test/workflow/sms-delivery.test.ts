@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WithStartWorkflowOperation, WorkflowFailedError } from '@temporalio/client';
+import { type Client, WithStartWorkflowOperation, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { NativeConnection, Worker } from '@temporalio/worker';
 import type { SmsGatewayMessage, SmsGatewaySent } from '../../activities/providers/sms-gateway';
 import type { VonageSmsParams, VonageSmsSent } from '../../activities/providers/vonage-sms';
-import { VerificationPlugin } from '../../src/temporal/plugin';
 import {
   acquire,
   awaitAcceptance,
@@ -19,41 +17,29 @@ import { rateLimit } from '../../workflows/rate-limit';
 import { smsDelivery } from '../../workflows/sms-delivery';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
+import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
 
 /** `smsDelivery` and `rateLimit` on a real Temporal dev server, with typed fakes for the Vonage SMS API and gateways. */
 const gatewaySend = jest.fn<Promise<SmsGatewaySent>, [string | undefined, SmsGatewayMessage]>();
 const vonageSend = jest.fn<Promise<VonageSmsSent>, [VonageSmsParams]>();
 
 let client: Client;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
+let fakeWorker: FakeWorker;
 const taskQueue = `wf-sms-${randomUUID()}`;
 
 beforeAll(async () => {
-  const address = process.env.TEST_TEMPORAL_ADDRESS!;
-  connection = await NativeConnection.connect({ address });
-  worker = await Worker.create({
-    connection,
+  fakeWorker = await startFakeWorker(
+    {
+      smsGateways: { names: () => ['gw'], send: (g, m) => gatewaySend(g, m) },
+      vonageSms: { send: (p) => vonageSend(p) },
+    },
     taskQueue,
-    plugins: [
-      new VerificationPlugin({
-        deps: {
-          smsGateways: { names: () => ['gw'], send: (g, m) => gatewaySend(g, m) },
-          vonageSms: { send: (p) => vonageSend(p) },
-        },
-      }),
-    ],
-  });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address }) });
+  );
+  client = fakeWorker.client;
 });
 
 afterAll(async () => {
-  worker.shutdown();
-  await running;
-  await connection.close();
-  await client.connection.close();
+  await fakeWorker?.stop();
 });
 
 let seq = 0;
