@@ -203,7 +203,7 @@ export const providerEventSchema = z.strictObject({
   ref: z.string().min(1).max(100),
   channel: z.enum(CHANNELS).optional(),
   status: z.enum(['action_pending', 'failed', 'completed', 'user_rejected', 'expired']),
-  checkUrl: z.string().url().optional(),
+  checkUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   occurredAt: z.string().optional(),
 });
 export type ProviderEvent = z.infer<typeof providerEventSchema>;

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { verifySignature } from '@vonage/jwt';
 import { decode } from 'jsonwebtoken';
-import type { Channel, ProviderEvent } from '../../workflows/definitions';
+import { providerEventSchema, type Channel, type ProviderEvent } from '../../workflows/definitions';
 
 /** Why a callback was refused (for the log line; the HTTP answer is always a bare 401). */
 export type VonageCallbackRejection = 'missing_token' | 'bad_signature' | 'payload_hash_mismatch' | 'stale';
@@ -27,7 +27,8 @@ export function verifyVonageCallback(
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return { ok: false, why: 'payload_hash_mismatch' };
   }
-  if (typeof claims.iat === 'number' && Math.abs(nowSeconds - claims.iat) > maxAgeSeconds)
+  // Vonage always sets iat: a token without one cannot be dated, so it is refused like a stale one.
+  if (typeof claims.iat !== 'number' || Math.abs(nowSeconds - claims.iat) > maxAgeSeconds)
     return { ok: false, why: 'stale' };
   return { ok: true };
 }
@@ -52,7 +53,8 @@ const STATUSES = ['action_pending', 'failed', 'completed', 'user_rejected', 'exp
 export function normalizeVonageCallback(body: VonageCallbackBody): ProviderEvent | undefined {
   const status = STATUSES.find((s) => s === body.status);
   if (!body.request_id || !status || (body.type && body.type !== 'event')) return undefined;
-  return {
+  // Only what the contract accepts is signalled (a workflow would drop the rest, after paying for the signal).
+  const event = providerEventSchema.safeParse({
     eventId: `vonage:${body.request_id}:${body.channel ?? '-'}:${status}`,
     provider: 'vonage',
     ref: body.request_id,
@@ -60,5 +62,6 @@ export function normalizeVonageCallback(body: VonageCallbackBody): ProviderEvent
     status,
     checkUrl: body.action?.check_url,
     occurredAt: body.triggered_at,
-  };
+  });
+  return event.success ? event.data : undefined;
 }

@@ -209,6 +209,44 @@ test('a forged callback is refused with 401 and changes nothing', async () => {
   await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({});
 });
 
+test('an undatable token (no iat) is refused; a signed event the contract rejects is acknowledged, not signalled', async () => {
+  const started = await startPhone({ to: uniqueNumber() });
+  await waitFor(started.id, (s) => s.status === 'action_pending');
+  const req = stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === started.id)!;
+  const body = {
+    request_id: req.requestId,
+    type: 'event',
+    channel: 'silent_auth',
+    status: 'failed',
+    client_ref: started.id,
+  };
+  const raw = JSON.stringify(body);
+  const noIat = sign(
+    { payload_hash: createHash('sha256').update(raw).digest('hex') },
+    stack.config.vonage.signatureSecret,
+    {
+      algorithm: 'HS256',
+      noTimestamp: true,
+    },
+  );
+  const refused = await stack
+    .http()
+    .post('/webhooks/vonage')
+    .set('content-type', 'application/json')
+    .set('authorization', `Bearer ${noIat}`)
+    .send(raw);
+  expect(refused.status).toBe(401);
+  const hostile = await signedCallback({
+    ...body,
+    status: 'action_pending',
+    action: { type: 'check', check_url: 'javascript:alert(1)' },
+  });
+  expect(hostile.status).toBe(200);
+  expect(hostile.body).toEqual({ ok: true, delivered: false });
+  expect(await getState(started.id)).toMatchObject({ status: 'action_pending', channel: 'silent_auth' });
+  await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({});
+});
+
 test('a signed callback for an unknown verification is acknowledged (2xx) and dropped', async () => {
   const res = await signedCallback({
     request_id: randomUUID(),

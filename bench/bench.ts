@@ -1,0 +1,438 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { countActions, meanCount, type ActionCount } from './lib/actions';
+import { cpuMs, spawnNode, type Child } from './lib/children';
+import { Recorder, SCENARIOS, type FlowContext, type Scenario } from './lib/scenarios';
+import { DIST, REPO, System } from './lib/system';
+import { args, load, machine, phoneNumber, pool, round, sleep, summarize, writeJson, type Load } from './lib/util';
+import { bareCode, bareVerification, check, delivered } from './bare/workflows';
+
+/**
+ * `npm run bench`: verifyflow end to end (REST API → Temporal → worker → Vonage emulator → signed callbacks) against a
+ * bare Temporal workflow of the same shape, the concurrency curve, billable actions per verification from histories,
+ * and worker memory with many verifications open. Writes bench/results/<date>.json; prints a Markdown summary.
+ *
+ * Options: --quick (CI budget) · --levels 1,10,50,200 · --per-level N (minimum verifications per level; each level
+ * runs max(N, 3 × concurrency)) · --open 10000 (verifications open at once in the scale phase) · --cache
+ * default@3000,tuned:500,150 (scale rows: a WORKER_MAX_CACHED_WORKFLOWS value or `default`; `tuned:N` =
+ * bench/worker-tuned with that cache; `@N` = open N instead of --open)
+ * · --skip curve,tuning,actions,scale · --scenarios name,name (action rows to run) · --out FILE.
+ */
+
+interface LevelResult {
+  concurrency: number;
+  verifications: number;
+  ok: number;
+  errors: string[];
+  seconds: number;
+  throughput: number;
+  latencyMs: Record<string, ReturnType<typeof summarize>>;
+  workerPeakRssMiB?: number;
+  apiPeakRssMiB?: number;
+  cpuMsPerVerification?: Record<string, number>;
+  load: Load;
+}
+
+const opt = args();
+const quick = opt.has('quick');
+const levels = (opt.get('levels') ?? (quick ? '1,10' : '1,10,50,200')).split(',').map(Number);
+const perLevel = Number(opt.get('per-level') ?? (quick ? 10 : 20));
+const openCount = Number(opt.get('open') ?? (quick ? 200 : 10_000));
+// Full run: the SDK default (it runs out of memory before 3 000), then two settings that hold 10 000 under 1 GiB.
+const cacheSettings = (opt.get('cache') ?? (quick ? 'default' : 'default@3000,tuned:500,150')).split(',');
+// The quick (CI) run leaves out the worker before/after comparison: four worker restarts.
+const skip = new Set((opt.get('skip') ?? (quick ? 'tuning' : '')).split(',').filter(Boolean));
+/** --scenarios a,b: the action counts of those rows only. */
+const only = new Set((opt.get('scenarios') ?? '').split(',').filter(Boolean));
+const runId = new Date().toISOString().replace(/[:.]/g, '-');
+const runDir = join(REPO, 'bench', 'tmp', `bench-${runId}`);
+let numbers = Math.floor(Math.random() * 1_000_000);
+const nextNumber = () => phoneNumber(numbers++);
+
+/** Samples a child's RSS every 250 ms while `work` runs; the peak in MiB. */
+async function withRss<T>(
+  children: (Child | undefined)[],
+  work: () => Promise<T>,
+): Promise<[T, (number | undefined)[]]> {
+  const peaks = children.map(() => 0);
+  const timer = setInterval(() => {
+    children.forEach((c, i) => (peaks[i] = Math.max(peaks[i], c?.rssMiB() ?? 0)));
+  }, 250);
+  try {
+    const result = await work();
+    children.forEach((c, i) => (peaks[i] = Math.max(peaks[i], c?.rssMiB() ?? 0)));
+    return [result, peaks.map((p) => p || undefined)];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** CPU ms used per process between two snapshots (the machine is shared: CPU per verification is steadier than time). */
+function cpuMeter(pids: Record<string, number | undefined>): () => Record<string, number> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid) ?? 0]));
+  const selfBefore = process.cpuUsage();
+  return () => {
+    const used: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(pids)) used[k] = Math.round((cpuMs(pid) ?? 0) - before[k]);
+    const self = process.cpuUsage(selfBefore);
+    used.benchDriverAndEmulator = Math.round((self.user + self.system) / 1000);
+    return used;
+  };
+}
+
+const perVerification = (used: Record<string, number>, n: number): Record<string, number> =>
+  Object.fromEntries(Object.entries(used).map(([k, v]) => [k, round(v / Math.max(1, n), 1)]));
+
+function level(concurrency: number, total: number, rec: Recorder, ok: number, seconds: number): LevelResult {
+  return {
+    concurrency,
+    verifications: total,
+    ok,
+    errors: rec.errors.slice(0, 5),
+    seconds: round(seconds, 2),
+    throughput: round(ok / seconds, 2),
+    latencyMs: Object.fromEntries(Object.entries(rec.latency).map(([k, v]) => [k, summarize(v)])),
+    load: load(),
+  };
+}
+
+/** Runs `scenario` `total` times, `concurrency` at a time, through the REST API. */
+async function runScenario(sys: System, scenario: Scenario, concurrency: number, total: number): Promise<LevelResult> {
+  const rec = new Recorder();
+  const ctx: FlowContext = { sys, rec, number: nextNumber };
+  sys.provider.emulator.configure({ onCallbackDelivered: (ms, status) => rec.add(`webhook:${status}`, ms) });
+  let ok = 0;
+  const cpu = cpuMeter({ worker: sys.worker?.pid, api: sys.api?.pid, temporal: sys.temporalPid() });
+  const started = performance.now();
+  const [, [workerPeak, apiPeak]] = await withRss([sys.worker, sys.api], () =>
+    pool(total, concurrency, async (i) => {
+      const flowStarted = performance.now();
+      try {
+        const result = await scenario.run!(ctx, i);
+        rec.outcome(result.status);
+        if (result.status === scenario.expected) {
+          ok++;
+          rec.add('total', performance.now() - flowStarted);
+        }
+      } catch (err) {
+        rec.error((err as Error).message);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await sleep(300); // let the last callbacks land before the observer goes
+  const used = cpu();
+  sys.provider.emulator.configure({ onCallbackDelivered: undefined });
+  return {
+    ...level(concurrency, total, rec, ok, seconds),
+    workerPeakRssMiB: workerPeak,
+    apiPeakRssMiB: apiPeak,
+    cpuMsPerVerification: perVerification(used, total),
+  };
+}
+
+/** The baseline: the bare workflow driven straight through the Temporal client. */
+async function runBare(sys: System, bareWorker: Child, queue: string, concurrency: number, total: number) {
+  const rec = new Recorder();
+  let ok = 0;
+  const cpu = cpuMeter({ worker: bareWorker.pid, temporal: sys.temporalPid() });
+  const started = performance.now();
+  const [, [peak]] = await withRss([bareWorker], () =>
+    pool(total, concurrency, async () => {
+      const t0 = performance.now();
+      try {
+        const workflowId = `bare-${randomUUID().replace(/-/g, '')}`;
+        const handle = await sys.client.workflow.start(bareVerification, {
+          taskQueue: queue,
+          workflowId,
+          args: [{ timeoutSeconds: 120 }],
+        });
+        rec.add('start', performance.now() - t0);
+        const t1 = performance.now();
+        await handle.signal(delivered);
+        rec.add('signal', performance.now() - t1);
+        const t2 = performance.now();
+        const status = await handle.executeUpdate(check, { args: [bareCode(workflowId)] });
+        rec.add('check', performance.now() - t2);
+        rec.outcome(status);
+        if (status === 'completed') {
+          ok++;
+          rec.add('total', performance.now() - t0);
+        }
+      } catch (err) {
+        rec.error((err as Error).message);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    ...level(concurrency, total, rec, ok, seconds),
+    workerPeakRssMiB: peak,
+    cpuMsPerVerification: perVerification(cpu(), total),
+  };
+}
+
+/** Billable actions of `count` runs of a scenario, from their histories plus the API's counted client calls. */
+async function actionsOf(sys: System, scenario: Scenario, count: number) {
+  const rec = new Recorder();
+  const ids: string[] = [];
+  await sys.apiCalls(true);
+  const ctx: FlowContext = { sys, rec, number: nextNumber };
+  await pool(count, scenario.sequential ? 1 : Math.min(count, 5), async (i) => {
+    try {
+      const result = await scenario.run!(ctx, i);
+      rec.outcome(result.status);
+      ids.push(result.id);
+    } catch (err) {
+      rec.error((err as Error).message);
+    }
+  });
+  await sleep(2000); // late callbacks (e.g. `completed` after the check) still signal
+  const calls = await sys.apiCalls(true);
+  const counts: ActionCount[] = [];
+  for (const id of ids) counts.push(countActions(await sys.client.workflow.getHandle(id).fetchHistory()));
+  if (!ids.length) throw new Error(`no run completed: ${rec.errors.slice(0, 2).join('; ')}`);
+  const history = meanCount(counts);
+  const n = ids.length;
+  const queries = round(calls.query / n);
+  return {
+    scenario: scenario.name,
+    what: scenario.what,
+    runs: ids.length,
+    outcomes: rec.outcomes,
+    errors: rec.errors.slice(0, 3),
+    history,
+    clientQueries: queries,
+    clientCalls: Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, round(v / n)])),
+    total: round(history.total + queries),
+    target: scenario.actionTarget,
+  };
+}
+
+/** Opens `count` verifications that wait on their timers, on one worker; the worker's RSS. */
+async function scale(defaultCount: number, token: string) {
+  // `250` = stock worker with WORKER_MAX_CACHED_WORKFLOWS=250; `tuned:500` = bench/worker-tuned with that cache;
+  // `@600` after either = open that many instead of --open.
+  const [setting, countText] = token.split('@');
+  const count = countText ? Number(countText) : defaultCount;
+  const [worker, cache] = setting.includes(':') ? setting.split(':') : ['default', setting];
+  const workerEnv: Record<string, string> = cache === 'default' ? {} : { WORKER_MAX_CACHED_WORKFLOWS: cache };
+  const sys = await System.start({
+    runDir: join(runDir, `scale-${setting.replace(':', '-')}-${count}`),
+    workerEnv,
+    worker: worker === 'tuned' ? 'tuned' : 'default',
+  });
+  try {
+    const rssIdle = sys.worker!.rssMiB();
+    const rec = new Recorder();
+    let opened = 0;
+    // A worker that runs out of memory exits: record it and how far it got, instead of waiting on it.
+    let crashed: string | undefined;
+    void sys.worker!.exited.then(
+      (how) => (crashed = `worker exited (${how}) with ${sys.provider.outbox.sent.size} open`),
+    );
+    const started = performance.now();
+    const [, [peak]] = await withRss([sys.worker], async () => {
+      await pool(count, 32, async () => {
+        if (crashed) return;
+        const to = nextNumber();
+        const res = await fetch(`${sys.apiUrl}/v1/verifications/phone`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            to,
+            brand: 'Bench',
+            channels: [{ channel: 'sms', timeoutSeconds: 900 }],
+            expirySeconds: 3600,
+          }),
+        }).catch((err: Error) => ({ status: 0, statusText: err.message, text: async () => '' }));
+        await res.text();
+        if (res.status === 201) opened++;
+        else rec.error(`start: HTTP ${res.status}`);
+      });
+      // Every workflow has run its first activity (the SMS is in the outbox) and waits on its timer.
+      const deadline = Date.now() + 300_000;
+      while (sys.provider.outbox.sent.size < opened && Date.now() < deadline && !crashed) await sleep(500);
+      if (!crashed) await sleep(5000);
+    });
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      worker,
+      cache,
+      open: opened,
+      waiting: sys.provider.outbox.sent.size,
+      errors: rec.errors.slice(0, 5),
+      startsPerSecond: round(opened / seconds, 1),
+      workerRssIdleMiB: rssIdle,
+      workerRssPeakMiB: peak,
+      workerRssEndMiB: sys.worker!.rssMiB(),
+      ...(crashed ? { crashed } : {}),
+      load: load(),
+    };
+  } finally {
+    await sys.stop();
+  }
+}
+
+const fmt = (s?: { p50: number; p95: number; p99: number }) => (s ? `${s.p50} / ${s.p95} / ${s.p99}` : '–');
+
+async function main(): Promise<void> {
+  const date = new Date().toISOString().slice(0, 10);
+  const out = opt.get('out') ?? join(REPO, 'bench', 'results', `${date}${quick ? '-quick' : ''}.json`);
+  const results: Record<string, unknown> = {
+    kind: 'verifyflow-bench',
+    startedAt: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: machine(),
+    options: { quick, levels, perLevel, openCount, cacheSettings },
+    loadAtStart: load(),
+  };
+  console.log(`bench run dir ${runDir}`);
+
+  if (!skip.has('curve') || !skip.has('actions') || !skip.has('tuning')) {
+    const sys = await System.start({ runDir: join(runDir, 'main') });
+    const bareQueue = `bare-${randomUUID().slice(0, 8)}`;
+    const bareWorker = await spawnNode({
+      name: 'bare-worker',
+      script: join(DIST, 'bench', 'bare', 'worker.js'),
+      args: [sys.temporalAddress, bareQueue],
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      logFile: join(runDir, 'main', 'bare-worker.log'),
+      ready: (o) => o.includes('bare worker on task queue'),
+    });
+    try {
+      const happy = SCENARIOS.find((s) => s.name === 'phone-sms-happy')!;
+      // Warm-up: bundles loaded, JIT warm, connections open.
+      await runBare(sys, bareWorker, bareQueue, 2, 6);
+      await runScenario(sys, happy, 2, 6);
+
+      if (!skip.has('curve')) {
+        const curve = [];
+        for (const c of levels) {
+          const total = Math.max(perLevel, 3 * c);
+          const bare = await runBare(sys, bareWorker, bareQueue, c, total);
+          const vf = await runScenario(sys, happy, c, total);
+          const ratio = round(vf.throughput / bare.throughput, 2);
+          curve.push({ concurrency: c, verifyflow: vf, bare, ratio });
+          console.log(
+            `c=${c}: verifyflow ${vf.throughput}/s (${vf.ok}/${total} ok), bare ${bare.throughput}/s, ratio ${ratio}, ` +
+              `worker RSS ${vf.workerPeakRssMiB} MiB, load ${vf.load.loadavg1}`,
+          );
+        }
+        results.curve = curve;
+        await writeJson(out, results);
+        const silent = SCENARIOS.find((s) => s.name === 'phone-silent-auth-happy')!;
+        results.silentAuth = await runScenario(sys, silent, quick ? 5 : 10, quick ? 10 : 40);
+      }
+
+      if (!skip.has('tuning')) {
+        // Before/after of the worker tuning on the same system: the stock worker, then the tuned one, same load.
+        const tuning = [];
+        const c = quick ? 5 : 10;
+        const total = quick ? 20 : 60;
+        for (const variant of ['default', 'tuned', 'default', 'tuned'] as const) {
+          await sys.worker?.stop();
+          await sys.startWorker({}, variant);
+          await runScenario(sys, happy, 2, 4);
+          const row = await runScenario(sys, happy, c, total);
+          tuning.push({ worker: variant, ...row });
+          console.log(
+            `tuning ${variant}: ${row.throughput}/s, worker CPU ${row.cpuMsPerVerification?.worker} ms/verification, ` +
+              `RSS ${row.workerPeakRssMiB} MiB`,
+          );
+        }
+        results.tuning = tuning;
+        await writeJson(out, results);
+        await sys.worker?.stop();
+        await sys.startWorker();
+      }
+
+      if (!skip.has('actions')) {
+        const actions = [];
+        let sandboxSys: System | undefined;
+        for (const scenario of SCENARIOS) {
+          if (only.size && !only.has(scenario.name)) continue;
+          if (!scenario.run) {
+            actions.push({ scenario: scenario.name, what: scenario.what, pending: scenario.pending });
+            continue;
+          }
+          if (scenario.needsSandbox && !sandboxSys) {
+            sandboxSys = await System.start({ runDir: join(runDir, 'sandbox'), sandbox: true });
+          }
+          const row = await actionsOf(scenario.needsSandbox ? sandboxSys! : sys, scenario, quick ? 2 : 5).catch(
+            (err: Error) => ({ scenario: scenario.name, what: scenario.what, error: err.message }),
+          );
+          actions.push(row);
+          console.log(`actions ${scenario.name}: ${'total' in row ? row.total : row.error}`);
+        }
+        await sandboxSys?.stop();
+        // The bare workflow's own count, for reference.
+        const bareIds: string[] = [];
+        for (let i = 0; i < 2; i++) {
+          const workflowId = `bare-${randomUUID().replace(/-/g, '')}`;
+          const h = await sys.client.workflow.start(bareVerification, {
+            taskQueue: bareQueue,
+            workflowId,
+            args: [{ timeoutSeconds: 120 }],
+          });
+          await h.signal(delivered);
+          await h.executeUpdate(check, { args: [bareCode(workflowId)] });
+          await h.result();
+          bareIds.push(workflowId);
+        }
+        const bareCounts = [];
+        for (const id of bareIds) bareCounts.push(countActions(await sys.client.workflow.getHandle(id).fetchHistory()));
+        actions.push({ scenario: 'bare-baseline', history: meanCount(bareCounts), total: meanCount(bareCounts).total });
+        results.actions = actions;
+        await writeJson(out, results);
+      }
+    } finally {
+      await bareWorker.stop();
+      await sys.stop();
+    }
+  }
+
+  if (!skip.has('scale')) {
+    const rows = [];
+    for (const cache of cacheSettings) {
+      const row = await scale(openCount, cache);
+      rows.push(row);
+      console.log(`scale ${row.open} open, ${cache}: worker RSS peak ${row.workerRssPeakMiB} MiB ${row.crashed ?? ''}`);
+      results.scale = rows;
+      await writeJson(out, results);
+    }
+    results.scale = rows;
+  }
+
+  results.loadAtEnd = load();
+  results.finishedAt = new Date().toISOString();
+  await writeJson(out, results);
+  console.log(`\nwrote ${out}\n`);
+  printSummary(results);
+}
+
+function printSummary(r: Record<string, unknown>): void {
+  const curve = (r.curve ?? []) as { concurrency: number; verifyflow: LevelResult; bare: LevelResult; ratio: number }[];
+  if (curve.length) {
+    console.log('| concurrency | verifyflow /s | bare /s | ratio | start p50/p95/p99 ms | check p50/p95/p99 ms |');
+    console.log('| webhook ack p50/p95/p99 ms | worker RSS MiB | load1 |');
+    for (const row of curve) {
+      const v = row.verifyflow;
+      console.log(
+        `| ${row.concurrency} | ${v.throughput} | ${row.bare.throughput} | ${row.ratio} | ${fmt(v.latencyMs.start)} | ` +
+          `${fmt(v.latencyMs.check)} | ${fmt(v.latencyMs['webhook:completed'])} | ${v.workerPeakRssMiB} | ${v.load.loadavg1} |`,
+      );
+    }
+  }
+  for (const a of (r.actions ?? []) as { scenario: string; total?: number; target?: number; pending?: string }[]) {
+    console.log(`actions | ${a.scenario} | ${a.pending ? 'pending' : a.total} | ${a.target ?? '–'} |`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,459 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { CallbackAttempt } from '../src/sandbox/vonage-emulator';
+import { Recorder, SCENARIOS, waitClosed, type FlowContext, type FlowResult, type Scenario } from './lib/scenarios';
+import { REPO, System } from './lib/system';
+import { args, load, machine, phoneNumber, pool, sleep, writeJson } from './lib/util';
+
+/**
+ * `npm run chaos`: scripted, bounded failure scenarios on loopback, each reporting lost / duplicated / stuck / wrong
+ * counts. The system is the real one (dev server, API and worker processes, provider emulator outside the API);
+ * flows retry what a real client retries (503, refused connections) with a caller `reference`, so a retried start is
+ * idempotent.
+ *
+ * Options: --quick (CI budget) · --only name,name · --n 20 (verifications per scenario) · --fail-on
+ * lost,duplicated,stuck,wrong (counts that make the exit status 1) · --out FILE.
+ */
+
+const opt = args();
+const quick = opt.has('quick');
+const n = Number(opt.get('n') ?? (quick ? 8 : 20));
+const only = new Set((opt.get('only') ?? '').split(',').filter(Boolean));
+/** Counts that make the run fail (exit 1); the report always has all of them. */
+const failOn = (opt.get('fail-on') ?? 'lost,duplicated,stuck,wrong').split(',').filter(Boolean);
+const runDir = join(REPO, 'bench', 'tmp', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+let numbers = Math.floor(Math.random() * 1_000_000);
+const scenario = (name: string): Scenario => SCENARIOS.find((s) => s.name === name)!;
+
+/** What one chaos scenario found. `lost`: a started verification that vanished or a callback dropped for good. */
+interface ChaosResult {
+  name: string;
+  what: string;
+  verifications: number;
+  completedAsExpected: number;
+  lost: number;
+  duplicated: number;
+  stuck: number;
+  wrong: number;
+  callbacks: {
+    delivered: number;
+    retried: number;
+    dropped: number;
+    answered503: number;
+    refused: number;
+    slowestAckMs: number;
+  };
+  notes: string[];
+  errors: string[];
+  seconds: number;
+  load: ReturnType<typeof load>;
+}
+
+interface Planned {
+  scenario: Scenario;
+  count: number;
+  concurrency: number;
+}
+
+/** Runs flows while `disturb` breaks the system, then checks every verification's final state and the outbox. */
+async function chaos(
+  name: string,
+  what: string,
+  sys: System,
+  plan: Planned[],
+  disturb: (sys: System) => Promise<string[]>,
+  deadlineMs = 150_000,
+  settleMs = 60_000,
+): Promise<ChaosResult> {
+  const started = performance.now();
+  const rec = new Recorder();
+  const callbacks = { delivered: 0, retried: 0, dropped: 0, answered503: 0, refused: 0, slowestAckMs: 0 };
+  sys.provider.emulator.configure({
+    onCallbackAttempt: (a: CallbackAttempt) => {
+      if (a.outcome === 'delivered') callbacks.delivered++;
+      else if (a.outcome === 'retrying') callbacks.retried++;
+      else callbacks.dropped++;
+      if (a.httpStatus === 503) callbacks.answered503++;
+      if (a.httpStatus === undefined) callbacks.refused++;
+      callbacks.slowestAckMs = Math.max(callbacks.slowestAckMs, Math.round(a.ms));
+    },
+  });
+  const prefix = `c${randomUUID().slice(0, 8)}`;
+  const results: (FlowResult & { expected: string; startAcked: boolean })[] = [];
+  let failedFlows = 0;
+  const ctx: FlowContext = {
+    sys,
+    rec,
+    number: () => phoneNumber(numbers++),
+    retryUntil: Date.now() + deadlineMs,
+    reference: (i) => `${prefix}-${i}`,
+  };
+  let flowIndex = 0;
+  const flows = Promise.all(
+    plan.map((p) =>
+      pool(p.count, p.concurrency, async () => {
+        const i = flowIndex++;
+        try {
+          const r = await p.scenario.run!(ctx, i);
+          results.push({ ...r, expected: p.scenario.expected, startAcked: true });
+        } catch (err) {
+          failedFlows++;
+          rec.error(`${p.scenario.name}: ${(err as Error).message}`);
+          // The verification may still exist (started, then the flow gave up): find its state below.
+          results.push({
+            id: `phone-${prefix}-${i}`,
+            status: 'flow-error',
+            to: '',
+            expected: p.scenario.expected,
+            startAcked: !/^start:/.test((err as Error).message),
+          });
+        }
+      }),
+    ),
+  );
+  const notes = await disturb(sys);
+  await flows;
+
+  let lost = 0;
+  let stuck = 0;
+  let wrong = 0;
+  let ok = 0;
+  let neverStarted = 0;
+  const finals = await Promise.all(
+    results.map((r) =>
+      waitClosed(sys, r.id, settleMs).catch((err: Error) => (/not found/i.test(err.message) ? 'not-found' : 'error')),
+    ),
+  );
+  for (const [i, r] of results.entries()) {
+    const final = finals[i];
+    if (final === 'not-found') {
+      if (r.startAcked) lost++;
+      else neverStarted++;
+    } else if (final === 'stuck' || final === 'error') {
+      stuck++;
+      rec.error(`${r.id}: still running ${settleMs / 1000} s after its flow ended`);
+    } else if (final !== r.expected) {
+      wrong++;
+      const state = await fetch(`${sys.apiUrl}/v1/verifications/${r.id}`)
+        .then((res) => res.json() as Promise<{ reason?: string; channels?: { status: string }[] }>)
+        .catch(() => ({ reason: '?' }) as { reason?: string });
+      rec.error(`${r.id}: ended ${final} (${state.reason ?? '?'}), expected ${r.expected}`);
+    } else ok++;
+  }
+  // A second SMS for a send the provider accepted shows as more than one outbox entry for one destination.
+  const duplicated = results.filter(
+    (r) => r.to && !r.to.startsWith('+1500555') && (sys.provider.outbox.sent.get(r.to.replace(/\D/g, '')) ?? 0) > 1,
+  ).length;
+  await sleep(1000);
+  sys.provider.emulator.configure({ onCallbackAttempt: undefined });
+  const result: ChaosResult = {
+    name,
+    what,
+    verifications: results.length,
+    completedAsExpected: ok,
+    lost,
+    duplicated,
+    stuck,
+    wrong,
+    callbacks,
+    notes: [
+      ...notes,
+      ...(failedFlows ? [`${failedFlows} flow(s) gave up on the client side`] : []),
+      ...(neverStarted
+        ? [`${neverStarted} start(s) never acknowledged (client saw an error; nothing was started)`]
+        : []),
+    ],
+    errors: rec.errors.slice(0, 8),
+    seconds: Math.round((performance.now() - started) / 1000),
+    load: load(),
+  };
+  console.log(
+    `${name}: ${ok}/${results.length} as expected · lost ${lost} · duplicated ${duplicated} · stuck ${stuck} · ` +
+      `wrong ${wrong} · callbacks ${JSON.stringify(callbacks)} (${result.seconds} s)`,
+  );
+  return result;
+}
+
+/** Waits until `count` messages to fresh numbers have reached the outbox (the flows are past their first step). */
+async function untilSent(sys: System, baseline: number, count: number, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (sys.provider.outbox.sent.size < baseline + count && Date.now() < deadline) await sleep(100);
+}
+
+const SCENARIO_LIST: { name: string; what: string; run: (sys: System) => Promise<ChaosResult> }[] = [
+  {
+    name: 'worker-kill-during-start',
+    what: 'kill -9 the worker while the first provider requests are in flight, restart it 2 s later',
+    run: (sys) =>
+      chaos(
+        'worker-kill-during-start',
+        'kill -9 during the start activities',
+        sys,
+        [{ scenario: scenario('phone-sms-happy'), count: n, concurrency: n }],
+        async (s) => {
+          await sleep(400);
+          await s.worker!.kill9();
+          await sleep(2000);
+          await s.startWorker();
+          return ['worker killed 400 ms after the starts, restarted after 2 s'];
+        },
+      ),
+  },
+  {
+    name: 'worker-kill-start-answer-lost',
+    what: 'kill -9 the worker after the provider accepted a new request (SMS sent) but before its answer arrived',
+    run: (sys) =>
+      chaos(
+        'worker-kill-start-answer-lost',
+        'kill -9 while start activities wait for the provider answer (the provider already sent the SMS)',
+        sys,
+        [{ scenario: scenario('phone-sms-happy'), count: Math.min(n, 6), concurrency: Math.min(n, 6) }],
+        async (s) => {
+          s.provider.emulator.configure({ replyDelayMs: 2000 });
+          const baseline = s.provider.outbox.sent.size;
+          await untilSent(s, baseline, Math.min(n, 6));
+          await s.worker!.kill9();
+          s.provider.emulator.configure({ replyDelayMs: 0 });
+          await sleep(1000);
+          await s.startWorker();
+          return [
+            'provider answers delayed 2 s; worker killed once every SMS was sent; the activity retries 30 s later',
+          ];
+        },
+      ),
+  },
+  {
+    name: 'worker-kill-while-waiting',
+    what: 'kill -9 the worker while verifications wait for their codes; codes are submitted while it is down',
+    run: (sys) => {
+      const baseline = sys.provider.outbox.sent.size;
+      return chaos(
+        'worker-kill-while-waiting',
+        'kill -9 while waiting on the SMS timer; checks sent while no worker runs',
+        sys,
+        [{ scenario: scenario('phone-sms-happy'), count: n, concurrency: n }],
+        async (s) => {
+          await untilSent(s, baseline, n);
+          await s.worker!.kill9();
+          await sleep(3000);
+          await s.startWorker();
+          return ['worker killed once every SMS was sent; restarted after 3 s'];
+        },
+      );
+    },
+  },
+  {
+    name: 'worker-kill-during-check',
+    what: 'kill -9 the worker after the provider accepted the code but before its answer reached the worker',
+    run: async (sys) => {
+      const baseline = sys.provider.outbox.sent.size;
+      const result = await chaos(
+        'worker-kill-during-check',
+        'kill -9 while check-code activities wait for the provider answer (the provider already accepted the code)',
+        sys,
+        [{ scenario: scenario('phone-sms-happy'), count: Math.min(n, 6), concurrency: Math.min(n, 6) }],
+        async (s) => {
+          await untilSent(s, baseline, Math.min(n, 6));
+          s.provider.emulator.configure({ replyDelayMs: 1500 });
+          await sleep(700);
+          await s.worker!.kill9();
+          s.provider.emulator.configure({ replyDelayMs: 0 });
+          await sleep(1000);
+          await s.startWorker();
+          return [
+            'provider answers delayed 1.5 s; worker killed 0.7 s after the checks; the activity is retried 30 s later',
+          ];
+        },
+      );
+      return result;
+    },
+  },
+  {
+    name: 'temporal-restart',
+    what: 'stop the Temporal dev server (SQLite file) mid-run, restart it on the same file 5 s later',
+    run: (sys) =>
+      chaos(
+        'temporal-restart',
+        'dev server stopped mid-run and restarted on its SQLite file; webhooks meanwhile answered 503',
+        sys,
+        [
+          { scenario: scenario('phone-sms-happy'), count: Math.ceil(n / 2), concurrency: Math.ceil(n / 2) },
+          { scenario: scenario('phone-silent-auth-happy'), count: Math.ceil(n / 2), concurrency: Math.ceil(n / 2) },
+        ],
+        async (s) => {
+          // Callbacks are held 3 s so that those of the verifications started before the stop arrive during it.
+          s.provider.emulator.configure({ callbackDelayMs: 3000 });
+          await sleep(1500);
+          await s.stopTemporal();
+          // Longer than the webhooks' 5-s delivery deadline, so callbacks that arrive now are answered 503.
+          await sleep(12_000);
+          await s.startTemporal();
+          s.provider.emulator.configure({ callbackDelayMs: 50 });
+          return ['dev server down for 12 s plus its restart time; callbacks delayed 3 s to land in the outage'];
+        },
+      ),
+  },
+  {
+    name: 'api-restart',
+    what: 'kill -9 the API while callbacks flow; the emulator retries non-2xx callbacks',
+    run: (sys) =>
+      chaos(
+        'api-restart',
+        'API killed (-9) and restarted while callbacks flow',
+        sys,
+        [{ scenario: scenario('phone-silent-auth-happy'), count: n, concurrency: n }],
+        async (s) => {
+          await sleep(800);
+          await s.api!.kill9();
+          await sleep(500);
+          await s.startApi();
+          return ['API killed 0.8 s into the run, restarted 0.5 s later (plus its boot time)'];
+        },
+      ),
+  },
+  {
+    name: 'callbacks-3x-shuffled',
+    what: 'every callback delivered 3 times, shuffled within 400 ms',
+    run: async (sys) => {
+      sys.provider.emulator.configure({ callbackCopies: 3, callbackShuffleMs: 400 });
+      try {
+        return await chaos(
+          'callbacks-3x-shuffled',
+          'each callback 3×, in random order',
+          sys,
+          [
+            { scenario: scenario('phone-silent-auth-happy'), count: n, concurrency: Math.min(n, 10) },
+            { scenario: scenario('phone-silent-auth-fallback'), count: quick ? 2 : 4, concurrency: 1 },
+            { scenario: scenario('phone-user-rejected'), count: quick ? 2 : 4, concurrency: 1 },
+          ],
+          async () => [],
+        );
+      } finally {
+        sys.provider.emulator.configure({ callbackCopies: 1, callbackShuffleMs: 0 });
+      }
+    },
+  },
+  {
+    name: 'provider-outage-short',
+    what: 'the provider answers 503 (Retry-After: 1) for 2 s: activities retry, then succeed',
+    run: async (sys) => {
+      // Inside the retry budget: 5 attempts, the adapter taking Retry-After (1 s) as the next delay, ≈ 4 s in all.
+      const seconds = 2;
+      sys.provider.emulator.configure({ outage: { until: Date.now() + seconds * 1000, retryAfterSeconds: 1 } });
+      const r = await chaos(
+        'provider-outage-short',
+        `provider 503 for ${seconds} s`,
+        sys,
+        [{ scenario: scenario('phone-sms-happy'), count: n, concurrency: n }],
+        async () => [`outage of ${seconds} s from the first start`],
+      );
+      return r;
+    },
+  },
+  {
+    name: 'provider-outage-long',
+    what: 'the provider answers 503 longer than the retry policy (5 attempts): the verification fails over',
+    run: async (sys) => {
+      const seconds = quick ? 12 : 60;
+      sys.provider.emulator.configure({ outage: { until: Date.now() + seconds * 1000, retryAfterSeconds: 2 } });
+      const all = scenario('phone-all-channels-fail');
+      const failing: Scenario = {
+        ...all,
+        name: 'phone-during-outage',
+        expected: 'failed',
+        run: async (ctx, index) => {
+          const to = ctx.number();
+          const res = await fetch(`${ctx.sys.apiUrl}/v1/verifications/phone`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({
+              to,
+              brand: 'Bench',
+              channels: [{ channel: 'sms' }],
+              reference: ctx.reference!(index),
+            }),
+          });
+          const body = (await res.json()) as { id: string };
+          return { id: body.id, status: await waitClosed(ctx.sys, body.id, 120_000), to };
+        },
+      };
+      const r = await chaos(
+        'provider-outage-long',
+        `provider 503 for ${seconds} s (longer than 5 attempts with Retry-After 2 s)`,
+        sys,
+        [{ scenario: failing, count: Math.min(n, 5), concurrency: Math.min(n, 5) }],
+        async () => [
+          `outage of ${seconds} s; only Vonage is configured, so there is no other provider to fall back to`,
+        ],
+      );
+      sys.provider.emulator.configure({ outage: undefined });
+      return r;
+    },
+  },
+];
+
+async function main(): Promise<void> {
+  const date = new Date().toISOString().slice(0, 10);
+  const out = opt.get('out') ?? join(REPO, 'bench', 'results', `chaos-${date}${quick ? '-quick' : ''}.json`);
+  const results: Record<string, unknown> = {
+    kind: 'verifyflow-chaos',
+    startedAt: new Date().toISOString(),
+    command: `npm run chaos -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: machine(),
+    options: { quick, n },
+    loadAtStart: load(),
+  };
+  const sys = await System.start({
+    runDir,
+    persistent: true,
+    // Real providers retry callbacks for hours; 8 doubling retries from 250 ms cover about a minute here.
+    emulator: { callbackRetries: 8, callbackRetryBaseMs: 250 },
+  });
+  const rows: ChaosResult[] = [];
+  try {
+    for (const s of SCENARIO_LIST) {
+      if (only.size && !only.has(s.name)) continue;
+      rows.push(await s.run(sys));
+    }
+    results.scenarios = rows;
+  } finally {
+    await sys.stop();
+  }
+  results.totals = rows.reduce(
+    (t, r) => ({
+      lost: t.lost + r.lost,
+      duplicated: t.duplicated + r.duplicated,
+      stuck: t.stuck + r.stuck,
+      wrong: t.wrong + r.wrong,
+    }),
+    { lost: 0, duplicated: 0, stuck: 0, wrong: 0 },
+  );
+  results.loadAtEnd = load();
+  results.finishedAt = new Date().toISOString();
+  results.failOn = failOn;
+  await writeJson(out, results);
+  console.log(`\nwrote ${out}`);
+  const totals = results.totals as Record<string, number>;
+  const failing = failOn.filter((k) => (totals[k] ?? 0) > 0);
+  if (failing.length) {
+    console.log(`chaos: failing on ${failing.map((k) => `${k}=${totals[k]}`).join(', ')}`);
+    process.exitCode = 1;
+  }
+  console.log(
+    '| scenario | verifications | as expected | lost | duplicated | stuck | wrong | callbacks 503 / retried / dropped |',
+  );
+  for (const r of rows) {
+    console.log(
+      `| ${r.name} | ${r.verifications} | ${r.completedAsExpected} | ${r.lost} | ${r.duplicated} | ${r.stuck} | ${r.wrong} | ` +
+        `${r.callbacks.answered503} / ${r.callbacks.retried} / ${r.callbacks.dropped} |`,
+    );
+  }
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

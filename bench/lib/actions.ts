@@ -1,0 +1,89 @@
+import { temporal } from '@temporalio/proto';
+
+const E = temporal.api.enums.v1.EventType;
+
+/**
+ * Billable Temporal actions found in one workflow history (Temporal Cloud's list: start, every activity attempt,
+ * every timer — `condition(fn, timeout)` included —, signal, update, search-attribute upsert; queries are not in a
+ * history and are counted from the client side).
+ */
+export interface ActionCount {
+  start: number;
+  /** Attempts, not activities: a retried activity's started event carries its attempt number. */
+  activityAttempts: number;
+  timers: number;
+  signals: number;
+  updates: number;
+  upserts: number;
+  /** Child workflows, external signals, markers (local activities, patches) and other commands, for completeness. */
+  other: number;
+  total: number;
+}
+
+export const emptyCount = (): ActionCount => ({
+  start: 0,
+  activityAttempts: 0,
+  timers: 0,
+  signals: 0,
+  updates: 0,
+  upserts: 0,
+  other: 0,
+  total: 0,
+});
+
+/** Counts the billable actions of one history (a proto `History` or its JSON form's `events`). */
+export function countActions(history: temporal.api.history.v1.IHistory): ActionCount {
+  const c = emptyCount();
+  const activities = new Map<string, number>();
+  for (const event of history.events ?? []) {
+    const type = typeof event.eventType === 'string' ? E[event.eventType as keyof typeof E] : event.eventType;
+    switch (type) {
+      case E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        c.start++;
+        break;
+      case E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        activities.set(String(event.eventId), 1);
+        break;
+      case E.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
+        const attrs = event.activityTaskStartedEventAttributes;
+        activities.set(String(attrs?.scheduledEventId), Math.max(1, Number(attrs?.attempt ?? 1)));
+        break;
+      }
+      case E.EVENT_TYPE_TIMER_STARTED:
+        c.timers++;
+        break;
+      case E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+        c.signals++;
+        break;
+      case E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+        c.updates++;
+        break;
+      case E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+        c.upserts++;
+        break;
+      case E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+      case E.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+      case E.EVENT_TYPE_REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED:
+      case E.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+        c.other++;
+        break;
+      case E.EVENT_TYPE_MARKER_RECORDED:
+        // Local activities are billed; patch (version) markers are not.
+        if (/local_?activity/i.test(event.markerRecordedEventAttributes?.markerName ?? '')) c.other++;
+        break;
+    }
+  }
+  c.activityAttempts = [...activities.values()].reduce((a, b) => a + b, 0);
+  c.total = c.start + c.activityAttempts + c.timers + c.signals + c.updates + c.upserts + c.other;
+  return c;
+}
+
+/** Field-wise mean of several counts (one decimal). */
+export function meanCount(counts: ActionCount[]): ActionCount {
+  const out = emptyCount();
+  for (const key of Object.keys(out) as (keyof ActionCount)[]) {
+    const sum = counts.reduce((a, c) => a + c[key], 0);
+    out[key] = counts.length ? Math.round((sum / counts.length) * 10) / 10 : 0;
+  }
+  return out;
+}

@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Prints the Markdown tables of docs/PERFORMANCE.md and docs/RELIABILITY.md from result files, so the docs quote
+ * the JSON exactly: `node dist/bench/report.js bench/results/<date>.json [chaos-<date>.json] [fuzz-<date>.json]`.
+ */
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const p = (s?: { p50: number; p95: number; p99: number }) => (s ? `${s.p50} / ${s.p95} / ${s.p99}` : '–');
+const row = (cells: unknown[]) => `| ${cells.map((c) => (c === undefined ? '–' : String(c))).join(' | ')} |`;
+
+function bench(r: Json): void {
+  console.log(`\n### ${r.command} — ${r.startedAt} (load at start ${r.loadAtStart.loadavg1})\n`);
+  if (r.curve) {
+    console.log(
+      row([
+        'concurrency',
+        'verifications (ok)',
+        'verifyflow /s',
+        'bare /s',
+        'ratio',
+        'start p50/p95/p99 ms',
+        'check p50/p95/p99 ms',
+        'webhook ack p50/p95/p99 ms',
+        'bare start / signal / check p50 ms',
+        'worker RSS MiB (bare)',
+        'CPU ms/verification worker · API · Temporal (bare worker · Temporal)',
+        'load1',
+      ]),
+    );
+    console.log(row(Array(12).fill('---')));
+    for (const c of r.curve) {
+      const v = c.verifyflow;
+      const b = c.bare;
+      console.log(
+        row([
+          c.concurrency,
+          `${v.verifications} (${v.ok})`,
+          v.throughput,
+          b.throughput,
+          c.ratio,
+          p(v.latencyMs.start),
+          p(v.latencyMs.check),
+          p(v.latencyMs['webhook:completed']),
+          `${b.latencyMs.start?.p50} / ${b.latencyMs.signal?.p50} / ${b.latencyMs.check?.p50}`,
+          `${v.workerPeakRssMiB} (${b.workerPeakRssMiB})`,
+          `${v.cpuMsPerVerification?.worker} · ${v.cpuMsPerVerification?.api} · ${v.cpuMsPerVerification?.temporal} ` +
+            `(${b.cpuMsPerVerification?.worker} · ${b.cpuMsPerVerification?.temporal})`,
+          v.load.loadavg1,
+        ]),
+      );
+    }
+  }
+  if (r.silentAuth) {
+    const s = r.silentAuth;
+    console.log(
+      `\nsilent auth, concurrency ${s.concurrency}: ${s.throughput}/s; start ${p(s.latencyMs.start)}; check ` +
+        `${p(s.latencyMs.check)}; webhook ack action_pending ${p(s.latencyMs['webhook:action_pending'])}, completed ` +
+        `${p(s.latencyMs['webhook:completed'])} ms`,
+    );
+  }
+  if (r.tuning) {
+    console.log('\n' + row(['worker', '/s', 'worker CPU ms/verification', 'worker RSS MiB', 'total p50 ms', 'load1']));
+    console.log(row(Array(6).fill('---')));
+    for (const t of r.tuning) {
+      console.log(
+        row([
+          t.worker,
+          t.throughput,
+          t.cpuMsPerVerification?.worker,
+          t.workerPeakRssMiB,
+          t.latencyMs.total?.p50,
+          t.load.loadavg1,
+        ]),
+      );
+    }
+  }
+  if (r.actions) {
+    console.log(
+      '\n' +
+        row([
+          'scenario',
+          'start',
+          'activity attempts',
+          'timers',
+          'signals',
+          'updates',
+          'upserts',
+          'queries (client)',
+          'total',
+          'target',
+        ]),
+    );
+    console.log(row(Array(10).fill('---')));
+    for (const a of r.actions) {
+      if (a.pending || a.error) {
+        console.log(
+          row([a.scenario, a.pending ? `pending: ${a.pending}` : `error: ${a.error}`, '', '', '', '', '', '', '', '']),
+        );
+        continue;
+      }
+      const h = a.history;
+      console.log(
+        row([
+          a.scenario,
+          h.start,
+          h.activityAttempts,
+          h.timers,
+          h.signals,
+          h.updates,
+          h.upserts,
+          a.clientQueries ?? 0,
+          a.total,
+          a.target,
+        ]),
+      );
+    }
+  }
+  if (r.scale) {
+    console.log(
+      '\n' +
+        row([
+          'worker',
+          'WORKER_MAX_CACHED_WORKFLOWS',
+          'open',
+          'starts/s',
+          'RSS idle MiB',
+          'RSS peak MiB',
+          'RSS end MiB',
+          'load1',
+        ]),
+    );
+    console.log(row(Array(8).fill('---')));
+    for (const s of r.scale) {
+      console.log(
+        row([
+          s.worker,
+          s.cache,
+          s.open,
+          s.startsPerSecond,
+          s.workerRssIdleMiB,
+          s.workerRssPeakMiB,
+          s.workerRssEndMiB,
+          s.load.loadavg1,
+        ]),
+      );
+    }
+  }
+}
+
+function chaos(r: Json): void {
+  console.log(`\n### ${r.command} — ${r.startedAt}\n`);
+  console.log(
+    row([
+      'scenario',
+      'verifications',
+      'as expected',
+      'lost',
+      'duplicated',
+      'stuck',
+      'wrong',
+      'callbacks delivered / 503 / refused / dropped',
+      'slowest ack ms',
+      's',
+    ]),
+  );
+  console.log(row(Array(10).fill('---')));
+  for (const s of r.scenarios) {
+    const c = s.callbacks;
+    console.log(
+      row([
+        s.name,
+        s.verifications,
+        s.completedAsExpected,
+        s.lost,
+        s.duplicated,
+        s.stuck,
+        s.wrong,
+        `${c.delivered} / ${c.answered503} / ${c.refused} / ${c.dropped}`,
+        c.slowestAckMs,
+        s.seconds,
+      ]),
+    );
+  }
+}
+
+function fuzz(r: Json): void {
+  console.log(`\n### ${r.command} — ${r.startedAt}\n`);
+  console.log(row(['category', 'probe', 'requests', 'answers', 'signalled', 'slowest ms']));
+  console.log(row(Array(6).fill('---')));
+  for (const w of r.webhooks.vonage) {
+    console.log(row([w.category, w.name, w.requests, JSON.stringify(w.statuses), w.signalled, w.maxMs]));
+  }
+  const st = r.schemathesis;
+  console.log(`\nSchemathesis: ${st.requests} requests in ${st.seconds} s, ${st.serverErrors} server errors (ST101)\n`);
+  console.log(row(['check', 'operation', 'detail', 'cases']));
+  console.log(row(Array(4).fill('---')));
+  for (const f of st.failures) console.log(row([f.check, `\`${f.operation}\``, f.title, f.count]));
+}
+
+for (const file of process.argv.slice(2)) {
+  const r = JSON.parse(readFileSync(file, 'utf8')) as Json;
+  if (r.kind === 'verifyflow-bench') bench(r);
+  else if (r.kind === 'verifyflow-chaos') chaos(r);
+  else if (r.kind === 'verifyflow-fuzz') fuzz(r);
+}

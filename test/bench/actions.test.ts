@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { countActions, meanCount } from '../../bench/lib/actions';
+
+const committed = (name: string) =>
+  historyFromJSON(JSON.parse(readFileSync(join(__dirname, '..', 'histories', `${name}.json`), 'utf8')));
+
+describe('countActions (billable actions from a history)', () => {
+  it('counts a committed SMS happy-path history', () => {
+    // Start, 3 activities, 2 condition timers, 2 updates, 2 search-attribute upserts; no signal.
+    expect(countActions(committed('phone-sms-happy'))).toEqual({
+      start: 1,
+      activityAttempts: 3,
+      timers: 2,
+      signals: 0,
+      updates: 2,
+      upserts: 2,
+      other: 0,
+      total: 10,
+    });
+  });
+
+  it('counts signals of a history with provider callbacks', () => {
+    const c = countActions(committed('phone-silent-auth-fallback'));
+    expect(c.signals).toBe(4);
+    expect(c.total).toBe(c.start + c.activityAttempts + c.timers + c.signals + c.updates + c.upserts);
+  });
+
+  it('counts every attempt of a retried activity, and no patch marker', () => {
+    // The JSON form committed histories use (ids as strings), read the same way.
+    const history = historyFromJSON({
+      events: [
+        {
+          eventId: '1',
+          eventType: 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED',
+          workflowExecutionStartedEventAttributes: {},
+        },
+        { eventId: '5', eventType: 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED', activityTaskScheduledEventAttributes: {} },
+        {
+          eventId: '6',
+          eventType: 'EVENT_TYPE_ACTIVITY_TASK_STARTED',
+          activityTaskStartedEventAttributes: { scheduledEventId: '5', attempt: 3 },
+        },
+        { eventId: '8', eventType: 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED', activityTaskScheduledEventAttributes: {} },
+        {
+          eventId: '9',
+          eventType: 'EVENT_TYPE_MARKER_RECORDED',
+          markerRecordedEventAttributes: { markerName: 'core_patch' },
+        },
+        {
+          eventId: '10',
+          eventType: 'EVENT_TYPE_MARKER_RECORDED',
+          markerRecordedEventAttributes: { markerName: 'core_local_activity' },
+        },
+      ],
+    });
+    expect(countActions(history)).toMatchObject({ start: 1, activityAttempts: 4, other: 1, total: 6 });
+  });
+
+  it('averages counts field by field', () => {
+    const a = countActions(committed('phone-sms-happy'));
+    const b = countActions(committed('phone-max-attempts'));
+    expect(meanCount([a, b]).total).toBe((a.total + b.total) / 2);
+  });
+});
