@@ -3,7 +3,7 @@
  */
 import { ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { FailureType, formatIssues } from './definitions';
+import { cancelInputSchema, FailureType, formatIssues, isTerminal, type VerificationStatus } from './definitions';
 
 /** Provider calls: outages (429/5xx/network) retried with backoff; the adapters turn Retry-After into the next delay. */
 export const PROVIDER_ACTIVITY_OPTIONS: ActivityOptions = {
@@ -48,4 +48,18 @@ export function failureType(err: unknown): string | undefined {
     if (e instanceof ApplicationFailure) return e.type ?? undefined;
   }
   return undefined;
+}
+
+/** Update validators' guard: a run that is over takes no more updates (rejected before history, `NotLive`). */
+export function rejectIfNotLive(status: VerificationStatus, what = 'verification'): void {
+  if (isTerminal(status)) {
+    throw ApplicationFailure.create({ type: FailureType.NotLive, message: `${what} is ${status}`, nonRetryable: true });
+  }
+}
+
+/** The `cancel` update's validator, the same in every workflow: a well-formed (or omitted) argument, a live run. */
+export function validateCancel(req: unknown, status: VerificationStatus, what?: string): void {
+  const r = cancelInputSchema.safeParse(req ?? {});
+  if (!r.success) throw new Error(formatIssues(r.error));
+  rejectIfNotLive(status, what);
 }

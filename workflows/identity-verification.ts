@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
   isCancellation,
@@ -13,13 +12,19 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import { activitiesWithSummaries, failureType, parseInput, PROVIDER_ACTIVITY_OPTIONS } from './common';
+import {
+  activitiesWithSummaries,
+  failureType,
+  parseInput,
+  PROVIDER_ACTIVITY_OPTIONS,
+  rejectIfNotLive as rejectIfNotLiveStatus,
+  validateCancel,
+} from './common';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createIdentityActivities } from '../activities/identity';
 import type { StripeSessionSnapshot } from '../activities/providers/stripe-identity';
 import {
   cancelIdentity,
-  cancelInputSchema,
   DEFAULT_IDENTITY_DEADLINE_SECONDS,
   DEFAULT_IDENTITY_MAX_ATTEMPTS,
   FailureType,
@@ -179,15 +184,7 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
     touch();
   });
 
-  const rejectIfNotLive = (): void => {
-    if (isTerminal(state.status)) {
-      throw ApplicationFailure.create({
-        type: FailureType.NotLive,
-        message: `verification is ${state.status}`,
-        nonRetryable: true,
-      });
-    }
-  };
+  const rejectIfNotLive = (): void => rejectIfNotLiveStatus(state.status);
 
   setHandler(
     cancelIdentity,
@@ -198,11 +195,7 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
       return state;
     },
     {
-      validator: (req) => {
-        const r = cancelInputSchema.safeParse(req ?? {});
-        if (!r.success) throw new Error(formatIssues(r.error));
-        rejectIfNotLive();
-      },
+      validator: (req) => validateCancel(req, state.status),
     },
   );
 

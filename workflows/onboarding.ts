@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   allHandlersFinished,
   CancellationScope,
   condition,
@@ -12,13 +11,10 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { parseInput } from './common';
+import { parseInput, validateCancel } from './common';
 import type { createOnboardingActivities } from '../activities/onboarding';
 import {
-  cancelInputSchema,
   cancelOnboarding,
-  FailureType,
-  formatIssues,
   getOnboardingState,
   identityVerificationId,
   isTerminal,
@@ -86,17 +82,7 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
       return state;
     },
     {
-      validator: (req) => {
-        const r = cancelInputSchema.safeParse(req ?? {});
-        if (!r.success) throw new Error(formatIssues(r.error));
-        if (isTerminal(state.status)) {
-          throw ApplicationFailure.create({
-            type: FailureType.NotLive,
-            message: `onboarding is ${state.status}`,
-            nonRetryable: true,
-          });
-        }
-      },
+      validator: (req) => validateCancel(req, state.status, 'onboarding'),
     },
   );
 

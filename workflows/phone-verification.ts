@@ -13,11 +13,17 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { createPhoneActivities } from '../activities/phone';
-import { activitiesWithSummaries, failureType, parseInput, PROVIDER_ACTIVITY_OPTIONS } from './common';
+import {
+  activitiesWithSummaries,
+  failureType,
+  parseInput,
+  PROVIDER_ACTIVITY_OPTIONS,
+  rejectIfNotLive as rejectIfNotLiveStatus,
+  validateCancel,
+} from './common';
 import type { createOtpActivities } from '../activities/otp';
 import {
   cancel,
-  cancelInputSchema,
   checkCode,
   checkCodeInputSchema,
   DEFAULT_CHANNEL_TIMEOUT_SECONDS,
@@ -281,15 +287,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     ...(state.reason && state.reason !== 'verified' ? { reason: state.reason } : {}),
   });
 
-  const rejectIfNotLive = (): void => {
-    if (isTerminal(state.status)) {
-      throw ApplicationFailure.create({
-        type: FailureType.NotLive,
-        message: `verification is ${state.status}`,
-        nonRetryable: true,
-      });
-    }
-  };
+  const rejectIfNotLive = (): void => rejectIfNotLiveStatus(state.status);
 
   const spendAttempt = (): CheckCodeResult => {
     state.attemptsLeft = Math.max(0, state.attemptsLeft - 1);
@@ -460,11 +458,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       return state;
     },
     {
-      validator: (req) => {
-        const r = cancelInputSchema.safeParse(req ?? {});
-        if (!r.success) throw new Error(formatIssues(r.error));
-        rejectIfNotLive();
-      },
+      validator: (req) => validateCancel(req, state.status),
     },
   );
 

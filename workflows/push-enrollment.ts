@@ -39,6 +39,7 @@ const MAX_FACTORS = 20;
  * a verified factor exists the run stays open (continuing as new when its history grows), and ends `removed` when
  * every factor was deleted.
  */
+// Time here is the workflow clock: Date.now() and new Date() are deterministic inside the workflow sandbox.
 export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<PushEnrollmentState> {
   const input = parseInput(pushEnrollmentInputSchema, rawInput, 'pushEnrollment');
   const factors: PushEnrollmentFactor[] = (input.factors ?? []).map((f) => ({ ...f }));

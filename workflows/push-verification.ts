@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   CancellationScope,
   allHandlersFinished,
   condition,
@@ -11,10 +10,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { activitiesWithSummaries, failureType, parseInput, PROVIDER_ACTIVITY_OPTIONS } from './common';
+import { activitiesWithSummaries, failureType, parseInput, PROVIDER_ACTIVITY_OPTIONS, validateCancel } from './common';
 import type { createPushActivities } from '../activities/push';
 import {
-  cancelInputSchema,
   cancelPush,
   DEFAULT_PUSH_EXPIRY_SECONDS,
   DEFAULT_PUSH_POLL_INTERVAL_SECONDS,
@@ -144,17 +142,7 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
       return state;
     },
     {
-      validator: (req) => {
-        const r = cancelInputSchema.safeParse(req ?? {});
-        if (!r.success) throw new Error(formatIssues(r.error));
-        if (isTerminal(state.status)) {
-          throw ApplicationFailure.create({
-            type: FailureType.NotLive,
-            message: `verification is ${state.status}`,
-            nonRetryable: true,
-          });
-        }
-      },
+      validator: (req) => validateCancel(req, state.status),
     },
   );
 
