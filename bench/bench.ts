@@ -14,8 +14,8 @@ import { bareCode, bareVerification, check, delivered } from './bare/workflows';
  *
  * Options: --quick (CI budget) · --levels 1,10,50,200 · --per-level N (minimum verifications per level; each level
  * runs max(N, 3 × concurrency)) · --open 10000 (verifications open at once in the scale phase) · --cache
- * default@3000,tuned:500,150 (scale rows: a WORKER_MAX_CACHED_WORKFLOWS value or `default`; `tuned:N` =
- * bench/worker-tuned with that cache; `@N` = open N instead of --open)
+ * default@3000,500,unshared:500 (scale rows: a WORKER_MAX_CACHED_WORKFLOWS value or `default`; `unshared:N` = the
+ * worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false and that cache; `@N` = open N instead of --open)
  * · --skip curve,tuning,actions,scale · --scenarios name,name (action rows to run) · --out FILE.
  */
 
@@ -39,7 +39,7 @@ const levels = (opt.get('levels') ?? (quick ? '1,10' : '1,10,50,200')).split(','
 const perLevel = Number(opt.get('per-level') ?? (quick ? 10 : 20));
 const openCount = Number(opt.get('open') ?? (quick ? 200 : 10_000));
 // Full run: the SDK default (it runs out of memory before 3 000), then two settings that hold 10 000 under 1 GiB.
-const cacheSettings = (opt.get('cache') ?? (quick ? 'default' : 'default@3000,tuned:500,150')).split(',');
+const cacheSettings = (opt.get('cache') ?? (quick ? 'default' : 'default@3000,500,unshared:500')).split(',');
 // The quick (CI) run leaves out the worker before/after comparison: four worker restarts.
 const skip = new Set((opt.get('skip') ?? (quick ? 'tuning' : '')).split(',').filter(Boolean));
 /** --scenarios a,b: the action counts of those rows only. */
@@ -211,7 +211,7 @@ async function actionsOf(sys: System, scenario: Scenario, count: number) {
 
 /** Opens `count` verifications that wait on their timers, on one worker; the worker's RSS. */
 async function scale(defaultCount: number, token: string) {
-  // `250` = stock worker with WORKER_MAX_CACHED_WORKFLOWS=250; `tuned:500` = bench/worker-tuned with that cache;
+  // `250` = stock worker with WORKER_MAX_CACHED_WORKFLOWS=250; `unshared:500` = libraries not shared, that cache;
   // `@600` after either = open that many instead of --open.
   const [setting, countText] = token.split('@');
   const count = countText ? Number(countText) : defaultCount;
@@ -220,7 +220,7 @@ async function scale(defaultCount: number, token: string) {
   const sys = await System.start({
     runDir: join(runDir, `scale-${setting.replace(':', '-')}-${count}`),
     workerEnv,
-    worker: worker === 'tuned' ? 'tuned' : 'default',
+    worker: worker === 'unshared' ? 'unshared' : 'default',
   });
   try {
     const rssIdle = sys.worker!.rssMiB();
@@ -326,11 +326,11 @@ async function main(): Promise<void> {
       }
 
       if (!skip.has('tuning')) {
-        // Before/after of the worker tuning on the same system: the stock worker, then the tuned one, same load.
+        // Before/after of the worker tuning on the same system: libraries not shared (before), shared (the default).
         const tuning = [];
         const c = quick ? 5 : 10;
         const total = quick ? 20 : 60;
-        for (const variant of ['default', 'tuned', 'default', 'tuned'] as const) {
+        for (const variant of ['unshared', 'default', 'unshared', 'default'] as const) {
           await sys.worker?.stop();
           await sys.startWorker({}, variant);
           await runScenario(sys, happy, 2, 4);

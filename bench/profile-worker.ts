@@ -12,7 +12,7 @@ interface ProfileNode {
 
 /**
  * Where the worker's CPU goes: runs SMS verifications against a worker started with `--cpu-prof`, then prints the
- * self time by script and by function. `node dist/bench/profile-worker.js [--n 60] [--worker tuned]`.
+ * self time by script and by function. `node dist/bench/profile-worker.js [--n 60] [--worker unshared]`.
  */
 async function main(): Promise<void> {
   const opt = args();
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   const profDir = join(runDir, 'prof');
   const sys = await System.start({
     runDir,
-    worker: opt.get('worker') === 'tuned' ? 'tuned' : 'default',
+    worker: opt.get('worker') === 'unshared' ? 'unshared' : 'default',
     workerExecArgv: ['--cpu-prof', '--cpu-prof-dir', profDir],
   });
   const happy = SCENARIOS.find((s) => s.name === 'phone-sms-happy')!;

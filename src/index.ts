@@ -3,6 +3,6 @@
  * in your worker and call our workflows by name from any client. Workflow code must import from
  * `verifyflow/dist/workflows` (deterministic, Node-free), never from this entry point.
  */
-export { VerificationPlugin, type VerificationPluginOptions } from './temporal/plugin';
+export { SHARED_WORKFLOW_MODULES, VerificationPlugin, type VerificationPluginOptions } from './temporal/plugin';
 export { EncryptionCodec, parseCodecKeys, codecDataConverter, type CodecKeys } from './temporal/codec';
 export * from '../workflows/definitions';

@@ -42,6 +42,12 @@ function procStatusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefine
   }
 }
 
+/** The end of a child's output, for an error message: CI shows stderr, not the run directory. */
+function tail(output: string): string {
+  const last = output.trimEnd().split('\n').slice(-15).join('\n');
+  return last ? `; its last output:\n${last}` : '';
+}
+
 /** Spawns `node <script>` with its output appended to `logFile`, and waits until `ready`. */
 export async function spawnNode(options: SpawnOptions): Promise<Child> {
   const log = createWriteStream(options.logFile, { flags: 'a' });
@@ -68,11 +74,11 @@ export async function spawnNode(options: SpawnOptions): Promise<Child> {
   const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
   while (!(await options.ready(output))) {
     if (dead !== undefined)
-      throw new Error(`${options.name} exited (${dead}) before it was ready; see ${options.logFile}`);
+      throw new Error(`${options.name} exited (${dead}) before it was ready; see ${options.logFile}${tail(output)}`);
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
       throw new Error(
-        `${options.name} not ready within ${options.readyTimeoutMs ?? 120_000} ms; see ${options.logFile}`,
+        `${options.name} not ready within ${options.readyTimeoutMs ?? 120_000} ms; see ${options.logFile}${tail(output)}`,
       );
     }
     await sleep(200);

@@ -13,6 +13,14 @@ import { freePort } from './util';
 export const DIST = resolve(__dirname, '..', '..');
 export const REPO = resolve(DIST, '..');
 
+export type WorkerVariant = 'default' | 'unshared';
+
+/** Worker environment of each variant. */
+const VARIANT_ENV: Record<WorkerVariant, Record<string, string>> = {
+  default: {},
+  unshared: { WORKER_SHARE_WORKFLOW_LIBRARIES: 'false' },
+};
+
 export interface SystemOptions {
   /** Scratch directory: logs, SQLite file, the application key. */
   runDir: string;
@@ -23,8 +31,8 @@ export interface SystemOptions {
   emulator?: Partial<VonageEmulatorOptions>;
   /** Start no verifyflow worker (the bare baseline runs alone). */
   noWorker?: boolean;
-  /** `tuned` runs bench/worker-tuned (shared workflow modules) instead of dist/src/worker.js. */
-  worker?: 'default' | 'tuned';
+  /** `unshared` runs the worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false (the "before" of that tuning). */
+  worker?: WorkerVariant;
   /**
    * Sandbox mode (fuzzing): every provider emulator is mounted in the API, so every route is configured; Vonage keeps
    * this run's credentials so callbacks can be signed from outside.
@@ -139,8 +147,8 @@ export class System {
   async startWorker(extra: Record<string, string> = {}, variant = this.options.worker ?? 'default'): Promise<Child> {
     this.worker = await spawnNode({
       name: 'worker',
-      script: variant === 'tuned' ? join(DIST, 'bench', 'worker-tuned.js') : join(DIST, 'src', 'worker.js'),
-      env: this.env({ ...this.options.workerEnv, ...extra }),
+      script: join(DIST, 'src', 'worker.js'),
+      env: this.env({ ...this.options.workerEnv, ...VARIANT_ENV[variant], ...extra }),
       execArgv: this.options.workerExecArgv,
       logFile: join(this.options.runDir, 'worker.log'),
       ready: (out) => out.includes('verifyflow worker on task queue'),

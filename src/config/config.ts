@@ -73,6 +73,8 @@ export interface AppConfig {
   sms: SmsConfig;
   worker: {
     maxCachedWorkflows?: number;
+    /** Load zod and libphonenumber-js once per worker instead of once per workflow (default true; docs/PERFORMANCE.md). */
+    shareWorkflowLibraries: boolean;
     /** Worker Deployment versioning: set both to run pinned, versioned workers (see docs/CHANGING-WORKFLOWS.md). */
     deploymentName?: string;
     buildId?: string;
@@ -117,6 +119,9 @@ const envSchema = z.object({
   VONAGE_SIGNATURE_SECRET: z.string().min(16, 'VONAGE_SIGNATURE_SECRET must be at least 16 characters').optional(),
   VONAGE_API_HOST: z.url({ error: 'VONAGE_API_HOST must be a URL' }).optional(),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+  WORKER_SHARE_WORKFLOW_LIBRARIES: z
+    .enum(['true', 'false'], { error: 'WORKER_SHARE_WORKFLOW_LIBRARIES must be true or false' })
+    .default('true'),
   PAYLOAD_CODEC_KEYS: z.string().min(1).optional(),
   CODEC_SERVER_TOKEN: z.string().min(24, 'CODEC_SERVER_TOKEN must be at least 24 characters').optional(),
   CODEC_SERVER_ORIGINS: z.string().min(1).optional(),
@@ -273,6 +278,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     sms,
     worker: {
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      shareWorkflowLibraries: e.WORKER_SHARE_WORKFLOW_LIBRARIES === 'true',
       deploymentName: e.TEMPORAL_DEPLOYMENT_NAME,
       buildId: e.TEMPORAL_BUILD_ID,
       defaultVersioningBehavior: e.TEMPORAL_VERSIONING_BEHAVIOR,

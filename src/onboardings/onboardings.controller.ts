@@ -1,9 +1,10 @@
 import { Body, Controller, Get, HttpCode, Injectable, NotFoundException, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Client } from '@temporalio/client';
+import { ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import { AppConfig } from '../config/config';
-import { toHttpError } from '../temporal/errors';
+import { firstState, toHttpError } from '../temporal/errors';
 import {
   cancelInputSchema,
   cancelOnboarding,
@@ -42,7 +43,7 @@ export class OnboardingsService {
         ],
         staticSummary: `Onboarding of ${input.reference}: phone → identity${input.push ? ' → push' : ''}`,
       });
-      return await handle.query(getOnboardingState);
+      return await firstState(this.client, handle, 'onboarding', (h) => h.query(getOnboardingState));
     } catch (err) {
       throw toHttpError(err, id);
     }
@@ -75,13 +76,15 @@ export class OnboardingsController {
   @Post()
   @ApiOperation({ summary: 'Start an onboarding: phone verification, then identity (then push enrollment)' })
   @ApiBody({ schema: jsonSchemaOf(onboardingInputSchema) })
-  @ApiResponse({ status: 201, description: 'The onboarding state (repeat with the same reference: the same one)' })
+  @ApiStart('The onboarding state (repeat with the same reference: the same one)')
   start(@Body(new ZodBody(onboardingInputSchema)) body: OnboardingInput) {
     return this.service.start(body);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'The state of an onboarding: each step with its own workflow ID and status' })
+  @ApiResponse({ status: 200, description: 'The onboarding state' })
+  @ApiErrors(404, 503)
   get(@Param('id') id: string) {
     return this.service.get(id);
   }
@@ -89,6 +92,8 @@ export class OnboardingsController {
   @Post(':id/cancel')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel an onboarding and its running step' })
+  @ApiResponse({ status: 200, description: 'The onboarding state (cancelled)' })
+  @ApiErrors(400, 404, 409, 503)
   @ApiBody({ schema: jsonSchemaOf(cancelInputSchema), required: false })
   cancel(@Param('id') id: string, @Body(new ZodBody(cancelInputSchema)) body: CancelInput) {
     return this.service.cancel(id, body);

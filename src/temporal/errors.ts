@@ -2,10 +2,13 @@ import {
   BadRequestException,
   ConflictException,
   HttpException,
+  HttpStatus,
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import {
+  type Client,
+  type WorkflowHandle,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -22,6 +25,37 @@ export function isUnavailable(err: unknown): boolean {
     if (/ECONNREFUSED|UNAVAILABLE|No connection established/i.test(String((e as Error).message))) return true;
   }
   return false;
+}
+
+/** How long a start waits for the new workflow's first state before answering 202 instead. */
+export const FIRST_STATE_DEADLINE_MS = 5000;
+
+/**
+ * The state of a workflow this request has just started (or joined), read with `query`. The query waits for the
+ * worker's first workflow task; when the worker is saturated or restarting it cannot answer in time. The workflow
+ * exists anyway, so the answer is then 202 with its id and `status: pending`, never 503: a client that retried a 503
+ * without `reference` would start a second verification and send a second message.
+ */
+export async function firstState<T>(
+  client: Client,
+  handle: WorkflowHandle,
+  kind: string,
+  query: (handle: WorkflowHandle) => Promise<T>,
+): Promise<T> {
+  try {
+    return await client.connection.withDeadline(Date.now() + FIRST_STATE_DEADLINE_MS, () => query(handle));
+  } catch (err) {
+    if (!isUnavailable(err)) throw err;
+    throw new HttpException(
+      {
+        id: handle.workflowId,
+        kind,
+        status: 'pending',
+        message: `started; its state is not available yet: GET it by id`,
+      },
+      HttpStatus.ACCEPTED,
+    );
+  }
 }
 
 /** Maps Temporal client errors to HTTP: unknown → 404, rejected update → 400/409, unreachable → 503. */

@@ -26,6 +26,7 @@ export async function createWorker(
         otpHmacSecret: config.sms.otpHmacSecret,
         vonageSms: config.sms.vonageSms,
         payloadCodec: new EncryptionCodec(config.codec.keys),
+        shareWorkflowLibraries: config.worker.shareWorkflowLibraries,
       }),
     ],
     ...(config.worker.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.worker.maxCachedWorkflows } : {}),

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Header, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import {
   identityVerificationInputSchema,
@@ -24,8 +25,7 @@ export class IdentityController {
       'The ID is `identity-<reference>` (reference = your user id, not PII); a repeated start joins the running one.',
   })
   @ApiBody({ schema: jsonSchemaOf(identityVerificationInputSchema) })
-  @ApiResponse({ status: 201, description: 'The verification state (never the verified outputs)' })
-  @ApiResponse({ status: 400, description: 'Invalid input; the message names each field' })
+  @ApiStart('The verification state (never the verified outputs)')
   start(@Body(new ZodBody(identityVerificationInputSchema)) body: IdentityVerificationInput) {
     return this.service.start(body);
   }
@@ -38,6 +38,7 @@ export class IdentityController {
   })
   @ApiResponse({ status: 200, description: '{client_secret, url}' })
   @ApiResponse({ status: 409, description: 'The verification does not wait on the user (processing, or over)' })
+  @ApiErrors(404, 503)
   clientSecret(@Param('id') id: string) {
     return this.service.clientSecret(id);
   }
@@ -49,13 +50,16 @@ export class IdentityController {
   })
   @ApiBody({ schema: jsonSchemaOf(redactInputSchema), required: false })
   @ApiResponse({ status: 200, description: 'Where the redaction stands: {status, workflowId, redactAt}' })
+  @ApiErrors(400, 404, 409, 503)
   redact(@Param('id') id: string, @Body(new ZodBody(redactInputSchema)) _body: unknown) {
     return this.service.redact(id);
   }
 
   @Get(':id/redaction')
   @ApiOperation({ summary: "Where the redaction of the verification's Stripe session stands" })
+  @ApiResponse({ status: 200, description: 'Where the redaction stands: {status, workflowId, redactAt}' })
   @ApiResponse({ status: 404, description: 'No redaction was started' })
+  @ApiErrors(503)
   redaction(@Param('id') id: string) {
     return this.service.redaction(id);
   }

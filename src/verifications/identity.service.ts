@@ -16,7 +16,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { StripeIdentityAdapter, type StripeIdentity } from '../../activities/providers/stripe-identity';
 import { AppConfig } from '../config/config';
-import { toHttpError } from '../temporal/errors';
+import { firstState, toHttpError } from '../temporal/errors';
 import {
   DEFAULT_IDENTITY_DEADLINE_SECONDS,
   DEFAULT_IDENTITY_MAX_ATTEMPTS,
@@ -98,7 +98,7 @@ export class IdentityService {
           .filter(Boolean)
           .join('; '),
       });
-      return await handle.query(getIdentityState);
+      return await firstState(this.client, handle, 'identity', (h) => h.query(getIdentityState));
     } catch (err) {
       throw toHttpError(err, id);
     }

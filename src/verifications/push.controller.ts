@@ -1,5 +1,6 @@
 import { BadRequestException, Body, Controller, Get, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import {
   formatIssues,
@@ -28,6 +29,7 @@ export class PushController {
   @ApiBody({ schema: jsonSchemaOf(pushAccessTokenInputSchema) })
   @ApiResponse({ status: 201, description: '{token, identity, serviceSid, factorType, ttl}' })
   @ApiResponse({ status: 400, description: 'Invalid identity; the message says why' })
+  @ApiErrors(503)
   createAccessToken(@Body(new ZodBody(pushAccessTokenInputSchema)) body: PushAccessTokenInput) {
     return this.service.createAccessToken(body);
   }
@@ -39,15 +41,16 @@ export class PushController {
       'With `reference`, the ID is deterministic (`push-<reference>`) and a repeated start returns the same verification.',
   })
   @ApiBody({ schema: jsonSchemaOf(pushVerificationInputSchema) })
-  @ApiResponse({ status: 201, description: 'The push verification state' })
-  @ApiResponse({ status: 400, description: 'Invalid input; the message names each field' })
+  @ApiStart('The push verification state')
   startPush(@Body(new ZodBody(pushVerificationInputSchema)) body: PushVerificationInput) {
     return this.service.startPush(body);
   }
 
   @Get('push/enrollments/:identity')
   @ApiOperation({ summary: "The identity's verified push factor (from its enrollment workflow, not from Twilio)" })
+  @ApiResponse({ status: 200, description: 'The enrollment state: {identity, status, factorSid, …}' })
   @ApiResponse({ status: 404, description: 'The identity has no verified push factor' })
+  @ApiErrors(400, 503)
   getEnrollment(@Param('identity') identity: string) {
     const parsed = pushIdentitySchema.safeParse(identity);
     if (!parsed.success) throw new BadRequestException(formatIssues(parsed.error).replace(/^body/, 'identity'));

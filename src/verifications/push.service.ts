@@ -11,7 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { TwilioPushAdapter, type TwilioPush } from '../../activities/providers/twilio-push';
 import { AppConfig } from '../config/config';
-import { isUnavailable, toHttpError } from '../temporal/errors';
+import { firstState, isUnavailable, toHttpError } from '../temporal/errors';
 import {
   DEFAULT_PUSH_EXPIRY_SECONDS,
   DEFAULT_PUSH_POLL_INTERVAL_SECONDS,
@@ -125,7 +125,7 @@ export class PushService {
           ...(input.reference ? [`reference: ${input.reference}`] : []),
         ].join('; '),
       });
-      return await handle.query(getPushState);
+      return await firstState(this.client, handle, 'push', (h) => h.query(getPushState));
     } catch (err) {
       throw toHttpError(err, id);
     }

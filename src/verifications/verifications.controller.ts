@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import {
   cancelInputSchema,
@@ -24,15 +25,16 @@ export class VerificationsController {
       'With `reference`, the ID is deterministic (`phone-<reference>`) and a repeated start returns the same verification.',
   })
   @ApiBody({ schema: jsonSchemaOf(phoneVerificationInputSchema) })
-  @ApiResponse({ status: 201, description: 'The verification state' })
-  @ApiResponse({ status: 400, description: 'Invalid input; the message names each field' })
+  @ApiStart('The verification state')
   startPhone(@Body(new ZodBody(phoneVerificationInputSchema)) body: PhoneVerificationInput) {
     return this.service.startPhone(body);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'The state of a verification' })
+  @ApiResponse({ status: 200, description: 'The verification state' })
   @ApiResponse({ status: 404, description: 'Unknown verification' })
+  @ApiErrors(503)
   get(@Param('id') id: string) {
     return this.service.get(id);
   }
@@ -43,6 +45,7 @@ export class VerificationsController {
   @ApiBody({ schema: jsonSchemaOf(checkCodeInputSchema) })
   @ApiResponse({ status: 200, description: '{status: completed|invalid_code|failed|expired, attemptsLeft}' })
   @ApiResponse({ status: 409, description: 'The verification is no longer live' })
+  @ApiErrors(400, 404, 503)
   check(@Param('id') id: string, @Body(new ZodBody(checkCodeInputSchema)) body: CheckCodeInput) {
     return this.service.check(id, body);
   }
@@ -50,6 +53,8 @@ export class VerificationsController {
   @Post(':id/next-channel')
   @HttpCode(200)
   @ApiOperation({ summary: 'Give up on the current channel and move to the next one' })
+  @ApiResponse({ status: 200, description: 'The verification state' })
+  @ApiErrors(400, 404, 409, 503)
   nextChannel(@Param('id') id: string) {
     return this.service.nextChannel(id);
   }
@@ -59,7 +64,9 @@ export class VerificationsController {
   @ApiOperation({
     summary: 'Send a new code on the current channel (sms_gateway channels); the previous code stops working',
   })
+  @ApiResponse({ status: 200, description: 'The verification state (a new code was sent)' })
   @ApiResponse({ status: 409, description: 'No code of ours on this channel, no resends left, or no longer live' })
+  @ApiErrors(400, 404, 503)
   resend(@Param('id') id: string) {
     return this.service.resend(id);
   }
@@ -67,6 +74,8 @@ export class VerificationsController {
   @Post(':id/cancel')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel a live verification' })
+  @ApiResponse({ status: 200, description: 'The verification state (cancelled)' })
+  @ApiErrors(400, 404, 409, 503)
   @ApiBody({ schema: jsonSchemaOf(cancelInputSchema), required: false })
   cancel(@Param('id') id: string, @Body(new ZodBody(cancelInputSchema)) body: CancelInput) {
     return this.service.cancel(id, body);

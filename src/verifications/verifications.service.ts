@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { Client, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { AppConfig } from '../config/config';
-import { toHttpError } from '../temporal/errors';
+import { firstState, toHttpError } from '../temporal/errors';
 import {
   cancel,
   checkCode,
@@ -52,7 +52,7 @@ export class VerificationsService {
         staticSummary: `Phone verification for ${input.brand} via ${channels}`,
         staticDetails: `channels: ${channels}; expiry: ${input.expirySeconds ?? 600} s; max code attempts: ${input.maxCodeAttempts ?? 5}${input.reference ? `; reference: ${input.reference}` : ''}`,
       });
-      return await handle.query(getState);
+      return await firstState(this.client, handle, 'phone', (h) => h.query(getState));
     } catch (err) {
       throw toHttpError(err, id);
     }

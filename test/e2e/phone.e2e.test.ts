@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { HttpException } from '@nestjs/common';
 import { sign } from 'jsonwebtoken';
+import { VerificationsService } from '../../src/verifications/verifications.service';
 import { SA_CHANNEL, SA_STATUS, type VerificationState } from '../../workflows/definitions';
 import { saveHistory } from '../support/histories';
 import { eventually, startStack, type Stack } from '../support/stack';
@@ -299,4 +301,35 @@ test('health reports the Temporal connection; OpenAPI is served', async () => {
   expect(Object.keys(doc.body.paths)).toEqual(
     expect.arrayContaining(['/v1/verifications/phone', '/v1/verifications/{id}/check']),
   );
+  // Every answer a route gives is documented (the fuzz run checks the same against the live API).
+  expect(Object.keys(doc.body.paths['/v1/verifications/phone'].post.responses).sort()).toEqual([
+    '201',
+    '202',
+    '400',
+    '503',
+  ]);
+  expect(Object.keys(doc.body.paths['/v1/verifications/{id}/cancel'].post.responses).sort()).toEqual([
+    '200',
+    '400',
+    '404',
+    '409',
+    '503',
+  ]);
+});
+
+test('a start whose first state cannot be read in time answers 202 with the id, never 503: it was started', async () => {
+  // The API's task queue has no worker here, so the query after the start cannot be answered.
+  const service = new VerificationsService(stack.client, { ...stack.config, taskQueue: `no-worker-${randomUUID()}` });
+  const reference = randomUUID();
+  const answer = await service.startPhone({ to: '+14155550100', brand: 'Acme', reference }).catch((e: unknown) => e);
+  expect(answer).toBeInstanceOf(HttpException);
+  expect((answer as HttpException).getStatus()).toBe(202);
+  expect((answer as HttpException).getResponse()).toMatchObject({
+    id: `phone-${reference}`,
+    kind: 'phone',
+    status: 'pending',
+  });
+  const handle = stack.client.workflow.getHandle(`phone-${reference}`);
+  expect((await handle.describe()).status.name).toBe('RUNNING');
+  await handle.terminate('test over');
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { codecDataConverter, EncryptionCodec, VerificationPlugin, checkCode } from '../../src';
+import { codecDataConverter, EncryptionCodec, SHARED_WORKFLOW_MODULES, VerificationPlugin, checkCode } from '../../src';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /**
@@ -75,5 +75,27 @@ test("a team's own workflow runs phoneVerification as a child workflow in the sa
     const code = await outboxCode(to);
     await client.workflow.getHandle(`phone-${userId}`).executeUpdate(checkCode, { args: [{ code }] });
     expect(await handle.result()).toMatchObject({ userId, phone: { status: 'completed', id: `phone-${userId}` } });
+  });
+});
+
+describe('shared workflow libraries', () => {
+  const deps = {};
+  test("the plugin preloads them into the worker bundle, after the host worker's own preloads", () => {
+    const options = new VerificationPlugin({ deps }).configureWorker({
+      taskQueue: 'q',
+      bundlerOptions: { preloadModules: ['/team/preload.js'] },
+    });
+    expect(options.bundlerOptions?.preloadModules).toEqual(['/team/preload.js', ...SHARED_WORKFLOW_MODULES]);
+    expect(SHARED_WORKFLOW_MODULES[0]).toMatch(/workflows[/\\]shared-libraries\.(ts|js)$/);
+  });
+
+  test('and into a prebuilt bundle (bundleWorkflowCode with the plugin)', () => {
+    const options = new VerificationPlugin({ deps }).configureBundler({ workflowsPath: '/team/workflows.js' });
+    expect(options.preloadModules).toEqual([...SHARED_WORKFLOW_MODULES]);
+  });
+
+  test('shareWorkflowLibraries: false leaves the bundle as the host configured it', () => {
+    const options = new VerificationPlugin({ deps, shareWorkflowLibraries: false }).configureWorker({ taskQueue: 'q' });
+    expect(options.bundlerOptions?.preloadModules ?? []).toEqual([]);
   });
 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { codecDataConverter, parseCodecKeys } from '../../src/temporal/codec';
+import { SHARED_WORKFLOW_MODULES } from '../../src/temporal/plugin';
 import { HISTORIES_DIR } from '../support/histories';
 import { TEST_CODEC_KEYS } from '../support/stack';
 
@@ -15,9 +16,10 @@ const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json'));
 
 let workflowBundle: WorkflowBundleWithSourceMap;
 beforeAll(async () => {
-  // One bundle of today's workflow code serves every history.
+  // One bundle of today's workflow code, built like VerificationPlugin's (shared libraries preloaded), serves every history.
   workflowBundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
+    preloadModules: [...SHARED_WORKFLOW_MODULES],
     logger: new DefaultLogger('WARN'),
   });
 });
