@@ -1,4 +1,4 @@
-import { log } from '@temporalio/activity';
+import { activityInfo, log } from '@temporalio/activity';
 import type { VonageStartParams, VonageVerify } from './providers/vonage';
 import { requireDep } from './require-dep';
 
@@ -9,10 +9,17 @@ import { requireDep } from './require-dep';
 export const createPhoneActivities = (deps: { vonage?: VonageVerify }) => {
   const vonage = () => requireDep(deps.vonage, 'vonage');
   return {
-    /** Creates one Vonage Verify v2 request whose workflow steps are the given channels. */
+    /**
+     * Creates one Vonage Verify v2 request whose workflow steps are the given channels. A retry whose earlier attempt
+     * created the request but lost the answer (worker killed, timeout) meets a 409 naming that request: it takes it
+     * over instead of failing the verification, so the message already sent is the one the user answers.
+     */
     async vonageStartVerification(params: VonageStartParams) {
-      const started = await vonage().startVerification(params);
-      log.info('vonage request created', { requestId: started.requestId, steps: params.steps.map((s) => s.channel) });
+      const started = await vonage().startVerification(params, { adoptConcurrent: activityInfo().attempt > 1 });
+      const steps = params.steps.map((s) => s.channel);
+      if (started.adopted)
+        log.warn('vonage request of an earlier attempt taken over', { requestId: started.requestId, steps });
+      else log.info('vonage request created', { requestId: started.requestId, steps });
       return started;
     },
 

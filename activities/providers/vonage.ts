@@ -21,6 +21,20 @@ export interface VonageStartParams {
 export interface VonageStarted {
   requestId: string;
   checkUrl?: string;
+  /**
+   * The request was not created by this call: a retried start found the number busy with the request an earlier
+   * attempt created (its answer lost) and took that one over. It has no check URL (silent auth then waits for the
+   * `action_pending` callback or its channel timeout).
+   */
+  adopted?: boolean;
+}
+
+export interface VonageStartOptions {
+  /**
+   * Take over the request a 409 "Concurrent verifications to the same number" names instead of failing. Only for
+   * a retried start (activity attempt > 1), where that request is almost surely the one the lost attempt created.
+   */
+  adoptConcurrent?: boolean;
 }
 
 export type VonageCheckOutcome =
@@ -28,7 +42,7 @@ export type VonageCheckOutcome =
 
 /** The narrow interface the activities use; the only door to the Vonage SDK. */
 export interface VonageVerify {
-  startVerification(params: VonageStartParams): Promise<VonageStarted>;
+  startVerification(params: VonageStartParams, options?: VonageStartOptions): Promise<VonageStarted>;
   checkCode(requestId: string, code: string): Promise<VonageCheckOutcome>;
   /** true when the request moved to its next step; false when it has none or is over (409/404). */
   nextWorkflow(requestId: string): Promise<boolean>;
@@ -46,6 +60,8 @@ export interface VonageAdapterOptions {
 }
 
 interface ProblemBody {
+  /** 409 Conflict on a new request: the request that keeps the number busy. */
+  request_id?: unknown;
   title?: string;
   detail?: string;
   invalid_parameters?: { name: string; reason: string }[];
@@ -68,7 +84,7 @@ export class VonageVerifyAdapter implements VonageVerify {
     );
   }
 
-  async startVerification(params: VonageStartParams): Promise<VonageStarted> {
+  async startVerification(params: VonageStartParams, options: VonageStartOptions = {}): Promise<VonageStarted> {
     try {
       const res = await this.client.verify2.newRequest({
         brand: params.brand,
@@ -80,10 +96,16 @@ export class VonageVerifyAdapter implements VonageVerify {
       } as never);
       return { requestId: res.requestId, checkUrl: res.checkUrl };
     } catch (err) {
-      throw await classify(err, 'start verification', {
-        409: FailureType.ProviderRejected,
-        400: FailureType.InvalidProviderRequest,
-      });
+      const body = httpStatus(err) === 409 ? await problem(err) : undefined;
+      if (options.adoptConcurrent && typeof body?.request_id === 'string' && body.request_id) {
+        return { requestId: body.request_id, adopted: true };
+      }
+      throw await classify(
+        err,
+        'start verification',
+        { 409: FailureType.ProviderRejected, 400: FailureType.InvalidProviderRequest },
+        body,
+      );
     }
   }
 
@@ -146,11 +168,16 @@ async function problem(err: unknown): Promise<ProblemBody | undefined> {
 }
 
 /** Turns a Vonage error into a typed failure: non-retryable for rejections, retryable for outages. */
-async function classify(err: unknown, what: string, extra: Record<number, FailureType> = {}): Promise<Error> {
+async function classify(
+  err: unknown,
+  what: string,
+  extra: Record<number, FailureType> = {},
+  alreadyRead?: ProblemBody,
+): Promise<Error> {
   if (err instanceof ApplicationFailure) return err;
   const status = httpStatus(err);
   if (status === undefined) return err instanceof Error ? err : new Error(String(err)); // network: retried
-  const body = await problem(err);
+  const body = alreadyRead ?? (await problem(err));
   const detail = body?.invalid_parameters?.map((p) => `${p.name}: ${p.reason}`).join('; ') || body?.detail || '';
   const message = `Vonage ${what} failed: HTTP ${status}${body?.title ? ` ${body.title}` : ''}${detail ? ` (${detail})` : ''}`;
   if (status === 422) {

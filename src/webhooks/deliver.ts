@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
 import { ServiceUnavailableException, type Logger } from '@nestjs/common';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { SignalDefinition } from '@temporalio/common';
+import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { SA_KIND, SA_PROVIDER_REF } from '../../workflows/definitions';
 import { isUnavailable } from '../temporal/errors';
 
@@ -45,4 +48,39 @@ export async function findByProviderRef(
     for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
   }
   return undefined;
+}
+
+/** gRPC NOT_FOUND: the workflow does not exist (any more). */
+const GRPC_NOT_FOUND = 5;
+
+/**
+ * Signals `event` so that a repeat of the same event is dropped by the Temporal server, not only by the workflow:
+ * the signal's request ID is a hash of the signal name and the event, and the server keeps the request IDs of the
+ * signals a run has received. A provider retry or a replayed delivery then adds no history event, no workflow task
+ * and no billable action. (`handle.signal()` always sends a random request ID.) Payloads go through the client's data
+ * converter and codec, like every other signal.
+ */
+export async function signalOnce<T>(
+  client: Client,
+  workflowId: string,
+  signal: SignalDefinition<[T]>,
+  event: T,
+): Promise<void> {
+  const hash = createHash('sha256').update(signal.name).update('\0').update(JSON.stringify(event)).digest('hex');
+  const requestId = `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
+  try {
+    await client.workflowService.signalWorkflowExecution({
+      namespace: client.options.namespace,
+      identity: client.options.identity,
+      workflowExecution: { workflowId },
+      signalName: signal.name,
+      requestId,
+      input: { payloads: await encodeToPayloads(client.options.loadedDataConverter, event) },
+    });
+  } catch (err) {
+    if ((err as { code?: unknown }).code === GRPC_NOT_FOUND) {
+      throw new WorkflowNotFoundError(`workflow ${workflowId} not found`, workflowId, undefined);
+    }
+    throw err;
+  }
 }

@@ -14,7 +14,7 @@ import type { Request } from 'express';
 import { Client } from '@temporalio/client';
 import { StripeSignatureError, verifyStripeWebhook } from '../../activities/providers/stripe-identity';
 import { AppConfig } from '../config/config';
-import { deliver, findByProviderRef } from './deliver';
+import { deliver, findByProviderRef, signalOnce } from './deliver';
 import { identityProviderEvent, identityRedactionId, providerRef } from '../../workflows/definitions';
 
 const IDENTITY_ID = /^identity-[A-Za-z0-9._:-]{1,64}$/;
@@ -66,7 +66,7 @@ export class StripeWebhookController {
         this.logger.warn(`stripe ${event.type} event for unknown session ${event.sessionId} acknowledged`);
         return false;
       }
-      await this.client.workflow.getHandle(workflowId).signal(identityProviderEvent, event);
+      await signalOnce(this.client, workflowId, identityProviderEvent, event);
       return true;
     });
     return { received: true, delivered };

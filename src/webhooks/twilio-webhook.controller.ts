@@ -12,7 +12,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Client } from '@temporalio/client';
 import { AppConfig } from '../config/config';
-import { deliver, findByProviderRef } from './deliver';
+import { deliver, findByProviderRef, signalOnce } from './deliver';
 import {
   normalizeTwilioPushWebhook,
   parseForm,
@@ -106,7 +106,7 @@ export class TwilioWebhookController {
       this.logger.warn(`twilio ${event.type} for unknown challenge ${event.challengeSid} acknowledged`);
       return false;
     }
-    await this.client.workflow.getHandle(workflowId).signal(pushProviderEvent, event);
+    await signalOnce(this.client, workflowId, pushProviderEvent, event);
     return true;
   }
 }

@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Client } from '@temporalio/client';
 import { AppConfig } from '../config/config';
-import { deliver, findByProviderRef } from './deliver';
+import { deliver, findByProviderRef, signalOnce } from './deliver';
 import {
   normalizeVonageSmsReceipt,
   verifyVonageSmsReceipt,
@@ -63,7 +63,7 @@ export class VonageSmsWebhookController {
         this.logger.warn(`vonage SMS receipt for unknown message ${event.ref} (${event.status}) acknowledged`);
         return false;
       }
-      await this.client.workflow.getHandle(workflowId).signal(providerEvent, event);
+      await signalOnce(this.client, workflowId, providerEvent, event);
       return true;
     });
     return { ok: true, delivered };

@@ -12,7 +12,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Client } from '@temporalio/client';
 import { AppConfig } from '../config/config';
-import { deliver, findByProviderRef } from './deliver';
+import { deliver, findByProviderRef, signalOnce } from './deliver';
 import {
   normalizeVonageCallback,
   verifyVonageCallback,
@@ -59,7 +59,7 @@ export class VonageWebhookController {
         this.logger.warn(`vonage callback for unknown request ${event.ref} (${event.status}) acknowledged`);
         return false;
       }
-      await this.client.workflow.getHandle(workflowId).signal(providerEvent, event);
+      await signalOnce(this.client, workflowId, providerEvent, event);
       return true;
     });
     return { ok: true, delivered };

@@ -2,7 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { HttpException } from '@nestjs/common';
 import { sign } from 'jsonwebtoken';
 import { VerificationsService } from '../../src/verifications/verifications.service';
-import { SA_CHANNEL, SA_STATUS, type VerificationState } from '../../workflows/definitions';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { SA_CHANNEL, SA_STATUS, type ProviderEvent, type VerificationState } from '../../workflows/definitions';
 import { saveHistory } from '../support/histories';
 import { eventually, startStack, type Stack } from '../support/stack';
 
@@ -246,6 +247,37 @@ test('an undatable token (no iat) is refused; a signed event the contract reject
   expect(hostile.status).toBe(200);
   expect(hostile.body).toEqual({ ok: true, delivered: false });
   expect(await getState(started.id)).toMatchObject({ status: 'action_pending', channel: 'silent_auth' });
+  await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({});
+});
+
+test('a callback delivered 5× (provider retries, replays) reaches the workflow once: one signal in its history', async () => {
+  const started = await startPhone({ to: uniqueNumber() });
+  await waitFor(started.id, (s) => s.status === 'action_pending');
+  const req = stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === started.id)!;
+  const body = {
+    request_id: req.requestId,
+    triggered_at: new Date().toISOString(),
+    type: 'event',
+    channel: 'silent_auth',
+    status: 'failed',
+    client_ref: started.id,
+  };
+  for (let i = 0; i < 5; i++) {
+    const res = await signedCallback(body); // a fresh token each time, the same event
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true, delivered: true });
+  }
+  await waitFor(started.id, (s) => s.channel === 'sms');
+  const history = await stack.client.workflow.getHandle(started.id).fetchHistory();
+  const signalled = await Promise.all(
+    (history.events ?? [])
+      .map((e) => e.workflowExecutionSignaledEventAttributes)
+      .filter((a) => a?.signalName === 'providerEvent')
+      .map((a) =>
+        decodeFromPayloadsAtIndex<ProviderEvent>(stack.client.options.loadedDataConverter, 0, a!.input!.payloads),
+      ),
+  );
+  expect(signalled.filter((e) => e.channel === 'silent_auth' && e.status === 'failed')).toHaveLength(1);
   await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({});
 });
 

@@ -1,0 +1,81 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import express from 'express';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { createPhoneActivities } from '../../activities/phone';
+import { VonageVerifyAdapter, type VonageStartParams, type VonageStarted } from '../../activities/providers/vonage';
+import { Outbox } from '../../src/sandbox/outbox';
+import { VonageEmulator } from '../../src/sandbox/vonage-emulator';
+import { FailureType } from '../../workflows/definitions';
+
+/**
+ * A start whose answer was lost (worker killed after Vonage created the request) is retried; Vonage then answers 409
+ * "Concurrent verifications to the same number" naming the request the first attempt created. The retry takes that
+ * request over; a first attempt never does (the number is busy with somebody else's verification).
+ */
+const APPLICATION_ID = 'a1b2c3d4-0000-4000-8000-000000000002';
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
+let server: Server;
+let emulator: VonageEmulator;
+const outbox = new Outbox();
+let acts: ReturnType<typeof createPhoneActivities>;
+
+beforeAll(async () => {
+  let baseUrl = '';
+  emulator = new VonageEmulator({
+    applicationId: APPLICATION_ID,
+    publicKeyPem: keys.publicKey,
+    signatureSecret: 'sandbox-signature-secret',
+    callbackUrl: () => 'http://127.0.0.1:9/unused',
+    publicBaseUrl: () => baseUrl,
+    outbox,
+  });
+  const app = express();
+  app.use('/sandbox/vonage', emulator.router());
+  server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox/vonage`;
+  acts = createPhoneActivities({
+    vonage: new VonageVerifyAdapter({ applicationId: APPLICATION_ID, privateKey: keys.privateKey, apiHost: baseUrl }),
+  });
+});
+afterAll(async () => {
+  emulator.close();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+const attempt = (n: number) =>
+  new MockActivityEnvironment({ attempt: n } as never, { logger: new DefaultLogger('ERROR') });
+const params = (to: string): VonageStartParams => ({
+  brand: 'Acme',
+  steps: [{ channel: 'sms', to }],
+  channelTimeoutSeconds: 300,
+});
+
+test('a retried start takes over the request its lost first attempt created: one SMS, one request', async () => {
+  const to = '+14155550181';
+  const first = (await attempt(1).run(acts.vonageStartVerification, params(to))) as VonageStarted;
+  const retried = await attempt(2).run(acts.vonageStartVerification, params(to));
+  expect(retried).toEqual({ requestId: first.requestId, adopted: true });
+  expect(outbox.list({ to })).toHaveLength(1);
+});
+
+test('a first attempt on a busy number fails typed and non-retryable, naming the conflict', async () => {
+  const to = '+14155550182';
+  await attempt(1).run(acts.vonageStartVerification, params(to));
+  const err = await attempt(1)
+    .run(acts.vonageStartVerification, params(to))
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect(err).toMatchObject({ type: FailureType.ProviderRejected, nonRetryable: true });
+  expect((err as Error).message).toMatch(/409.*Concurrent verifications to the same number/);
+});
