@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { REPO, System } from './lib/system';
 import { args, load, machine, writeJson } from './lib/util';
-import { fuzzVonageWebhook, type ProbeResult } from './lib/webhook-fuzz';
+import { fuzzStripeWebhook, fuzzTwilioWebhook, fuzzVonageWebhook, type ProbeResult } from './lib/webhook-fuzz';
 
 /**
  * Bad input against the real system: Schemathesis (PyPI, `schemathesis` v4 CLI) generates requests from the app's own
@@ -158,8 +158,15 @@ async function main(): Promise<void> {
   const sys = await System.start({ runDir, sandbox: true });
   let failed = false;
   try {
-    const webhooks: ProbeResult[] = await fuzzVonageWebhook(sys, replays);
-    results.webhooks = { vonage: webhooks };
+    const byProvider: Record<string, ProbeResult[]> = {
+      vonage: await fuzzVonageWebhook(sys, replays),
+      stripe: await fuzzStripeWebhook(sys, replays),
+      twilio: await fuzzTwilioWebhook(sys, replays),
+    };
+    results.webhooks = byProvider;
+    const webhooks = Object.entries(byProvider).flatMap(([provider, probes]) =>
+      probes.map((w) => ({ ...w, name: `${provider}: ${w.name}` })),
+    );
     for (const w of webhooks) {
       console.log(
         `webhook ${w.category.padEnd(9)} ${w.name}: ${JSON.stringify(w.statuses)} signalled ${w.signalled} (${w.maxMs} ms)`,
@@ -179,6 +186,10 @@ async function main(): Promise<void> {
     const schema = st.failures.filter((f) => !f.check.startsWith('ST101') && !f.check.startsWith('ST103')).length;
     if (failOn.has('schema') && schema > 0) reasons.push(`${schema} other conformance failure(s)`);
     for (const w of webhooks) {
+      const serverErrors = Object.entries(w.statuses).filter(([status]) => Number(status) >= 500);
+      if (failOn.has('server-errors') && serverErrors.length) {
+        reasons.push(`webhook ${w.category} "${w.name}" answered ${serverErrors.map(([s]) => s).join(', ')}`);
+      }
       // Replays: the control delivery signalled once; every replay that signalled again is counted.
       if (w.category !== 'legit' && failOn.has(w.category) && w.signalled > 0) {
         reasons.push(`webhook ${w.category} "${w.name}" signalled ${w.signalled}×`);

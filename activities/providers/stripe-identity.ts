@@ -248,10 +248,12 @@ export interface StripeIdentityWebhook {
 
 /** Thrown for a missing, forged or stale (beyond the tolerance) `Stripe-Signature`. */
 export class StripeSignatureError extends Error {}
+/** A correctly signed body that is not a Stripe event. */
+export class StripeMalformedEventError extends Error {}
 
 /**
  * Verifies a webhook with `stripe.webhooks.constructEvent` on the exact raw body (HMAC-SHA256 of `t.body`, timestamp
- * within `toleranceSeconds`, 300 by default), then normalizes a VerificationSession event. The client secret and
+ * within `toleranceSeconds` of now, on either side, 300 by default), then normalizes a VerificationSession event. The client secret and
  * anything else in the payload stay out of the result.
  */
 export function verifyStripeWebhook(
@@ -261,18 +263,33 @@ export function verifyStripeWebhook(
   toleranceSeconds?: number,
 ): StripeIdentityWebhook {
   if (!signatureHeader) throw new StripeSignatureError('missing Stripe-Signature header');
+  // stripe-node refuses timestamps too old but not timestamps in the future: a header signed for next week would be
+  // replayable all week. Refuse both sides of the window.
+  const tolerance = toleranceSeconds ?? Stripe.webhooks.DEFAULT_TOLERANCE;
+  const signedAt = Number(/(?:^|,)\s*t=(\d+)/.exec(signatureHeader)?.[1]);
+  if (signedAt > Math.floor(Date.now() / 1000) + tolerance) {
+    throw new StripeSignatureError('Timestamp in the future, outside the tolerance zone');
+  }
   let event: Stripe.Event;
   try {
     event = Stripe.webhooks.constructEvent(rawBody, signatureHeader, secret, toleranceSeconds);
   } catch (err) {
     throw new StripeSignatureError((err as Error).message);
   }
+  // Correctly signed, yet not an event (a JSON array, no type): Stripe never sends that; refuse it as malformed.
+  if (typeof event !== 'object' || event === null || Array.isArray(event) || typeof event.type !== 'string') {
+    throw new StripeMalformedEventError('body: not a Stripe event (an object with a string `type`)');
+  }
   const prefix = 'identity.verification_session.';
   if (!event.type.startsWith(prefix)) return { stripeType: event.type };
   const type = event.type.slice(prefix.length) as IdentityEventType;
-  const session = event.data.object as Stripe.Identity.VerificationSession;
-  const workflowId = session.metadata?.workflow_id || undefined;
-  if (!(IDENTITY_EVENT_TYPES as readonly string[]).includes(type) || typeof session?.id !== 'string') {
+  const session = event.data?.object as Stripe.Identity.VerificationSession | undefined;
+  const workflowId = typeof session?.metadata?.workflow_id === 'string' ? session.metadata.workflow_id : undefined;
+  if (
+    !(IDENTITY_EVENT_TYPES as readonly string[]).includes(type) ||
+    session?.object !== 'identity.verification_session' ||
+    typeof session.id !== 'string'
+  ) {
     return { stripeType: event.type, workflowId };
   }
   const report = session.last_verification_report;

@@ -11,12 +11,13 @@ export async function http<T = Record<string, unknown>>(
   url: string,
   body?: unknown,
   timeoutMs = 60_000,
+  headers: Record<string, string> = {},
 ): Promise<Exchange<T>> {
   const started = performance.now();
   try {
     const res = await fetch(url, {
       method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });

@@ -1,5 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
+import { sign } from 'jsonwebtoken';
 import { SA_STATUS, type VerificationKind } from '../../workflows/definitions';
+import { loadConfig } from '../../src/config/config';
 import { PushDevice } from '../../test/support/push-device';
 import { http, type Exchange } from './http';
 import type { System } from './system';
@@ -76,9 +78,10 @@ async function call<T = Record<string, unknown>>(
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<Exchange<T>> {
   for (;;) {
-    const res = await http<T>(method, `${ctx.sys.apiUrl}${path}`, body);
+    const res = await http<T>(method, `${ctx.sys.apiUrl}${path}`, body, undefined, headers);
     const transient = res.status === 0 || res.status === 502 || res.status === 503;
     if (!transient || !ctx.retryUntil || Date.now() > ctx.retryUntil) return res;
     await sleep(250);
@@ -87,6 +90,12 @@ async function call<T = Record<string, unknown>>(
 
 const expect = (res: Exchange, status: number, what: string): void => {
   if (res.status !== status) throw new FlowError(`${what}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+};
+
+/** A start answers 201 with the state, or 202 with the id when the worker could not give the state in time. */
+const expectStarted = (ctx: FlowContext, res: Exchange): void => {
+  if (res.status === 202) ctx.rec.add('startAccepted202', res.ms);
+  else expect(res, 201, 'start');
 };
 
 /** Reads the newest code sent to `to` from the sandbox outbox over HTTP, once the outbox says it arrived. */
@@ -99,6 +108,19 @@ async function codeFor(ctx: FlowContext, to: string, already: number): Promise<s
   const code = Array.isArray(res.body) ? res.body[res.body.length - 1]?.code : undefined;
   if (!code) throw new FlowError(`no code in the outbox for flow to ${to.slice(0, 5)}…`);
   return code;
+}
+
+/**
+ * `POST /v1/verifications/:id/check`, as a careful client sends it: with an Idempotency-Key, so a retry after a lost
+ * answer (503, refused connection) gets the first outcome instead of 409 from a verification that check completed.
+ */
+async function checkCode(ctx: FlowContext, id: string, body: { code: string; requestId?: string }) {
+  const check = await call<{ status: string }>(ctx, 'POST', `/v1/verifications/${id}/check`, body, {
+    'idempotency-key': randomUUID(),
+  });
+  ctx.rec.add('check', check.ms);
+  expect(check, 200, 'check');
+  return check.body;
 }
 
 const sentTo = (ctx: FlowContext, to: string): number => ctx.sys.provider.outbox.sent.get(to.replace(/\D/g, '')) ?? 0;
@@ -129,7 +151,7 @@ async function startPhone(
     ...(reference ? { reference } : {}),
   });
   ctx.rec.add('start', res.ms);
-  expect(res, 201, 'start');
+  expectStarted(ctx, res);
   return { id: res.body.id, state: res };
 }
 
@@ -139,10 +161,7 @@ async function phoneSmsHappy(ctx: FlowContext, index: number): Promise<FlowResul
   const already = sentTo(ctx, to);
   const { id } = await startPhone(ctx, index, { to, brand: 'Bench', channels: [{ channel: 'sms' }] });
   const code = await codeFor(ctx, to, already);
-  const check = await call<{ status: string }>(ctx, 'POST', `/v1/verifications/${id}/check`, { code });
-  ctx.rec.add('check', check.ms);
-  expect(check, 200, 'check');
-  return { id, status: check.body.status, to };
+  return { id, status: (await checkCode(ctx, id, { code })).status, to };
 }
 
 /**
@@ -167,13 +186,8 @@ async function phoneSilentAuthHappy(ctx: FlowContext, index: number): Promise<Fl
     device = await http<{ request_id: string; code: string }>('GET', checkUrl);
   }
   if (device.status !== 200) throw new FlowError(`check URL: HTTP ${device.status}`);
-  const check = await call<{ status: string }>(ctx, 'POST', `/v1/verifications/${id}/check`, {
-    code: device.body.code,
-    requestId: device.body.request_id,
-  });
-  ctx.rec.add('check', check.ms);
-  expect(check, 200, 'check');
-  return { id, status: check.body.status, to };
+  const check = await checkCode(ctx, id, { code: device.body.code, requestId: device.body.request_id });
+  return { id, status: check.status, to };
 }
 
 /**
@@ -200,10 +214,7 @@ async function phoneSilentAuthFallback(ctx: FlowContext, index: number): Promise
   const already = sentTo(ctx, to);
   const { id } = await startPhone(ctx, index, { to, brand: 'Bench' });
   const code = await codeFor(ctx, to, already);
-  const check = await call<{ status: string }>(ctx, 'POST', `/v1/verifications/${id}/check`, { code });
-  ctx.rec.add('check', check.ms);
-  expect(check, 200, 'check');
-  return { id, status: check.body.status, to };
+  return { id, status: (await checkCode(ctx, id, { code })).status, to };
 }
 
 /** +15005550005: the user rejects silent auth (action_pending then user_rejected callbacks) → failed. */
@@ -231,7 +242,7 @@ async function identityOneRetry(ctx: FlowContext): Promise<FlowResult> {
     type: 'document',
   });
   ctx.rec.add('start', start.ms);
-  expect(start, 201, 'start');
+  expectStarted(ctx, start);
   const id = start.body.id;
   await stateUntil<{ status: string }>(ctx, id, (s) => s.status === 'action_pending', 'session created');
   for (const outcome of ['document_expired', 'verified']) {
@@ -252,6 +263,45 @@ async function identityOneRetry(ctx: FlowContext): Promise<FlowResult> {
   return { id, status: await waitClosed(ctx.sys, id), to: '' };
 }
 
+/**
+ * The Auth0-compatible inbound gateway (seed 001): Auth0's signed bearer JWT and body → `POST /sms-gateway` → 200
+ * once a provider accepted the message → `smsDelivery` waits for the signed delivery receipt → delivered. Counts the
+ * `smsDelivery` workflow (the per-recipient and per-IP `rateLimit` workflows it consults are not counted).
+ */
+async function smsGatewayDelivered(ctx: FlowContext): Promise<FlowResult> {
+  const inbound = loadConfig(ctx.sys.env()).sms.inbound!;
+  const token = sign({}, inbound.secret, {
+    algorithm: 'HS256',
+    subject: inbound.subject,
+    audience: inbound.audience,
+    expiresIn: 60,
+  });
+  const to = ctx.number();
+  const res = await http<{ id: string; status: string }>(
+    'POST',
+    `${ctx.sys.apiUrl}/sms-gateway`,
+    { recipient: to, body: `Your verification code is: ${String(randomInt(100_000, 1_000_000))}`, sender: 'Bench' },
+    undefined,
+    { authorization: `Bearer ${token}` },
+  );
+  ctx.rec.add('start', res.ms);
+  expect(res, 200, 'sms-gateway');
+  // The run stays open after the receipt (it joins Auth0's repeats of the message for the dedupe window): wait for
+  // its VerificationStatus, not for it to close.
+  return { id: res.body.id, status: await waitStatus(ctx.sys, res.body.id, ['delivered', 'failed']), to };
+}
+
+/** Waits (DescribeWorkflowExecution, not billable) until the workflow's VerificationStatus is one of `statuses`. */
+async function waitStatus(sys: System, id: string, statuses: string[], timeoutMs = 120_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = String((await sys.client.workflow.getHandle(id).describe()).typedSearchAttributes.get(SA_STATUS));
+    if (statuses.includes(status)) return status;
+    if (Date.now() > deadline) return 'stuck';
+    await sleep(250);
+  }
+}
+
 /** Twilio Verify Push: a device enrolls (once), a challenge is approved on it. Counts the verification only. */
 async function pushApproved(ctx: FlowContext): Promise<FlowResult> {
   const device = new PushDevice(ctx.sys.apiUrl, `user-${randomUUID()}`);
@@ -262,7 +312,7 @@ async function pushApproved(ctx: FlowContext): Promise<FlowResult> {
     message: 'Log in to Bench?',
   });
   ctx.rec.add('start', start.ms);
-  expect(start, 201, 'start');
+  expectStarted(ctx, start);
   let pending: { sid: string }[] = [];
   for (let i = 0; i < 600 && pending.length === 0; i++) {
     pending = await device.pending();
@@ -343,8 +393,9 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'sms-gateway-delivered',
     kind: 'sms_gateway',
-    what: 'Auth0-compatible SMS gateway: POST /sms-gateway → smsDelivery → delivered',
-    expected: 'completed',
-    pending: 'smsDelivery workflow and POST /sms-gateway',
+    what: 'Auth0-compatible SMS gateway: POST /sms-gateway → smsDelivery → delivered (rateLimit workflows not counted)',
+    expected: 'delivered',
+    needsSandbox: true,
+    run: smsGatewayDelivered,
   },
 ];

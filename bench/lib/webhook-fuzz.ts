@@ -1,6 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import Stripe from 'stripe';
+import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
+import { loadConfig } from '../../src/config/config';
 import { SA_PROVIDER_REF } from '../../workflows/definitions';
 import type { System } from './system';
 import { sleep } from './util';
@@ -47,10 +51,60 @@ export function vonageToken(body: Buffer | string, secret: string, claims: Recor
 const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
 async function signalCount(sys: System, workflowId: string): Promise<number> {
-  const history = await sys.client.workflow.getHandle(workflowId).fetchHistory();
+  let history;
+  try {
+    history = await sys.client.workflow.getHandle(workflowId).fetchHistory();
+  } catch (err) {
+    // Not started (yet): nothing signalled it. (fetchHistory passes the raw gRPC NOT_FOUND through.)
+    if (err instanceof WorkflowNotFoundError || (err as { code?: unknown }).code === 5) return 0;
+    throw err;
+  }
   return (history.events ?? []).filter(
     (e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
   ).length;
+}
+
+/** Sends every probe to `path` and counts the answers and the signals that reached `workflowId`'s history. */
+async function runProbes(sys: System, path: string, workflowId: string, probes: Probe[]): Promise<ProbeResult[]> {
+  const results: ProbeResult[] = [];
+  for (const probe of probes) {
+    const before = await signalCount(sys, workflowId);
+    const statuses: Record<string, number> = {};
+    let maxMs = 0;
+    let rejected = 0;
+    const times = probe.times ?? 1;
+    for (let i = 0; i < times; i++) {
+      const t0 = performance.now();
+      let status = 0;
+      try {
+        const res = await fetch(`${sys.apiUrl}${path}`, {
+          method: 'POST',
+          headers: Object.fromEntries(Object.entries(probe.headers).filter(([, v]) => v !== undefined)),
+          body: probe.body,
+          signal: AbortSignal.timeout(30_000),
+        });
+        await res.arrayBuffer();
+        status = res.status;
+      } catch {
+        status = 0; // the server may close the socket on an oversized body: rejected too
+      }
+      maxMs = Math.max(maxMs, performance.now() - t0);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status === 0 || (status >= 400 && status < 500)) rejected++;
+    }
+    await sleep(300);
+    const signalled = (await signalCount(sys, workflowId)) - before;
+    results.push({
+      category: probe.category,
+      name: probe.name,
+      requests: times,
+      statuses,
+      signalled,
+      rejected,
+      maxMs: Math.round(maxMs),
+    });
+  }
+  return results;
 }
 
 /**
@@ -178,44 +232,202 @@ export async function fuzzVonageWebhook(sys: System, replays: number): Promise<P
     },
   ];
 
-  const results: ProbeResult[] = [];
-  for (const probe of probes) {
-    const before = await signalCount(sys, id);
-    const statuses: Record<string, number> = {};
-    let maxMs = 0;
-    let rejected = 0;
-    const times = probe.times ?? 1;
-    for (let i = 0; i < times; i++) {
-      const t0 = performance.now();
-      let status = 0;
-      try {
-        const res = await fetch(`${sys.apiUrl}/webhooks/vonage`, {
-          method: 'POST',
-          headers: Object.fromEntries(Object.entries(probe.headers).filter(([, v]) => v !== undefined)),
-          body: probe.body,
-          signal: AbortSignal.timeout(30_000),
-        });
-        await res.arrayBuffer();
-        status = res.status;
-      } catch {
-        status = 0; // the server may close the socket on an oversized body: rejected too
-      }
-      maxMs = Math.max(maxMs, performance.now() - t0);
-      statuses[status] = (statuses[status] ?? 0) + 1;
-      if (status === 0 || (status >= 400 && status < 500)) rejected++;
-    }
-    await sleep(300);
-    const signalled = (await signalCount(sys, id)) - before;
-    results.push({
-      category: probe.category,
-      name: probe.name,
-      requests: times,
-      statuses,
-      signalled,
-      rejected,
-      maxMs: Math.round(maxMs),
-    });
-  }
+  const results = await runProbes(sys, '/webhooks/vonage', id, probes);
   await fetch(`${sys.apiUrl}/v1/verifications/${id}/cancel`, { method: 'POST', headers: json, body: '{}' });
   return results;
+}
+
+/** The provider ref (`<provider>:<id>`) a workflow published in VerificationProviderRef, once it has one. */
+async function providerRefOf(sys: System, workflowId: string, provider: string): Promise<string> {
+  for (let i = 0; i < 300; i++) {
+    const d = await sys.client.workflow.getHandle(workflowId).describe();
+    const ref = (d.typedSearchAttributes.get(SA_PROVIDER_REF) ?? []).find((r) => r.startsWith(`${provider}:`));
+    if (ref) return ref.slice(provider.length + 1);
+    await sleep(100);
+  }
+  throw new Error(`fuzz target ${workflowId} never reached ${provider}`);
+}
+
+/** Signature-independent probes every provider gets: oversized bodies, unsigned and form-encoded. */
+const oversized = (json: Record<string, string>): Probe[] => [
+  { category: 'oversized', name: '1 MiB JSON', body: JSON.stringify({ pad: 'x'.repeat(1 << 20) }), headers: json },
+  {
+    category: 'oversized',
+    name: '1 MiB form-encoded',
+    body: `a=${'x'.repeat(1 << 20)}`,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  },
+];
+
+/**
+ * The same against `/webhooks/stripe` (sandbox mode: the API's own Stripe emulator and webhook secret), aimed at a
+ * live identity verification waiting on its user: Stripe-Signature forged, stale (either side of the 300-s window),
+ * replayed, and signed bodies the contract refuses.
+ */
+export async function fuzzStripeWebhook(sys: System, replays: number): Promise<ProbeResult[]> {
+  const secret = loadConfig(sys.env()).stripe!.webhookSecret;
+  const json = { 'content-type': 'application/json' };
+  const start = await fetch(`${sys.apiUrl}/v1/verifications/identity`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ reference: `fuzz-${randomUUID().slice(0, 12)}`, type: 'document' }),
+  });
+  const { id } = (await start.json()) as { id: string };
+  const sessionId = await providerRefOf(sys, id, 'stripe');
+  let n = 0;
+  const event = (object: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      id: `evt_fuzz_${++n}_${randomUUID().slice(0, 8)}`,
+      object: 'event',
+      type: 'identity.verification_session.processing',
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: sessionId,
+          object: 'identity.verification_session',
+          status: 'processing',
+          last_error: null,
+          last_verification_report: null,
+          redaction: null,
+          metadata: { workflow_id: id },
+          ...object,
+        },
+      },
+    });
+  const header = (body: string, opts: { secret?: string; timestamp?: number } = {}) =>
+    Stripe.webhooks.generateTestHeaderString({
+      payload: body,
+      secret: opts.secret ?? secret,
+      timestamp: opts.timestamp,
+    });
+  const signed = (body: string, opts: { secret?: string; timestamp?: number } = {}) => ({
+    ...json,
+    'stripe-signature': header(body, opts),
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const legit = event();
+  const legitHeaders = signed(legit);
+  const probe = (
+    category: Probe['category'],
+    name: string,
+    make: (body: string) => { body: string; headers: Record<string, string> },
+  ): Probe => ({ category, name, ...make(event()) });
+  const probes: Probe[] = [
+    { category: 'legit', name: 'valid signed event (control: must signal once)', body: legit, headers: legitHeaders },
+    {
+      category: 'replayed',
+      name: `the same signed request replayed ${replays}×`,
+      body: legit,
+      headers: legitHeaders,
+      times: replays,
+    },
+    probe('forged', 'no Stripe-Signature', (body) => ({ body, headers: json })),
+    probe('forged', 'signed with another secret', (body) => ({ body, headers: signed(body, { secret: 'whsec_x' }) })),
+    probe('forged', 'valid header of another body (swapped body)', (body) => ({ body, headers: legitHeaders })),
+    probe('forged', 'body changed by one byte after signing', (body) => ({ body: `${body} `, headers: signed(body) })),
+    probe('forged', 'v0 scheme only', (body) => ({
+      body,
+      headers: { ...json, 'stripe-signature': header(body).replace('v1=', 'v0=') },
+    })),
+    probe('forged', 'garbage header', (body) => ({ body, headers: { ...json, 'stripe-signature': 't=1,v1=00' } })),
+    probe('stale', 'signed 10 minutes ago', (body) => ({ body, headers: signed(body, { timestamp: now - 600 }) })),
+    probe('stale', 'signed 1 day ago', (body) => ({ body, headers: signed(body, { timestamp: now - 86_400 }) })),
+    probe('stale', 'signed 10 minutes in the future', (body) => ({
+      body,
+      headers: signed(body, { timestamp: now + 600 }),
+    })),
+    { category: 'malformed', name: 'not JSON, correctly signed', body: '{"id":', headers: signed('{"id":') },
+    { category: 'malformed', name: 'JSON array, correctly signed', body: '[1,2]', headers: signed('[1,2]') },
+    ...[
+      { name: 'session id a number, signed', object: { id: 7 } },
+      { name: 'another object type, signed', object: { object: 'charge' } },
+    ].map(({ name, object }): Probe => {
+      const body = event(object);
+      return { category: 'malformed', name, body, headers: signed(body) };
+    }),
+    ...oversized(json),
+  ];
+  const results = await runProbes(sys, '/webhooks/stripe', id, probes);
+  await fetch(`${sys.apiUrl}/v1/verifications/${id}/redact`, { method: 'POST', headers: json, body: '{}' });
+  return results;
+}
+
+/**
+ * The same against `/webhooks/twilio` (sandbox mode): X-Twilio-Signature (HMAC-SHA1 over the configured webhook URL
+ * and the sorted form parameters) forged, replayed, and signed parameters the contract refuses, aimed at the push
+ * enrollment of a fresh identity. Twilio's scheme carries no timestamp, so there is no stale probe: replays are
+ * what a captured request allows, and they must not signal.
+ */
+export async function fuzzTwilioWebhook(sys: System, replays: number): Promise<ProbeResult[]> {
+  const twilio = loadConfig(sys.env()).twilio!;
+  const identity = randomUUID();
+  const workflowId = `push-enrollment-${identity}`;
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const params = (extra: Record<string, string> = {}): Record<string, string> => ({
+    uuid: randomUUID(),
+    type: 'factor.created',
+    account_sid: twilio.accountSid,
+    service_sid: twilio.serviceSid,
+    entity_identity: identity,
+    factor_sid: `YF${randomUUID().replace(/-/g, '')}`,
+    factor_type: 'push',
+    date_created: new Date().toISOString(),
+    ...extra,
+  });
+  const encode = (p: Record<string, string>) => new URLSearchParams(p).toString();
+  const signedBy = (p: Record<string, string>, token = twilio.authToken, url = twilio.webhookUrl) => ({
+    ...form,
+    'x-twilio-signature': signTwilioWebhook(token, url, p),
+  });
+  const legitParams = params();
+  const legit = { body: encode(legitParams), headers: signedBy(legitParams) };
+  const probe = (
+    category: Probe['category'],
+    name: string,
+    make: (p: Record<string, string>) => { body: string; headers: Record<string, string> },
+  ): Probe => ({ category, name, ...make(params()) });
+  const probes: Probe[] = [
+    { category: 'legit', name: 'valid signed factor.created (control: must signal once)', ...legit },
+    { category: 'replayed', name: `the same signed request replayed ${replays}×`, ...legit, times: replays },
+    probe('forged', 'no X-Twilio-Signature', (p) => ({ body: encode(p), headers: form })),
+    probe('forged', 'signed with another auth token', (p) => ({
+      body: encode(p),
+      headers: signedBy(p, 'x'.repeat(32)),
+    })),
+    probe('forged', 'signed for another URL', (p) => ({
+      body: encode(p),
+      headers: signedBy(p, twilio.authToken, 'https://attacker.example/webhooks/twilio'),
+    })),
+    probe('forged', 'valid signature of other parameters (swapped body)', (p) => ({
+      body: encode(p),
+      headers: legit.headers,
+    })),
+    probe('forged', 'a parameter changed after signing', (p) => ({
+      body: encode({ ...p, type: 'factor.verified' }),
+      headers: signedBy(p),
+    })),
+    probe('forged', 'a parameter added after signing', (p) => ({
+      body: encode({ ...p, extra: '1' }),
+      headers: signedBy(p),
+    })),
+    ...(
+      [
+        { name: 'unknown event type, signed', extra: { type: 'factor.hacked' } },
+        { name: 'identity that is an e-mail address, signed', extra: { entity_identity: 'someone@example.com' } },
+        { name: 'no uuid, signed', extra: { uuid: '' } },
+        { name: 'another account, signed', extra: { account_sid: `AC${'1'.repeat(32)}` } },
+      ] as { name: string; extra: Record<string, string> }[]
+    ).map(({ name, extra }): Probe => {
+      const p = params(extra);
+      return { category: 'malformed', name, body: encode(p), headers: signedBy(p) };
+    }),
+    {
+      category: 'malformed',
+      name: 'JSON body, unsigned',
+      body: '{"type":"factor.created"}',
+      headers: { 'content-type': 'application/json' },
+    },
+    ...oversized({ 'content-type': 'application/json' }),
+  ];
+  return runProbes(sys, '/webhooks/twilio', workflowId, probes);
 }

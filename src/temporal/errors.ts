@@ -3,6 +3,7 @@ import {
   ConflictException,
   HttpException,
   HttpStatus,
+  Logger,
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
@@ -32,9 +33,10 @@ export const FIRST_STATE_DEADLINE_MS = 5000;
 
 /**
  * The state of a workflow this request has just started (or joined), read with `query`. The query waits for the
- * worker's first workflow task; when the worker is saturated or restarting it cannot answer in time. The workflow
- * exists anyway, so the answer is then 202 with its id and `status: pending`, never 503: a client that retried a 503
- * without `reference` would start a second verification and send a second message.
+ * worker's first workflow task; when the worker is saturated or restarting it cannot answer in time (the deadline,
+ * or the server cancelling a query whose sticky worker died). The workflow exists anyway, so whatever made the
+ * query fail, the answer is 202 with its id and `status: pending`, never 5xx: a client that retried a 5xx without
+ * `reference` would start a second verification and send a second message.
  */
 export async function firstState<T>(
   client: Client,
@@ -45,7 +47,9 @@ export async function firstState<T>(
   try {
     return await client.connection.withDeadline(Date.now() + FIRST_STATE_DEADLINE_MS, () => query(handle));
   } catch (err) {
-    if (!isUnavailable(err)) throw err;
+    new Logger('firstState').warn(
+      `${handle.workflowId} started; its first state could not be read (${(err as Error)?.message}): answered 202`,
+    );
     throw new HttpException(
       {
         id: handle.workflowId,

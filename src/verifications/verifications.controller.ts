@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, ApiStart } from '../common/api-responses';
+import { ApiIdempotencyKey, IdempotencyKey } from '../common/idempotency-key';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import {
   cancelInputSchema,
@@ -46,8 +47,13 @@ export class VerificationsController {
   @ApiResponse({ status: 200, description: '{status: completed|invalid_code|failed|expired, attemptsLeft}' })
   @ApiResponse({ status: 409, description: 'The verification is no longer live' })
   @ApiErrors(400, 404, 503)
-  check(@Param('id') id: string, @Body(new ZodBody(checkCodeInputSchema)) body: CheckCodeInput) {
-    return this.service.check(id, body);
+  @ApiIdempotencyKey()
+  check(
+    @Param('id') id: string,
+    @Body(new ZodBody(checkCodeInputSchema)) body: CheckCodeInput,
+    @IdempotencyKey() key?: string,
+  ) {
+    return this.service.check(id, body, key);
   }
 
   @Post(':id/next-channel')
@@ -55,8 +61,9 @@ export class VerificationsController {
   @ApiOperation({ summary: 'Give up on the current channel and move to the next one' })
   @ApiResponse({ status: 200, description: 'The verification state' })
   @ApiErrors(400, 404, 409, 503)
-  nextChannel(@Param('id') id: string) {
-    return this.service.nextChannel(id);
+  @ApiIdempotencyKey()
+  nextChannel(@Param('id') id: string, @IdempotencyKey() key?: string) {
+    return this.service.nextChannel(id, key);
   }
 
   @Post(':id/resend')
@@ -67,8 +74,9 @@ export class VerificationsController {
   @ApiResponse({ status: 200, description: 'The verification state (a new code was sent)' })
   @ApiResponse({ status: 409, description: 'No code of ours on this channel, no resends left, or no longer live' })
   @ApiErrors(400, 404, 503)
-  resend(@Param('id') id: string) {
-    return this.service.resend(id);
+  @ApiIdempotencyKey()
+  resend(@Param('id') id: string, @IdempotencyKey() key?: string) {
+    return this.service.resend(id, key);
   }
 
   @Post(':id/cancel')
@@ -77,7 +85,12 @@ export class VerificationsController {
   @ApiResponse({ status: 200, description: 'The verification state (cancelled)' })
   @ApiErrors(400, 404, 409, 503)
   @ApiBody({ schema: jsonSchemaOf(cancelInputSchema), required: false })
-  cancel(@Param('id') id: string, @Body(new ZodBody(cancelInputSchema)) body: CancelInput) {
-    return this.service.cancel(id, body);
+  @ApiIdempotencyKey()
+  cancel(
+    @Param('id') id: string,
+    @Body(new ZodBody(cancelInputSchema)) body: CancelInput,
+    @IdempotencyKey() key?: string,
+  ) {
+    return this.service.cancel(id, body, key);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { Client, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { AppConfig } from '../config/config';
+import { updateIdFor } from '../common/idempotency-key';
 import { firstState, toHttpError } from '../temporal/errors';
 import {
   cancel,
@@ -62,20 +63,25 @@ export class VerificationsService {
     return this.call(id, (h) => h.query(getState));
   }
 
-  async check(id: string, input: CheckCodeInput): Promise<CheckCodeResult> {
-    return this.call(id, (h) => h.executeUpdate(checkCode, { args: [input] }));
+  /** Updates take the request's Idempotency-Key: a retry with the same key and body gets the first outcome. */
+  async check(id: string, input: CheckCodeInput, key?: string): Promise<CheckCodeResult> {
+    return this.call(id, (h) =>
+      h.executeUpdate(checkCode, { args: [input], updateId: updateIdFor('check', key, input) }),
+    );
   }
 
-  async nextChannel(id: string): Promise<VerificationState> {
-    return this.call(id, (h) => h.executeUpdate(nextChannel, { args: [] }));
+  async nextChannel(id: string, key?: string): Promise<VerificationState> {
+    return this.call(id, (h) => h.executeUpdate(nextChannel, { args: [], updateId: updateIdFor('next', key, null) }));
   }
 
-  async resend(id: string): Promise<VerificationState> {
-    return this.call(id, (h) => h.executeUpdate(resend, { args: [] }));
+  async resend(id: string, key?: string): Promise<VerificationState> {
+    return this.call(id, (h) => h.executeUpdate(resend, { args: [], updateId: updateIdFor('resend', key, null) }));
   }
 
-  async cancel(id: string, input: CancelInput): Promise<VerificationState> {
-    return this.call(id, (h) => h.executeUpdate(cancel, { args: [input] }));
+  async cancel(id: string, input: CancelInput, key?: string): Promise<VerificationState> {
+    return this.call(id, (h) =>
+      h.executeUpdate(cancel, { args: [input], updateId: updateIdFor('cancel', key, input) }),
+    );
   }
 
   private async call<T>(id: string, fn: (h: WorkflowHandle) => Promise<T>): Promise<T> {

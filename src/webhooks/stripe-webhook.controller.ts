@@ -12,7 +12,11 @@ import {
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Client } from '@temporalio/client';
-import { StripeSignatureError, verifyStripeWebhook } from '../../activities/providers/stripe-identity';
+import {
+  StripeMalformedEventError,
+  StripeSignatureError,
+  verifyStripeWebhook,
+} from '../../activities/providers/stripe-identity';
 import { AppConfig } from '../config/config';
 import { deliver, findByProviderRef, signalOnce } from './deliver';
 import { identityProviderEvent, identityRedactionId, providerRef } from '../../workflows/definitions';
@@ -49,6 +53,7 @@ export class StripeWebhookController {
     try {
       verified = verifyStripeWebhook(req.rawBody, signature, stripe.webhookSecret);
     } catch (err) {
+      if (err instanceof StripeMalformedEventError) throw new BadRequestException(err.message);
       if (!(err instanceof StripeSignatureError)) throw err;
       this.logger.warn(`stripe webhook rejected: ${err.message}`);
       throw new BadRequestException('invalid Stripe-Signature');

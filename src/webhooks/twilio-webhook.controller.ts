@@ -10,7 +10,7 @@ import {
 } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { Client } from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { AppConfig } from '../config/config';
 import { deliver, findByProviderRef, signalOnce } from './deliver';
 import {
@@ -38,11 +38,12 @@ const LOOKUP_DELAY_MS = 250;
  * configured public webhook URL and the form parameters of the raw body (403 and nothing signalled when it does not
  * match), normalize, route, signal, and only then answer 2xx; Temporal unreachable → 503 so Twilio retries.
  *
- * Routing: `factor.*` events go to the identity's `pushEnrollment` (`push-enrollment-<identity>`, signal-with-start,
- * so a late factor.verified still lands); `challenge.*` events go to the `pushVerification` whose
+ * Routing: `factor.*` events go to the identity's `pushEnrollment` (`push-enrollment-<identity>`, started first when
+ * none runs, so a late factor.verified still lands); `challenge.*` events go to the `pushVerification` whose
  * VerificationProviderRef search attribute holds `twilio:<challenge sid>` — Twilio assigns the challenge SID, so no
  * workflow ID can be derived from it, and the workflow publishes that attribute in the same task in which it learns
- * the SID (before any device can answer). Duplicates are dropped by the workflows (by the webhook `uuid`).
+ * the SID (before any device can answer). Repeats are dropped by the server (`signalOnce`) and by the workflows
+ * (by the webhook `uuid`).
  */
 @ApiExcludeController()
 @Controller('webhooks/twilio')
@@ -81,18 +82,27 @@ export class TwilioWebhookController {
       this.logger.warn(`twilio ${event.type} for an identity verifyflow would not accept ignored`);
       return false;
     }
-    await this.client.workflow.signalWithStart(pushEnrollment, {
-      workflowId: pushEnrollmentId(event.identity),
+    const workflowId = pushEnrollmentId(event.identity);
+    // The event goes in with a request ID the server dedupes, so replays cost nothing. When the identity has no
+    // running enrollment, start one first (an idempotent start, not signal-with-start, whose request ID is random).
+    try {
+      await signalOnce(this.client, workflowId, pushProviderEvent, event);
+      return true;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    await this.client.workflow.start(pushEnrollment, {
+      workflowId,
       taskQueue: this.config.taskQueue,
       args: [{ identity: event.identity }],
-      signal: pushProviderEvent,
-      signalArgs: [event],
+      workflowIdConflictPolicy: 'USE_EXISTING',
       typedSearchAttributes: [
         { key: SA_KIND, value: 'push_enrollment' },
         { key: SA_PROVIDER, value: 'twilio' },
       ],
       staticSummary: 'Push enrollment (Twilio Verify): follows factor.created → factor.verified',
     });
+    await signalOnce(this.client, workflowId, pushProviderEvent, event);
     return true;
   }
 

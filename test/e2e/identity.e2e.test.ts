@@ -154,6 +154,18 @@ test('forged, stale and missing signatures → 400 and nothing signalled; a good
   const stale = signedEvent(sessionId!, started.id, { timestamp: Math.floor(Date.now() / 1000) - 600 });
   expect((await postWebhook(stale.raw, stale.header)).status).toBe(400);
   expect((await postWebhook(stale.raw)).status).toBe(400);
+  const future = signedEvent(sessionId!, started.id, { timestamp: Math.floor(Date.now() / 1000) + 600 });
+  expect((await postWebhook(future.raw, future.header)).status).toBe(400);
+  // Correctly signed but not a VerificationSession event: a JSON array → 400; another object type → acknowledged only.
+  const sign = (raw: string) =>
+    Stripe.webhooks.generateTestHeaderString({ payload: raw, secret: stack.config.stripe!.webhookSecret });
+  expect((await postWebhook('[1,2]', sign('[1,2]'))).status).toBe(400);
+  const charge = JSON.parse(signedEvent(sessionId!, started.id).raw) as { data: { object: Record<string, unknown> } };
+  charge.data.object.object = 'charge';
+  const chargeRaw = JSON.stringify(charge);
+  const ignored = await postWebhook(chargeRaw, sign(chargeRaw));
+  expect(ignored.status).toBe(200);
+  expect(ignored.body).toEqual({ received: true, delivered: false });
   // A body swapped under a valid signature of another body.
   const other = signedEvent(sessionId!, started.id);
   expect((await postWebhook(forged.raw, other.header)).status).toBe(400);

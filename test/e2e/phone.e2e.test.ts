@@ -141,6 +141,30 @@ test('+15005550005: the user rejects silent auth → failed / user_rejected', as
   expect(done.reason).toBe('user_rejected');
 });
 
+test('Idempotency-Key: a check retried after its answer was lost gets the first answer, even once the verification is over', async () => {
+  const to = uniqueNumber();
+  const started = await startPhone({ to, channels: [{ channel: 'sms' }] });
+  const code = await outboxCode(to, 'sms');
+  const check = (key: string | undefined, body: object) => {
+    const req = stack.http().post(`/v1/verifications/${started.id}/check`);
+    return (key === undefined ? req : req.set('idempotency-key', key)).send(body);
+  };
+  const key = randomUUID();
+  const first = await check(key, { code });
+  expect(first.status).toBe(200);
+  expect(first.body).toMatchObject({ status: 'completed' });
+  // The client never saw that answer and retries: same key, same body → the same outcome, not 409.
+  const retried = await check(key, { code });
+  expect(retried.status).toBe(200);
+  expect(retried.body).toEqual(first.body);
+  // Without the key (or with another one) it is a new check of a closed verification.
+  expect((await check(undefined, { code })).status).toBe(409);
+  expect((await check(randomUUID(), { code })).status).toBe(409);
+  const bad = await check('has spaces in it', { code });
+  expect(bad.status).toBe(400);
+  expect(bad.body.message).toMatch(/Idempotency-Key/);
+});
+
 test('wrong codes until locked; then 409 for a verification no longer live', async () => {
   const to = uniqueNumber();
   const started = await startPhone({ to, channels: [{ channel: 'sms' }], maxCodeAttempts: 2 });

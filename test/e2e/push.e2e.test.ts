@@ -5,6 +5,7 @@ import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
 import { createApi } from '../../src/app';
 import type { EmulatedChallenge, WebhookDelivery } from '../../src/sandbox/twilio-verify-emulator';
 import {
+  pushEnrollmentId,
   SA_PROVIDER_REF,
   SA_STATUS,
   type PushEnrollmentState,
@@ -195,6 +196,13 @@ test('duplicate webhooks: a replayed factor.verified changes nothing; a replay a
   )!;
   expect(verified).toBeDefined();
   const before = (await stack.http().get(`/v1/push/enrollments/${device.identity}`)).body as PushEnrollmentState;
+  const enrollment = stack.client.workflow.getHandle(pushEnrollmentId(device.identity));
+  const signals = async () => {
+    const history = await enrollment.fetchHistory();
+    return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
+  };
+  const { runId } = await enrollment.describe();
+  const signalsBefore = await signals();
   for (let i = 0; i < 2; i++) {
     const res = await webhook(verified.params, verified.signature);
     expect(res.status).toBe(200);
@@ -202,6 +210,9 @@ test('duplicate webhooks: a replayed factor.verified changes nothing; a replay a
   }
   const after = (await stack.http().get(`/v1/push/enrollments/${device.identity}`)).body as PushEnrollmentState;
   expect(after).toEqual(before);
+  // Dropped by the server (the signal's request ID is derived from the event): not even a history event.
+  expect((await enrollment.describe()).runId).toBe(runId);
+  expect(await signals()).toBe(signalsBefore);
 
   const started = await startPush({});
   const challengeSid = await pendingChallenge(started.id);
