@@ -1,5 +1,8 @@
 import { activityInfo, log } from '@temporalio/activity';
-import type { VonageStartParams, VonageVerify } from './providers/vonage';
+import type { VonageCheckOutcome, VonageStartParams, VonageVerify } from './providers/vonage';
+
+/** What a code check tells the workflow: the provider's answer, or that a retried check found the request gone. */
+export type PhoneCheckOutcome = VonageCheckOutcome | 'gone_after_retry';
 import { requireDep } from './require-dep';
 
 /**
@@ -23,9 +26,14 @@ export const createPhoneActivities = (deps: { vonage?: VonageVerify }) => {
       return started;
     },
 
-    /** Checks a code against the provider request. */
-    async vonageCheckCode(params: { requestId: string; code: string }) {
-      return vonage().checkCode(params.requestId, params.code);
+    /**
+     * Checks a code against the provider request. A retried check that finds the request gone (404) answers
+     * `gone_after_retry`: the lost earlier attempt may be the one that completed it (Vonage ends a request whose code
+     * was right), so the workflow waits briefly for the `completed` callback before treating it as over.
+     */
+    async vonageCheckCode(params: { requestId: string; code: string }): Promise<PhoneCheckOutcome> {
+      const outcome = await vonage().checkCode(params.requestId, params.code);
+      return outcome === 'not_found' && activityInfo().attempt > 1 ? 'gone_after_retry' : outcome;
     },
 
     /** Moves the provider request to its next step; false when it has none. */

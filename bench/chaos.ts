@@ -337,7 +337,7 @@ const SCENARIO_LIST: { name: string; what: string; run: (sys: System) => Promise
     name: 'provider-outage-short',
     what: 'the provider answers 503 (Retry-After: 1) for 2 s: activities retry, then succeed',
     run: async (sys) => {
-      // Inside the retry budget: 5 attempts, the adapter taking Retry-After (1 s) as the next delay, ≈ 4 s in all.
+      // Well inside the start's retry budget (providerRetrySeconds, 120 s by default).
       const seconds = 2;
       sys.provider.emulator.configure({ outage: { until: Date.now() + seconds * 1000, retryAfterSeconds: 1 } });
       const r = await chaos(
@@ -351,8 +351,25 @@ const SCENARIO_LIST: { name: string; what: string; run: (sys: System) => Promise
     },
   },
   {
+    name: 'provider-outage-minute',
+    what: 'the provider answers 503 for a minute (12 s in --quick): starts are retried within their 120-s budget',
+    run: async (sys) => {
+      const seconds = quick ? 12 : 60;
+      sys.provider.emulator.configure({ outage: { until: Date.now() + seconds * 1000, retryAfterSeconds: 2 } });
+      const r = await chaos(
+        'provider-outage-minute',
+        `provider 503 for ${seconds} s (Retry-After 2 s), inside the default providerRetrySeconds (120)`,
+        sys,
+        [{ scenario: scenario('phone-sms-happy'), count: Math.min(n, 5), concurrency: Math.min(n, 5) }],
+        async () => [`outage of ${seconds} s from the first start; the SMS goes out once it ends`],
+      );
+      sys.provider.emulator.configure({ outage: undefined });
+      return r;
+    },
+  },
+  {
     name: 'provider-outage-long',
-    what: 'the provider answers 503 longer than the retry policy (5 attempts): the verification fails over',
+    what: 'the provider answers 503 longer than the verification allows (providerRetrySeconds 5): it fails over',
     run: async (sys) => {
       const seconds = quick ? 12 : 60;
       sys.provider.emulator.configure({ outage: { until: Date.now() + seconds * 1000, retryAfterSeconds: 2 } });
@@ -370,6 +387,7 @@ const SCENARIO_LIST: { name: string; what: string; run: (sys: System) => Promise
               to,
               brand: 'Bench',
               channels: [{ channel: 'sms' }],
+              providerRetrySeconds: 5,
               reference: ctx.reference!(index),
             }),
           });
@@ -379,7 +397,7 @@ const SCENARIO_LIST: { name: string; what: string; run: (sys: System) => Promise
       };
       const r = await chaos(
         'provider-outage-long',
-        `provider 503 for ${seconds} s (longer than 5 attempts with Retry-After 2 s)`,
+        `provider 503 for ${seconds} s (longer than providerRetrySeconds 5)`,
         sys,
         [{ scenario: failing, count: Math.min(n, 5), concurrency: Math.min(n, 5) }],
         async () => [

@@ -5,6 +5,18 @@ import { ApplicationFailure, proxyActivities, type ActivityOptions } from '@temp
 import type { z } from 'zod';
 import { cancelInputSchema, FailureType, formatIssues, isTerminal, type VerificationStatus } from './definitions';
 
+/**
+ * Creating a provider request (a message goes out): retried with backoff for as long as `budgetSeconds` allows, not
+ * for a number of attempts, so a provider outage of a minute delays the message instead of failing the channel. A
+ * Retry-After the adapter reads becomes the next delay.
+ */
+export const providerSendOptions = (budgetSeconds: number): ActivityOptions => ({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: `${Math.max(5, Math.floor(budgetSeconds))}s`,
+  // Unlimited attempts, explicitly: executeWithOptions merges these options into the proxy's (5 attempts).
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: Infinity },
+});
+
 /** Provider calls: outages (429/5xx/network) retried with backoff; the adapters turn Retry-After into the next delay. */
 export const PROVIDER_ACTIVITY_OPTIONS: ActivityOptions = {
   startToCloseTimeout: '30s',

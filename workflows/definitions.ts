@@ -132,6 +132,11 @@ export const phoneVerificationInputSchema = z.strictObject({
   codeValiditySeconds: z.number().int().min(5).max(3600).optional(),
   /** sms_gateway channels: `resend` updates allowed per verification (default 3). */
   maxResends: z.number().int().min(0).max(5).optional(),
+  /**
+   * How long creating a provider request is retried while the provider is down (5xx, 429, unreachable) before those
+   * channels fall back to the next provider (default 120 s, never past the verification's expiry).
+   */
+  providerRetrySeconds: z.number().int().min(5).max(900).optional(),
 });
 /** Input of `phoneVerification`. Only `to` and `brand` are required. */
 export type PhoneVerificationInput = z.input<typeof phoneVerificationInputSchema>;
@@ -144,6 +149,7 @@ export const DEFAULT_PHONE_CHANNELS: ChannelSpec[] = [
 ];
 export const DEFAULT_PHONE_EXPIRY_SECONDS = 600;
 export const DEFAULT_MAX_CODE_ATTEMPTS = 5;
+export const DEFAULT_PROVIDER_RETRY_SECONDS = 120;
 
 /** A channel as the state shows it: never the destination number. */
 export const channelStateSchema = z.object({

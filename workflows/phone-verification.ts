@@ -18,6 +18,7 @@ import {
   failureType,
   parseInput,
   PROVIDER_ACTIVITY_OPTIONS,
+  providerSendOptions,
   rejectIfNotLive as rejectIfNotLiveStatus,
   validateCancel,
 } from './common';
@@ -28,6 +29,7 @@ import {
   checkCodeInputSchema,
   DEFAULT_CHANNEL_TIMEOUT_SECONDS,
   DEFAULT_MAX_CODE_ATTEMPTS,
+  DEFAULT_PROVIDER_RETRY_SECONDS,
   DEFAULT_MAX_RESENDS,
   DEFAULT_OTP_VALIDITY_SECONDS,
   DEFAULT_PHONE_CHANNELS,
@@ -76,6 +78,8 @@ type OtpActivities = ReturnType<typeof createOtpActivities>;
 
 /** Vonage Verify v2 accepts at most 3 workflow steps per request, silent_auth only as the first. */
 const MAX_PROVIDER_STEPS = 3;
+/** How long a retried check that found its request gone waits for the `completed` callback of a lost attempt. */
+const COMPLETED_CALLBACK_GRACE_MS = 10_000;
 /** Callbacks that arrive before their request id is known are held, up to this many. */
 const MAX_EARLY_EVENTS = 20;
 
@@ -289,6 +293,15 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
 
   const rejectIfNotLive = (): void => rejectIfNotLiveStatus(state.status);
 
+  /** The provider request is over (expired or ended there): move on to whatever channel follows it. */
+  const requestOver = (current: ProviderRun): CheckCodeResult => {
+    if (run === current) {
+      failChannels(state.channelIndex, current.last);
+      run = undefined;
+    }
+    return { status: 'expired', attemptsLeft: state.attemptsLeft };
+  };
+
   const spendAttempt = (): CheckCodeResult => {
     state.attemptsLeft = Math.max(0, state.attemptsLeft - 1);
     touch();
@@ -364,13 +377,15 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
           state.attemptsLeft = 0;
           finish('failed', 'max_attempts');
           return { status: 'failed', attemptsLeft: 0, reason: 'max_attempts' };
+        case 'gone_after_retry':
+          // Our lost earlier attempt may have completed the request: its `completed` callback would say so.
+          await condition(() => isTerminal(state.status) || run !== current, COMPLETED_CALLBACK_GRACE_MS, {
+            summary: 'wait for a completed callback',
+          });
+          if (isTerminal(state.status)) return terminalResult();
+          return requestOver(current);
         case 'not_found':
-          // The provider request is over (expired or ended there): move on to whatever channel follows it.
-          if (run === current) {
-            failChannels(state.channelIndex, current.last);
-            run = undefined;
-          }
-          return { status: 'expired', attemptsLeft: state.attemptsLeft };
+          return requestOver(current);
         case 'code_not_supported':
           throw ApplicationFailure.create({
             type: FailureType.CodeNotSupported,
@@ -518,15 +533,25 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     const steps = specs.slice(index, last + 1);
     const id = workflowInfo().workflowId;
     try {
-      const created = await call('vonageStartVerification', `start ${steps.map((s) => s.channel).join(' → ')}`, {
-        brand: input.brand,
-        steps: steps.map((s) => ({ channel: s.channel, to: s.to })),
-        codeLength: input.codeLength,
-        locale: input.locale,
-        // Our timers decide when to fall back; the provider's own channel timeout is only a backstop.
-        channelTimeoutSeconds: Math.min(900, Math.max(15, ...steps.map((s) => s.timeoutSeconds + 30))),
-        clientRef: id.length <= 40 ? id : undefined,
-      });
+      // Retried while the provider is down, within the input's budget and never past the verification's expiry.
+      const budget = Math.min(
+        input.providerRetrySeconds ?? DEFAULT_PROVIDER_RETRY_SECONDS,
+        (expiresAtMs - Date.now()) / 1000,
+      );
+      const summary = `start ${steps.map((s) => s.channel).join(' → ')}`;
+      const created = await call(
+        'vonageStartVerification',
+        { ...providerSendOptions(budget), summary },
+        {
+          brand: input.brand,
+          steps: steps.map((s) => ({ channel: s.channel, to: s.to })),
+          codeLength: input.codeLength,
+          locale: input.locale,
+          // Our timers decide when to fall back; the provider's own channel timeout is only a backstop.
+          channelTimeoutSeconds: Math.min(900, Math.max(15, ...steps.map((s) => s.timeoutSeconds + 30))),
+          clientRef: id.length <= 40 ? id : undefined,
+        },
+      );
       run = { requestId: created.requestId, first: index, last };
       providerRefs.push(providerRef(provider, created.requestId));
       activate(index, created.checkUrl);

@@ -253,8 +253,8 @@ export class StripeMalformedEventError extends Error {}
 
 /**
  * Verifies a webhook with `stripe.webhooks.constructEvent` on the exact raw body (HMAC-SHA256 of `t.body`, timestamp
- * within `toleranceSeconds` of now, on either side, 300 by default), then normalizes a VerificationSession event. The client secret and
- * anything else in the payload stay out of the result.
+ * within `toleranceSeconds` of now on either side, 300 by default), then normalizes a VerificationSession event. The
+ * client secret and anything else in the payload stay out of the result.
  */
 export function verifyStripeWebhook(
   rawBody: Buffer | string,

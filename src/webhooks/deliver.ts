@@ -58,7 +58,8 @@ const GRPC_NOT_FOUND = 5;
  * the signal's request ID is a hash of the signal name and the event, and the server keeps the request IDs of the
  * signals a run has received. A provider retry or a replayed delivery then adds no history event, no workflow task
  * and no billable action. (`handle.signal()` always sends a random request ID.) Payloads go through the client's data
- * converter and codec, like every other signal.
+ * converter and codec, like every other signal; the workflow client's interceptors are not run (the app installs
+ * none).
  */
 export async function signalOnce<T>(
   client: Client,

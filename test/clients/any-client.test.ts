@@ -10,7 +10,16 @@ import { eventually, startStack, TEST_CODEC_KEYS, type Stack } from '../support/
  * codec server) and the Python SDK (`temporalio` from PyPI, with its own AES-GCM codec written from the documented
  * format). They see the same worker, sandbox and outbox as everything else.
  */
-const run = promisify(execFile);
+const exec = promisify(execFile);
+/** Runs a client; when it fails, its stderr (a Python traceback, a CLI error) is in the error message. */
+const run = async (file: string, args: string[], options: { timeout: number }) => {
+  try {
+    return await exec(file, args, { ...options, encoding: 'utf8' });
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
+    throw new Error(`${(err as Error).message}${stderr ? `\n${stderr.split('\n').slice(-20).join('\n')}` : ''}`);
+  }
+};
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack();

@@ -205,6 +205,63 @@ test('a provider that keeps failing on one channel group falls through to all_ch
   expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'all_channels_failed' });
 });
 
+test('a provider outage is retried for the time budget, not a number of attempts: 8 failures, then the SMS goes out', async () => {
+  const outage = ApplicationFailure.create({ type: 'ProviderUnavailable', message: 'HTTP 503', nextRetryDelay: 20 });
+  let failures = 0;
+  fake.startVerification.mockImplementation(async () => {
+    if (failures++ < 8) throw outage;
+    return { requestId: `req-${++requestSeq}` };
+  });
+  const handle = await start({ channels: [{ channel: 'sms' }] });
+  const state = await eventually(async () => {
+    const s = await handle.query(getState);
+    return s.channels[0].status !== 'waiting' && s;
+  }, 30_000);
+  expect(state).toMatchObject({ status: 'pending', channel: 'sms', channels: [{ status: 'active' }] });
+  expect(fake.startVerification).toHaveBeenCalledTimes(9);
+  await handle.cancel();
+});
+
+test('an outage longer than providerRetrySeconds fails those channels over', async () => {
+  fake.startVerification.mockRejectedValue(
+    ApplicationFailure.create({ type: 'ProviderUnavailable', message: 'HTTP 503', nextRetryDelay: 200 }),
+  );
+  const handle = await start({ channels: [{ channel: 'sms' }], providerRetrySeconds: 8 });
+  expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'all_channels_failed' });
+  // More than the 5 attempts of the other provider calls: the budget, not a count, ended it.
+  expect(fake.startVerification.mock.calls.length).toBeGreaterThan(5);
+});
+
+describe('a check whose answer was lost (the provider completed the request, the activity is retried → 404)', () => {
+  const lostAnswerThenGone = () => {
+    let calls = 0;
+    fake.checkCode.mockImplementation(async () => {
+      if (calls++ === 0) throw ApplicationFailure.create({ type: 'ProviderUnavailable', message: 'socket hang up' });
+      return 'not_found';
+    });
+  };
+
+  test("the provider's completed callback decides: completed, not a failed channel", async () => {
+    lostAnswerThenGone();
+    const handle = await start({ channels: [{ channel: 'sms' }] });
+    await eventually(() => fake.startVerification.mock.calls.length === 1);
+    const ref = lastRequestId();
+    const checking = handle.executeUpdate(checkCode, { args: [{ code: '1234' }] });
+    await eventually(() => fake.checkCode.mock.calls.length === 2, 20_000);
+    await handle.signal(providerEvent, event(ref, 'completed', 'sms'));
+    expect(await checking).toMatchObject({ status: 'completed' });
+    expect(await handle.result()).toMatchObject({ status: 'completed', reason: 'verified' });
+  });
+
+  test('without that callback the request is over after a short wait, as before', async () => {
+    lostAnswerThenGone();
+    const handle = await start({ channels: [{ channel: 'sms' }] });
+    await eventually(() => fake.startVerification.mock.calls.length === 1);
+    expect(await handle.executeUpdate(checkCode, { args: [{ code: '1234' }] })).toMatchObject({ status: 'expired' });
+    expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'all_channels_failed' });
+  });
+});
+
 test('wrong codes until locked → failed / max_attempts and the provider request is cancelled', async () => {
   const handle = await start({ channels: [{ channel: 'sms' }], maxCodeAttempts: 2 });
   await eventually(() => fake.startVerification.mock.calls.length === 1);

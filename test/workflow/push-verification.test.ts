@@ -180,7 +180,8 @@ test('expiry → one last poll, then the phone fallback child; its result become
   expect(push.createChallenge).toHaveBeenCalledTimes(1);
 
   const child = client.workflow.getHandle(childId);
-  await eventually(async () => (await child.query(getState)).status === 'pending');
+  // `pending` is also the child's state before its provider request exists: wait for the request itself.
+  await eventually(() => vonage.startVerification.mock.calls.length === 1);
   expect(vonage.startVerification.mock.calls[0][0]).toMatchObject({ brand: 'Acme', steps: [{ channel: 'sms' }] });
   expect(await child.executeUpdate(checkCode, { args: [{ code: '9999' }] })).toMatchObject({ status: 'invalid_code' });
   expect(await child.executeUpdate(checkCode, { args: [{ code: '1234' }] })).toMatchObject({ status: 'completed' });
