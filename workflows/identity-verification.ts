@@ -407,6 +407,14 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
     if (sessionId && redactionPlanned()) {
       const delaySeconds = redactRequested ? 0 : input.redactAfterSeconds!;
       const workflowId = identityRedactionId(sessionId);
+      // Recorded before the child is started, in the task that ends the verification: a state read in between never
+      // shows a final status without the redaction that follows it.
+      state.redaction = {
+        status: delaySeconds ? 'scheduled' : 'requested',
+        workflowId,
+        redactAt: new Date(Date.now() + delaySeconds * 1000).toISOString(),
+      };
+      touch();
       try {
         await startChild(identityRedaction, {
           workflowId,
@@ -419,12 +427,6 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
         // Already running (the REST API asked first): that workflow redacts this session.
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }
-      state.redaction = {
-        status: delaySeconds ? 'scheduled' : 'requested',
-        workflowId,
-        redactAt: new Date(Date.now() + delaySeconds * 1000).toISOString(),
-      };
-      touch();
     }
     redactionSettled = true;
     publish();
