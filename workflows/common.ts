@@ -1,9 +1,17 @@
 /**
  * Pieces every verifyflow workflow uses the same way. Deterministic, Node-free (workflow bundle).
  */
-import { ApplicationFailure, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, condition, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
-import { cancelInputSchema, FailureType, formatIssues, isTerminal, type VerificationStatus } from './definitions';
+import {
+  cancelInputSchema,
+  FailureType,
+  formatIssues,
+  isTerminal,
+  type CancelInput,
+  type VerificationStatus,
+} from './definitions';
 
 /**
  * Creating a provider request (a message goes out): retried with backoff for as long as `budgetSeconds` allows, not
@@ -74,4 +82,26 @@ export function validateCancel(req: unknown, status: VerificationStatus, what?: 
   const r = cancelInputSchema.safeParse(req ?? {});
   if (!r.success) throw new Error(formatIssues(r.error));
   rejectIfNotLive(status, what);
+}
+
+/**
+ * Registers a workflow's cancel update: the validator refuses bad input and runs that are over (`validateCancel`);
+ * the handler asks the workflow to stop (`requestCancel`: set its flag, cancel its scopes, wake its loop) and answers
+ * with the state once it is terminal.
+ */
+export function setCancelHandler<S extends { status: VerificationStatus }>(
+  update: UpdateDefinition<S, [CancelInput]>,
+  state: S,
+  requestCancel: () => void,
+  what?: string,
+): void {
+  setHandler(
+    update,
+    async () => {
+      requestCancel();
+      await condition(() => isTerminal(state.status));
+      return state;
+    },
+    { validator: (req) => validateCancel(req, state.status, what) },
+  );
 }

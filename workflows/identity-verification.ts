@@ -18,7 +18,7 @@ import {
   parseInput,
   PROVIDER_ACTIVITY_OPTIONS,
   rejectIfNotLive as rejectIfNotLiveStatus,
-  validateCancel,
+  setCancelHandler,
 } from './common';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createIdentityActivities } from '../activities/identity';
@@ -186,18 +186,10 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
 
   const rejectIfNotLive = (): void => rejectIfNotLiveStatus(state.status);
 
-  setHandler(
-    cancelIdentity,
-    async () => {
-      cancelRequested = true;
-      touch();
-      await condition(() => isTerminal(state.status));
-      return state;
-    },
-    {
-      validator: (req) => validateCancel(req, state.status),
-    },
-  );
+  setCancelHandler(cancelIdentity, state, () => {
+    cancelRequested = true;
+    touch();
+  });
 
   setHandler(
     redact,

@@ -11,7 +11,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { parseInput, validateCancel } from './common';
+import { parseInput, setCancelHandler } from './common';
 import type { createOnboardingActivities } from '../activities/onboarding';
 import {
   cancelOnboarding,
@@ -73,17 +73,14 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
   let cancelRequested = false;
 
   setHandler(getOnboardingState, () => state);
-  setHandler(
+  setCancelHandler(
     cancelOnboarding,
-    async () => {
+    state,
+    () => {
       cancelRequested = true;
       scope.cancel();
-      await condition(() => isTerminal(state.status));
-      return state;
     },
-    {
-      validator: (req) => validateCancel(req, state.status, 'onboarding'),
-    },
+    'onboarding',
   );
 
   const publish = () =>

@@ -20,7 +20,7 @@ import {
   PROVIDER_ACTIVITY_OPTIONS,
   providerSendOptions,
   rejectIfNotLive as rejectIfNotLiveStatus,
-  validateCancel,
+  setCancelHandler,
 } from './common';
 import type { createOtpActivities } from '../activities/otp';
 import {
@@ -464,18 +464,10 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     },
   );
 
-  setHandler(
-    cancel,
-    async () => {
-      cancelRequested = true;
-      touch();
-      await condition(() => isTerminal(state.status));
-      return state;
-    },
-    {
-      validator: (req) => validateCancel(req, state.status),
-    },
-  );
+  setCancelHandler(cancel, state, () => {
+    cancelRequested = true;
+    touch();
+  });
 
   /** What the search attributes last said, so a change of channel or status can be published while waiting. */
   let published = '';

@@ -10,7 +10,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { activitiesWithSummaries, failureType, parseInput, PROVIDER_ACTIVITY_OPTIONS, validateCancel } from './common';
+import {
+  activitiesWithSummaries,
+  failureType,
+  parseInput,
+  PROVIDER_ACTIVITY_OPTIONS,
+  setCancelHandler,
+} from './common';
 import type { createPushActivities } from '../activities/push';
 import {
   cancelPush,
@@ -132,19 +138,11 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
     touch();
   });
 
-  setHandler(
-    cancelPush,
-    async () => {
-      cancelRequested = true;
-      fallbackScope?.cancel();
-      touch();
-      await condition(() => isTerminal(state.status));
-      return state;
-    },
-    {
-      validator: (req) => validateCancel(req, state.status),
-    },
-  );
+  setCancelHandler(cancelPush, state, () => {
+    cancelRequested = true;
+    fallbackScope?.cancel();
+    touch();
+  });
 
   publish();
 
