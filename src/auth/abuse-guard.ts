@@ -1,0 +1,287 @@
+import { createHmac } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { AbuseGuard, GuardRefusal, GuardScope, GuardVerdict } from '../../activities/abuse-guard';
+import type { AbuseLimits, GuardConfig, GuardLimit } from '../config/limits-config';
+
+type LimitField = Exclude<keyof AbuseLimits, 'prefixDropDigits' | 'allowedCountries'>;
+
+/** The limit each scope reads, in the order scopes are reported and consumed (narrowest first). */
+const SEND_SCOPES = [
+  ['destination', 'sendsPerDestination'],
+  ['destination_day', 'sendsPerDestinationDay'],
+  ['prefix', 'sendsPerPrefix'],
+  ['client', 'sendsPerClient'],
+] as const satisfies readonly (readonly [GuardScope, LimitField])[];
+
+/** A refusal by a counted limit (every scope but country). */
+type LimitRefusal = Extract<GuardRefusal, { retryAfterSeconds: number }>;
+
+const ALLOWED: GuardVerdict = { allowed: true };
+const COUNTRY_REFUSED: GuardRefusal = { allowed: false, scope: 'country', reason: 'destination_not_allowed' };
+/** HMAC output kept in store keys: 128 bits, plenty to tell destinations apart. */
+const HASH_HEX_CHARS = 32;
+
+/** One counter a call reads or changes: a limiter (scope + limit setting) and the key of the subject it counts. */
+interface Counter {
+  scope: GuardScope;
+  limiter: RateLimiterAbstract;
+  key: string;
+  points: number;
+}
+
+/** A destination as the guard counts it: HMACs only, plus what the country rule needs. */
+interface Subject {
+  destinationHash: string;
+  prefixHash: string;
+  /** ISO 3166 alpha-2 of a phone number; undefined for e-mail and for numbers of no single country. */
+  country?: string;
+  email: boolean;
+}
+
+/**
+ * createAbuseGuard's implementation: every limit is a rate-limiter-flexible fixed window (RateLimiterRedis, or
+ * RateLimiterMemory in the single-process embedded mode).
+ *
+ * There is one limiter per scope and limit setting; per-client overrides get (cached) limiters of their own. Limiters
+ * of one scope and window length share their counters — the store key is `<keyPrefix>:<scope>:<window>s:<subject>` —
+ * so a destination's sends count once, whatever client sent them, and each client's own limit is compared with that
+ * count. Destinations and prefixes appear in keys only as HMAC-SHA256 under `hashSecret`; client ids as they are.
+ *
+ * Under concurrent calls a send may be refused that a serial order would have allowed (a racing send's counts are
+ * rolled back a moment later), never the other way: no scope ever allows more than its limit. Store errors are thrown
+ * (fail closed): the API answers 503 and activities are retried.
+ */
+export class RateLimiterAbuseGuard implements AbuseGuard {
+  private readonly limiters = new Map<string, RateLimiterAbstract>();
+  private readonly clientLimits = new Map<string, AbuseLimits>();
+  private readonly redis?: Redis;
+  private readonly ownsRedis: boolean;
+  /** Memory mode: the limiter whose storage every other limiter shares (and whose dump lists every key). */
+  private readonly memoryRoot?: RateLimiterMemory;
+
+  constructor(
+    private readonly config: GuardConfig,
+    options: { redis?: Redis } = {},
+  ) {
+    if (config.hashSecret.length === 0) throw new Error('abuse guard: hashSecret is empty');
+    for (const [client, overrides] of Object.entries(config.perClient)) {
+      this.clientLimits.set(client, withOverrides(config.defaults, overrides));
+    }
+    if (options.redis) {
+      this.redis = options.redis;
+      this.ownsRedis = false;
+    } else if (config.store.kind === 'redis') {
+      // Few retries per command: a request waiting on an unreachable Redis should fail (503, activity retry) fast.
+      this.redis = new Redis(config.store.url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
+      // Each command rejects with the connection error itself; the reconnect loop's events would only repeat it.
+      this.redis.on('error', () => undefined);
+      this.ownsRedis = true;
+    } else {
+      this.ownsRedis = false;
+      this.memoryRoot = new RateLimiterMemory({ points: 1, duration: 1, keyPrefix: '' });
+    }
+  }
+
+  async consumeSend(client: string, destination: string): Promise<GuardVerdict> {
+    const { limits, subject } = this.resolve(client, destination);
+    if (!countryAllowed(subject, limits)) return COUNTRY_REFUSED;
+    const sends = this.sendCounters(client, subject, limits);
+    const refusal = await this.exhausted([...this.lockCounters(subject, limits), ...sends]);
+    if (refusal) return refusal;
+
+    const consumed: Counter[] = [];
+    for (const c of sends) {
+      try {
+        await c.limiter.consume(c.key);
+        consumed.push(c);
+      } catch (err) {
+        // A rejected consume still counted its point: give it back with the others.
+        if (err instanceof RateLimiterRes) {
+          await giveBack([...consumed, c]);
+          return { allowed: false, scope: c.scope, retryAfterSeconds: retryAfterSeconds(err.msBeforeNext) };
+        }
+        await giveBack(consumed);
+        throw err;
+      }
+    }
+    return ALLOWED;
+  }
+
+  async refundSend(client: string, destination: string): Promise<void> {
+    const { limits, subject } = this.resolve(client, destination);
+    const sends = this.sendCounters(client, subject, limits);
+    // Only a live window is given back to: a reward in a fresh window would grant a send beyond the limit there.
+    const current = await Promise.all(sends.map((c) => c.limiter.get(c.key)));
+    await Promise.all(sends.filter((_, i) => live(current[i])).map((c) => c.limiter.reward(c.key)));
+  }
+
+  async peekSend(client: string, destination: string): Promise<GuardVerdict> {
+    const { limits, subject } = this.resolve(client, destination);
+    if (!countryAllowed(subject, limits)) return COUNTRY_REFUSED;
+    const counters = [...this.lockCounters(subject, limits), ...this.sendCounters(client, subject, limits)];
+    return (await this.exhausted(counters)) ?? ALLOWED;
+  }
+
+  async checkAllowed(client: string, destination: string): Promise<GuardVerdict> {
+    const { limits, subject } = this.resolve(client, destination);
+    return (await this.exhausted(this.lockCounters(subject, limits))) ?? ALLOWED;
+  }
+
+  async recordFailedCheck(client: string, destination: string): Promise<void> {
+    const { limits, subject } = this.resolve(client, destination);
+    // penalty counts without refusing: failures past the limit keep the lock, they never extend its window.
+    await Promise.all(this.lockCounters(subject, limits).map((c) => c.limiter.penalty(c.key)));
+  }
+
+  async close(): Promise<void> {
+    if (this.redis && this.ownsRedis) {
+      await this.redis.quit().catch(() => this.redis?.disconnect());
+    }
+  }
+
+  /** Every key the guard holds in its store (for tests and operators: they must never contain a destination). */
+  async storeKeys(): Promise<string[]> {
+    if (this.memoryRoot) return this.memoryRoot.dump().storage.map((r) => String(r.key));
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis!.scan(cursor, 'MATCH', `${this.config.keyPrefix}:*`, 'COUNT', 1000);
+      keys.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    return keys;
+  }
+
+  private resolve(client: string, destination: string): { limits: AbuseLimits; subject: Subject } {
+    if (!client) throw new Error('abuse guard: a client id is required');
+    if (!destination?.trim()) throw new Error('abuse guard: a destination is required');
+    const limits = this.clientLimits.get(client) ?? this.config.defaults;
+    return { limits, subject: this.subject(destination, limits.prefixDropDigits) };
+  }
+
+  /** E.164 numbers (any spacing libphonenumber accepts) or e-mail addresses (trimmed, lower-cased; prefix = domain). */
+  private subject(destination: string, prefixDropDigits: number): Subject {
+    const d = destination.trim();
+    if (d.includes('@')) {
+      const email = d.toLowerCase();
+      const domain = email.slice(email.lastIndexOf('@') + 1);
+      return { destinationHash: this.hash('destination', email), prefixHash: this.hash('prefix', domain), email: true };
+    }
+    const phone = parsePhoneNumberFromString(d);
+    const e164 = phone?.number ?? d.replace(/[\s().-]/g, '');
+    const cut = e164.length - prefixDropDigits;
+    return {
+      destinationHash: this.hash('destination', e164),
+      prefixHash: this.hash('prefix', cut >= 2 ? e164.slice(0, cut) : e164),
+      country: phone?.country,
+      email: false,
+    };
+  }
+
+  private hash(kind: 'destination' | 'prefix', value: string): string {
+    return createHmac('sha256', this.config.hashSecret)
+      .update(`${kind}:${value}`)
+      .digest('hex')
+      .slice(0, HASH_HEX_CHARS);
+  }
+
+  private sendCounters(client: string, subject: Subject, limits: AbuseLimits): Counter[] {
+    const keys: Record<(typeof SEND_SCOPES)[number][0], string> = {
+      destination: subject.destinationHash,
+      destination_day: subject.destinationHash,
+      prefix: subject.prefixHash,
+      client,
+    };
+    return SEND_SCOPES.flatMap(([scope, field]) => this.counter(scope, limits[field], keys[scope]));
+  }
+
+  private lockCounters(subject: Subject, limits: AbuseLimits): Counter[] {
+    return this.counter('failed_checks', limits.failedChecksPerDestination, subject.destinationHash);
+  }
+
+  private counter(scope: GuardScope, limit: GuardLimit | null, key: string): Counter[] {
+    return limit ? [{ scope, limiter: this.limiter(scope, limit), key, points: limit.points }] : [];
+  }
+
+  private limiter(scope: GuardScope, limit: GuardLimit): RateLimiterAbstract {
+    const id = `${scope}:${limit.points}/${limit.durationSeconds}`;
+    let limiter = this.limiters.get(id);
+    if (!limiter) {
+      const options = {
+        keyPrefix: `${this.config.keyPrefix}:${scope}:${limit.durationSeconds}s`,
+        points: limit.points,
+        duration: limit.durationSeconds,
+      };
+      limiter = this.redis
+        ? new RateLimiterRedis({ ...options, storeClient: this.redis })
+        : shareStorage(new RateLimiterMemory(options), this.memoryRoot!);
+      this.limiters.set(id, limiter);
+    }
+    return limiter;
+  }
+
+  /** Reads the counters: the refusal of the exhausted one that frees last (a send waits for all), or undefined. */
+  private async exhausted(counters: Counter[]): Promise<LimitRefusal | undefined> {
+    const current = await Promise.all(counters.map((c) => c.limiter.get(c.key)));
+    let refusal: LimitRefusal | undefined;
+    counters.forEach((c, i) => {
+      const res = current[i];
+      if (!res || !live(res) || res.consumedPoints < c.points) return;
+      const seconds = retryAfterSeconds(res.msBeforeNext);
+      if (!refusal || seconds > refusal.retryAfterSeconds) {
+        refusal = { allowed: false, scope: c.scope, retryAfterSeconds: seconds };
+      }
+    });
+    return refusal;
+  }
+}
+
+/**
+ * The durable abuse guard: RateLimiterRedis over `options.redis` when given (the caller keeps and closes that client),
+ * else over a connection of its own to `config.store.url` (closed by close()); RateLimiterMemory when the store is
+ * memory, for the single-process embedded mode only.
+ */
+export function createAbuseGuard(config: GuardConfig, options?: { redis?: Redis }): AbuseGuard {
+  return new RateLimiterAbuseGuard(config, options);
+}
+
+function withOverrides(defaults: AbuseLimits, overrides: Partial<AbuseLimits>): AbuseLimits {
+  const defined = Object.entries(overrides).filter(([, v]) => v !== undefined);
+  return { ...defaults, ...(Object.fromEntries(defined) as Partial<AbuseLimits>) };
+}
+
+function countryAllowed(subject: Subject, limits: AbuseLimits): boolean {
+  if (subject.email || !limits.allowedCountries) return true;
+  return subject.country !== undefined && limits.allowedCountries.includes(subject.country);
+}
+
+/** A counter in a window that has not ended (the memory store drops ended ones on a timer, a moment later). */
+function live(res: RateLimiterRes | null): boolean {
+  return res !== null && res.msBeforeNext > 0;
+}
+
+function retryAfterSeconds(msBeforeNext: number): number {
+  return Math.max(1, Math.ceil(msBeforeNext / 1000));
+}
+
+/** Rolls back points just consumed; a failure only leaves a count too high (stricter), so it is not raised. */
+async function giveBack(counters: Counter[]): Promise<void> {
+  await Promise.allSettled(counters.map((c) => c.limiter.reward(c.key)));
+}
+
+/**
+ * RateLimiterMemory keeps a storage per instance; limiters of one guard share the root's, so that like on Redis a
+ * per-client override counts on the same keys as the defaults. The storage is an internal field: fail loudly if a
+ * release renames it rather than silently splitting counters.
+ */
+function shareStorage(limiter: RateLimiterMemory, root: RateLimiterMemory): RateLimiterMemory {
+  const target = limiter as unknown as { _memoryStorage?: unknown };
+  const source = root as unknown as { _memoryStorage?: unknown };
+  if (!target._memoryStorage || !source._memoryStorage) {
+    throw new Error('rate-limiter-flexible: RateLimiterMemory no longer has _memoryStorage; the guard needs updating');
+  }
+  target._memoryStorage = source._memoryStorage;
+  return limiter;
+}
