@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { freePort } from './ports';
+
+/** A real redis-server child on a free loopback port, persisting to an append-only file in its own directory. */
+export interface RedisServer {
+  url: string;
+  /** Stops the server (SIGTERM: it flushes its append-only file) and starts it again on the same port and directory. */
+  restart(): Promise<void>;
+  /** Stops the server and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+const INSTALL = 'apt-get install -y redis-server';
+
+function findRedisServer(): string | undefined {
+  if (process.env.REDIS_SERVER_BIN) {
+    return existsSync(process.env.REDIS_SERVER_BIN) ? process.env.REDIS_SERVER_BIN : undefined;
+  }
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/bin', '/usr/sbin'];
+  return dirs.map((d) => join(d, 'redis-server')).find((p) => existsSync(p));
+}
+
+/** Starts redis-server; a missing binary fails the calling suite with the install command (no skipping). */
+export async function startRedisServer(): Promise<RedisServer> {
+  const binary = findRedisServer();
+  if (!binary) {
+    throw new Error(`redis-server not found: install it (${INSTALL}) or set REDIS_SERVER_BIN to its path`);
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'verifyflow-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir];
+  let child = await launch(binary, args);
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    restart: async () => {
+      await stop();
+      child = await launch(binary, args);
+    },
+    dispose: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function launch(binary: string, args: string[]): Promise<ChildProcess> {
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(err);
+    };
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(new Error(`redis-server exited (${code ?? signal}): ${output}`));
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (!/Ready to accept connections/.test(output)) return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
+      // Keep draining the pipes so a chatty server never blocks on a full one.
+      child.stdout?.resume();
+      child.stderr?.resume();
+      resolve(child);
+    };
+    const timer = setTimeout(() => fail(new Error(`redis-server did not start in 10 s: ${output}`)), 10_000);
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('error', fail);
+    child.once('exit', onExit);
+  });
+}
