@@ -9,7 +9,7 @@ import {
 } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { Sleeper } from './sleeper';
-import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
+import { signTwilioWebhook } from '../activities/providers/twilio-webhook';
 import { renderDevicePage } from './twilio-device-page';
 
 export interface TwilioVerifyEmulatorOptions {

@@ -4,7 +4,7 @@ import {
   vonageParamsSignature,
   type VonageSignatureMethod,
   type VonageSmsReceipt,
-} from '../../activities/providers/vonage-sms-receipt';
+} from '../activities/providers/vonage-sms-receipt';
 import type { Outbox } from './outbox';
 import { codeInText } from './sms-gateway-emulator';
 
