@@ -1,4 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
+import { keepLast } from './retention';
 
 /** One message a sandbox emulator "sent" (codes included: the outbox exists only in the sandbox). */
 export interface OutboxEntry {
@@ -31,7 +32,7 @@ export class Outbox {
   add(e: Omit<OutboxEntry, 'at'> & { at?: string }): OutboxEntry {
     const entry: OutboxEntry = { ...e, at: e.at ?? new Date().toISOString() };
     this.entries.push(entry);
-    if (this.entries.length > MAX_ENTRIES) this.entries.splice(0, this.entries.length - MAX_ENTRIES);
+    keepLast(this.entries, MAX_ENTRIES);
     return entry;
   }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { Sleeper } from './sleeper';
 import Stripe from 'stripe';
+import { keepLast, pruneOldest } from './retention';
+import { WebhookSender } from './webhook-sender';
 
 /** What a person (the hosted page) or a test (the JSON call) chooses as the result of a submission. */
 export const SANDBOX_IDENTITY_OUTCOMES = [
@@ -104,8 +105,6 @@ interface Session {
   clientSecret: string | null;
   redaction: { status: 'processing' | 'redacted' } | null;
   outputs: Outputs | null;
-  /** Events of the session go out one after another, in the order they were emitted. */
-  events: Promise<void>;
 }
 
 /** A read-only view of an emulated session for tests (no client secret). */
@@ -233,7 +232,15 @@ export class StripeIdentityEmulator {
   private readonly sessions = new Map<string, Session>();
   private readonly idempotent = new Map<string, { fingerprint: string; status: number; body: unknown }>();
   private readonly sent: EmulatedEvent[] = [];
-  private readonly sleeper = new Sleeper();
+  private readonly webhooks = new WebhookSender({
+    name: 'stripe sandbox',
+    timing: () => ({
+      delayMs: this.opts.eventDelayMs,
+      retries: this.opts.eventRetries,
+      retryBaseMs: this.opts.eventRetryBaseMs,
+    }),
+    logger: { warn: (msg) => this.opts.logger?.warn(msg) },
+  });
 
   /** Read-only views for tests. */
   readonly inspect = {
@@ -284,7 +291,7 @@ export class StripeIdentityEmulator {
 
   /** Stops pending event deliveries and timers. */
   close(): void {
-    this.sleeper.close();
+    this.webhooks.close();
   }
 
   /**
@@ -318,8 +325,8 @@ export class StripeIdentityEmulator {
     const reversed = options.eventOrder === 'reversed';
     if (!reversed) this.emit(s, processing, deliveries);
     const delay = (this.opts.processingDelayMs ?? 300) * (outcome === 'processing_then_verified' ? 10 : 1);
-    void this.sleep(delay).then(() => {
-      if (this.closed || s.status !== 'processing') return;
+    void this.webhooks.sleep(delay).then(() => {
+      if (this.webhooks.closed || s.status !== 'processing') return;
       if (outcome === 'verified' || outcome === 'processing_then_verified') {
         s.status = 'verified';
         s.lastReport = this.newReport(s);
@@ -456,7 +463,6 @@ export class StripeIdentityEmulator {
       clientSecret: null,
       redaction: null,
       outputs: null,
-      events: Promise.resolve(),
     };
     s.clientSecret = this.newClientSecret(s);
     this.sessions.set(id, s);
@@ -497,8 +503,8 @@ export class StripeIdentityEmulator {
       s.clientSecret = null;
       this.emit(s, this.event(s, 'canceled'));
     }
-    void this.sleep(this.opts.redactionDelayMs ?? 500).then(() => {
-      if (this.closed) return;
+    void this.webhooks.sleep(this.opts.redactionDelayMs ?? 500).then(() => {
+      if (this.webhooks.closed) return;
       s.redaction = { status: 'redacted' };
       s.metadata = {};
       s.clientReferenceId = null;
@@ -595,7 +601,7 @@ export class StripeIdentityEmulator {
     return { id, type: `identity.verification_session.${type}`, created, raw };
   }
 
-  /** Queues an event for delivery after the session's earlier ones. */
+  /** Queues an event for delivery after the session's earlier ones, signed at sending time. */
   private emit(s: Session, event: { id: string; type: string; created: number; raw: string }, deliveries = 1): void {
     const record: EmulatedEvent = {
       id: event.id,
@@ -605,45 +611,26 @@ export class StripeIdentityEmulator {
       attempts: [],
     };
     this.sent.push(record);
-    if (this.sent.length > MAX_KEPT_KEYS) this.sent.splice(0, this.sent.length - MAX_KEPT_KEYS);
-    for (let i = 0; i < deliveries; i++) s.events = s.events.then(() => this.deliver(record, event.raw));
-  }
-
-  private async deliver(record: EmulatedEvent, raw: string): Promise<void> {
-    await this.sleep(this.opts.eventDelayMs ?? 50);
-    const retries = this.opts.eventRetries ?? 5;
-    for (let attempt = 0; !this.closed; attempt++) {
-      const outcome = await this.post(raw);
-      record.attempts.push(outcome);
-      if (/^2\d\d$/.test(outcome)) return;
-      if (attempt >= retries) {
-        return this.opts.logger?.warn(`stripe sandbox: dropped ${record.type} ${record.id} (${outcome})`);
-      }
-      this.opts.logger?.warn(`stripe sandbox: ${record.type} ${record.id} failed (${outcome}), retrying`);
-      await this.sleep((this.opts.eventRetryBaseMs ?? 200) * 2 ** attempt);
-    }
-  }
-
-  /** POSTs one event, signed at sending time; resolves to the HTTP status or a network error. */
-  private async post(raw: string): Promise<string> {
-    try {
-      const res = await fetch(this.opts.webhookUrl(), {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'stripe-signature': Stripe.webhooks.generateTestHeaderString({
-            payload: raw,
-            secret: this.opts.webhookSecret,
-          }),
-          'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
-        },
-        body: raw,
-        signal: AbortSignal.timeout(10_000),
+    keepLast(this.sent, MAX_KEPT_KEYS);
+    for (let i = 0; i < deliveries; i++) {
+      this.webhooks.send({
+        label: `${record.type} ${record.id}`,
+        queue: s.id,
+        request: () => ({
+          url: this.opts.webhookUrl(),
+          headers: {
+            'content-type': 'application/json; charset=utf-8',
+            'stripe-signature': Stripe.webhooks.generateTestHeaderString({
+              payload: event.raw,
+              secret: this.opts.webhookSecret,
+            }),
+            'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+          },
+          body: event.raw,
+        }),
+        onAttempt: ({ httpStatus, failure }) =>
+          record.attempts.push(httpStatus !== undefined ? String(httpStatus) : failure!),
       });
-      await res.arrayBuffer().catch(() => undefined);
-      return String(res.status);
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
     }
   }
 
@@ -682,7 +669,7 @@ export class StripeIdentityEmulator {
     }
     const reply = run();
     this.idempotent.set(key, { fingerprint, ...reply });
-    if (this.idempotent.size > MAX_KEPT_KEYS) this.idempotent.delete(this.idempotent.keys().next().value!);
+    pruneOldest(this.idempotent, MAX_KEPT_KEYS, () => false);
     return reply;
   }
 
@@ -778,21 +765,9 @@ ${back}
 `;
   }
 
-  private sleep(ms: number): Promise<void> {
-    return this.sleeper.sleep(ms);
-  }
-
-  private get closed(): boolean {
-    return this.sleeper.closed;
-  }
-
   /** Forgets the oldest finished sessions beyond the last 1000. */
   private prune(): void {
-    for (const [id, s] of this.sessions) {
-      if (this.sessions.size <= MAX_KEPT_SESSIONS) return;
-      if (s.status === 'requires_input' || s.status === 'processing') continue;
-      this.sessions.delete(id);
-    }
+    pruneOldest(this.sessions, MAX_KEPT_SESSIONS, (s) => s.status === 'requires_input' || s.status === 'processing');
   }
 
   private log(msg: string): void {
