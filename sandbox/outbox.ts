@@ -1,4 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
+import { escapeHtml } from './html';
 import { keepLast } from './retention';
 
 /** One message a sandbox emulator "sent" (codes included: the outbox exists only in the sandbox). */
@@ -47,13 +48,6 @@ export class Outbox {
   clear(): void {
     this.entries = [];
   }
-}
-
-function escapeHtml(value: string): string {
-  return value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
 }
 
 function renderHtml(entries: OutboxEntry[]): string {

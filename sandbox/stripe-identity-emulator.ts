@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import Stripe from 'stripe';
 import { keepLast, pruneOldest } from './retention';
+import { type HostedPageBackend, hostedPageUrl, stripeHostedPage } from './stripe-hosted-page';
 import { WebhookSender } from './webhook-sender';
 
 /** What a person (the hosted page) or a test (the JSON call) chooses as the result of a submission. */
@@ -213,20 +214,14 @@ const SANDBOX_PERSON = {
   },
 };
 
-function escapeHtml(value: string): string {
-  return value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
-}
-
 /**
  * Offline emulator of Stripe Identity's VerificationSession API, faithful to seeds 003/004: the same paths
  * (`/v1/identity/verification_sessions`, `/:id`, `/:id/cancel`, `/:id/redact`), form-encoded bodies, status rules
  * (cancel only from requires_input; redact from requires_input — which cancels — or verified), error bodies
  * (`{error: {type, code, message, param}}`), `last_error`, verified outputs (expand), redaction placeholders and
- * `Idempotency-Key`. Events are signed like Stripe signs them and POSTed to the app, retried on non-2xx. A hosted
- * page (`/verify/:id`, the session's `url`) lets a person pick the outcome of a submission; tests POST it as JSON.
+ * `Idempotency-Key`. Events are signed like Stripe signs them and POSTed to the app, retried on non-2xx. Its router
+ * also serves the hosted page (stripe-hosted-page.ts, the session's `url`), where a person picks the outcome of a
+ * submission; tests POST it as JSON.
  */
 export class StripeIdentityEmulator {
   private readonly sessions = new Map<string, Session>();
@@ -284,9 +279,37 @@ export class StripeIdentityEmulator {
         });
       }),
     );
-    r.get('/verify/:id', (req, res) => this.page(req, res));
-    r.post('/verify/:id', express.json({ limit: '10kb' }), forms, (req, res) => this.submitRoute(req, res));
+    r.use(stripeHostedPage(this.hostedPageBackend()));
     return r;
+  }
+
+  /** What the hosted page reads and does: the session as a person sees it, and submissions with Stripe's errors. */
+  private hostedPageBackend(): HostedPageBackend {
+    return {
+      publicBaseUrl: () => this.opts.publicBaseUrl(),
+      session: (id) => {
+        const s = this.sessions.get(id);
+        return (
+          s && {
+            id: s.id,
+            type: s.type,
+            status: s.status,
+            redaction: s.redaction?.status ?? null,
+            lastError: s.lastError,
+            returnUrl: s.returnUrl,
+            outcomes: this.outcomesFor(s),
+          }
+        );
+      },
+      submit: (id, outcome, options) => {
+        try {
+          return { ok: true, session: this.submit(id, outcome as SandboxIdentityOutcome, options) };
+        } catch (err) {
+          if (!(err instanceof StripeHttpError)) throw err;
+          return { ok: false, status: err.status, error: err.body };
+        }
+      },
+    };
   }
 
   /** Stops pending event deliveries and timers. */
@@ -534,7 +557,7 @@ export class StripeIdentityEmulator {
       related_customer_account: null,
       status: s.status,
       type: s.type,
-      url: waiting ? `${this.opts.publicBaseUrl()}/verify/${s.id}` : null,
+      url: waiting ? hostedPageUrl(this.opts.publicBaseUrl(), s.id) : null,
     };
     if (expand.has('verified_outputs')) {
       const o = s.outputs;
@@ -684,85 +707,6 @@ export class StripeIdentityEmulator {
         res.status(err.status).json({ error: err.body });
       }
     };
-  }
-
-  private submitRoute(req: Request, res: Response): void {
-    const wantsJson = req.is('application/json') === 'application/json';
-    const body = isRecord(req.body) ? req.body : {};
-    const id = String(req.params.id);
-    try {
-      const options: SubmissionOptions = {
-        eventOrder: body.eventOrder === 'reversed' ? 'reversed' : 'normal',
-        deliveries: typeof body.deliveries === 'number' ? body.deliveries : undefined,
-      };
-      const session = this.submit(id, body.outcome as SandboxIdentityOutcome, options);
-      if (wantsJson) {
-        res.json(session);
-        return;
-      }
-      res.redirect(303, `${this.opts.publicBaseUrl()}/verify/${encodeURIComponent(id)}`);
-    } catch (err) {
-      if (!(err instanceof StripeHttpError)) throw err;
-      if (wantsJson) {
-        res.status(err.status).json({ error: err.body });
-        return;
-      }
-      res
-        .status(err.status)
-        .type('html')
-        .send(this.renderPage(this.sessions.get(id), err.message));
-    }
-  }
-
-  private page(req: Request, res: Response): void {
-    const s = this.sessions.get(String(req.params.id));
-    res
-      .status(s ? 200 : 404)
-      .type('html')
-      .set('Cache-Control', 'no-store')
-      .send(this.renderPage(s));
-  }
-
-  /** The hosted verification page: the session's status and, while it waits on the user, one button per outcome. */
-  private renderPage(s: Session | undefined, error?: string): string {
-    const head = (refresh: boolean) => `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-${refresh ? '<meta http-equiv="refresh" content="1">' : ''}
-<title>Sandbox identity verification</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 40rem; }
-form { display: inline; }
-button { margin: 0.2rem; padding: 0.4rem 0.8rem; }
-.error { color: #b00020; }
-code { background: #f3f3f3; padding: 0 0.2rem; }
-</style>
-</head>
-<body>
-<h1>Sandbox identity verification</h1>
-<p>Stripe Identity emulator: no document is uploaded; choose what Stripe would conclude.</p>`;
-    if (!s) return `${head(false)}<p class="error">No such verification session.</p></body></html>\n`;
-    const waiting = s.status === 'requires_input' && !s.redaction;
-    const buttons = waiting
-      ? this.outcomesFor(s)
-          .map(
-            (o) =>
-              `<form method="post"><input type="hidden" name="outcome" value="${o}"><button type="submit">${escapeHtml(o.replace(/_/g, ' '))}</button></form>`,
-          )
-          .join('\n')
-      : '';
-    const back = s.returnUrl && !waiting ? `<p><a href="${escapeHtml(s.returnUrl)}">Return to the app</a></p>` : '';
-    return `${head(s.status === 'processing')}
-<p>Session <code>${escapeHtml(s.id)}</code> (${escapeHtml(s.type)}): <strong>${escapeHtml(s.redaction ? `redaction ${s.redaction.status}` : s.status)}</strong>${
-      s.lastError ? `, last error <code>${escapeHtml(s.lastError.code)}</code> — ${escapeHtml(s.lastError.reason)}` : ''
-    }</p>
-${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
-${waiting ? `<h2>Submit with the outcome</h2>\n${buttons}` : ''}
-${back}
-</body>
-</html>
-`;
   }
 
   /** Forgets the oldest finished sessions beyond the last 1000. */
