@@ -4,30 +4,19 @@ import Stripe from 'stripe';
 import { keepLast, pruneOldest } from './retention';
 import { type HostedPageBackend, hostedPageUrl, stripeHostedPage } from './stripe-hosted-page';
 import { WebhookSender } from './webhook-sender';
+import {
+  STRIPE_IDENTITY_CORRECTABLE_CODES,
+  STRIPE_IDENTITY_TERMINAL_CODES,
+  STRIPE_IDENTITY_UNCOUNTED_CODES,
+  type StripeIdentityErrorCode,
+} from '../workflows/definitions';
 
-/** What a person (the hosted page) or a test (the JSON call) chooses as the result of a submission. */
-export const SANDBOX_IDENTITY_OUTCOMES = [
-  'verified',
-  'processing_then_verified',
-  'document_expired',
-  'document_unverified_other',
-  'document_type_not_supported',
-  'selfie_document_missing_photo',
-  'selfie_face_mismatch',
-  'selfie_unverified_other',
-  'selfie_manipulated',
-  'id_number_unverified_other',
-  'id_number_insufficient_document_data',
-  'id_number_mismatch',
-  'consent_declined',
-  'under_supported_age',
-  'country_not_supported',
-  'abandoned',
-] as const;
-export type SandboxIdentityOutcome = (typeof SANDBOX_IDENTITY_OUTCOMES)[number];
-
-/** `last_error.reason` per code: seed 003's descriptions, as Stripe words them for the user. */
-const ERROR_REASONS: Record<string, string> = {
+/**
+ * `last_error.reason` per code, seed 003's descriptions as Stripe words them for the user: the contract's error codes
+ * (workflows/definitions.ts) the emulator concludes. The contract knows more (address, e-mail and phone checks, an
+ * unsupported device): the sandbox does not emulate those checks, so they have no reason here and are no outcome.
+ */
+const ERROR_REASONS = {
   consent_declined: 'The user declined to be verified by Stripe.',
   under_supported_age: 'Stripe does not verify users under the age of majority.',
   country_not_supported: 'Stripe does not verify users from the provided country.',
@@ -42,7 +31,24 @@ const ERROR_REASONS: Record<string, string> = {
   id_number_insufficient_document_data: 'The provided document did not contain enough data to match the ID number.',
   id_number_mismatch: 'The information provided could not be matched against global databases.',
   abandoned: 'The user abandoned the verification flow.',
-};
+} as const satisfies Partial<Record<StripeIdentityErrorCode, string>>;
+type EmulatedErrorCode = keyof typeof ERROR_REASONS;
+
+/** What a person (the hosted page) or a test (the JSON call) chooses as the result of a submission. */
+export type SandboxIdentityOutcome = 'verified' | 'processing_then_verified' | EmulatedErrorCode;
+/**
+ * Every outcome: the two successes, then the contract's error codes the emulator concludes, correctable ones first
+ * (the order of the hosted page's buttons).
+ */
+export const SANDBOX_IDENTITY_OUTCOMES: readonly SandboxIdentityOutcome[] = [
+  'verified',
+  'processing_then_verified',
+  ...[
+    ...STRIPE_IDENTITY_CORRECTABLE_CODES,
+    ...STRIPE_IDENTITY_TERMINAL_CODES,
+    ...STRIPE_IDENTITY_UNCOUNTED_CODES,
+  ].filter((code): code is EmulatedErrorCode => Object.hasOwn(ERROR_REASONS, code)),
+];
 
 export interface StripeIdentityEmulatorOptions {
   /** The only secret key accepted (`Authorization: Bearer sk_…`); anything else answers 401. */
@@ -363,9 +369,9 @@ export class StripeIdentityEmulator {
     return this.view(s);
   }
 
-  private fail(s: Session, code: string, withReport: boolean, deliveries: number): void {
+  private fail(s: Session, code: EmulatedErrorCode, withReport: boolean, deliveries: number): void {
     s.status = 'requires_input';
-    s.lastError = { code, reason: ERROR_REASONS[code] ?? code };
+    s.lastError = { code, reason: ERROR_REASONS[code] };
     if (withReport) s.lastReport = this.newReport(s);
     s.clientSecret = this.newClientSecret(s); // a retry needs a fresh secret (retrieve hands it out)
     this.emit(s, this.event(s, 'requires_input'), deliveries);
