@@ -44,6 +44,7 @@ export interface Webhook {
   onAttempt?(attempt: WebhookAttempt): void;
 }
 
+/** One emulator's sender: its name in logs, its delivery timing, its logger. */
 export interface WebhookSenderOptions {
   /** Prefix of the log lines, e.g. `vonage sandbox`. */
   name: string;
