@@ -68,6 +68,23 @@ export default tseslint.config(
     },
   },
   {
+    // The simulator is not the product: the app reaches the sandbox only through its seam (sandbox/index.ts).
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/sandbox/*'],
+              message: 'src/ imports the sandbox only through its seam: mountSandbox from sandbox/index.ts',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { CallbackAttempt } from '../src/sandbox/vonage-emulator';
+import type { CallbackAttempt } from '../sandbox/vonage-emulator';
 import { Recorder, SCENARIOS, waitClosed, type FlowContext, type FlowResult, type Scenario } from './lib/scenarios';
 import { REPO, System } from './lib/system';
 import { args, load, machine, phoneNumber, pool, sleep, writeJson } from './lib/util';

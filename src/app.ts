@@ -5,7 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from './config/config';
 import { AppModule } from './app.module';
-import { mountSandbox, type Sandbox } from './sandbox/sandbox';
+import { mountSandbox, type Sandbox } from '../sandbox';
 
 export interface ApiApp {
   app: NestExpressApplication;

@@ -3,8 +3,8 @@ import type { Server } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express from 'express';
-import { createOutboxRouter, Outbox, type OutboxEntry } from '../../src/sandbox/outbox';
-import { VonageEmulator, type VonageEmulatorOptions } from '../../src/sandbox/vonage-emulator';
+import { createOutboxRouter, Outbox, type OutboxEntry } from '../../sandbox/outbox';
+import { VonageEmulator, type VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
 import { freePort } from './util';
 
 /** The sandbox outbox, plus a way to be told at once when a message to a number lands (no polling lag in figures). */

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
-import type { VonageEmulatorOptions } from '../../src/sandbox/vonage-emulator';
+import type { VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
 import type { ClientCalls } from '../api-child';
 import { findPidByArgs, httpOk, spawnNode, type Child } from './children';
 import { startProviderSandbox, type ProviderSandbox } from './provider';

@@ -7,8 +7,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createPhoneActivities } from '../../activities/phone';
 import { VonageVerifyAdapter, type VonageStartParams, type VonageStarted } from '../../activities/providers/vonage';
-import { Outbox } from '../../src/sandbox/outbox';
-import { VonageEmulator } from '../../src/sandbox/vonage-emulator';
+import { Outbox } from '../../sandbox/outbox';
+import { VonageEmulator } from '../../sandbox/vonage-emulator';
 import { FailureType } from '../../workflows/definitions';
 
 /**

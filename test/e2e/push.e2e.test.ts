@@ -3,7 +3,7 @@ import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor }
 import request from 'supertest';
 import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
 import { createApi } from '../../src/app';
-import type { EmulatedChallenge, WebhookDelivery } from '../../src/sandbox/twilio-verify-emulator';
+import type { EmulatedChallenge, WebhookDelivery } from '../../sandbox/twilio-verify-emulator';
 import {
   pushEnrollmentId,
   SA_PROVIDER_REF,

@@ -9,7 +9,7 @@ import {
   StripeIdentityAdapter,
   verifyStripeWebhook,
 } from '../../activities/providers/stripe-identity';
-import { StripeIdentityEmulator, type StripeIdentityEmulatorOptions } from '../../src/sandbox/stripe-identity-emulator';
+import { StripeIdentityEmulator, type StripeIdentityEmulatorOptions } from '../../sandbox/stripe-identity-emulator';
 import { FailureType } from '../../workflows/definitions';
 import { freePort } from '../support/ports';
 

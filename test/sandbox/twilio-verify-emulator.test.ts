@@ -8,7 +8,7 @@ import {
   parseForm,
   verifyTwilioSignature,
 } from '../../activities/providers/twilio-webhook';
-import { TwilioVerifyEmulator } from '../../src/sandbox/twilio-verify-emulator';
+import { TwilioVerifyEmulator } from '../../sandbox/twilio-verify-emulator';
 import { FailureType } from '../../workflows/definitions';
 import { PushDevice } from '../support/push-device';
 import { freePort } from '../support/ports';

@@ -4,8 +4,8 @@ import { type AddressInfo } from 'node:net';
 import express from 'express';
 import { Vonage } from '@vonage/server-sdk';
 import { Channels, type AnyWorkflow } from '@vonage/verify2';
-import { Outbox } from '../../src/sandbox/outbox';
-import { VonageEmulator, type CallbackAttempt } from '../../src/sandbox/vonage-emulator';
+import { Outbox } from '../../sandbox/outbox';
+import { VonageEmulator, type CallbackAttempt } from '../../sandbox/vonage-emulator';
 
 const APPLICATION_ID = 'a1b2c3d4-0000-4000-8000-0000000000c4';
 const keys = generateKeyPairSync('rsa', {

@@ -5,8 +5,8 @@ import express from 'express';
 import { Vonage } from '@vonage/server-sdk';
 import { type AnyWorkflow, Channels, SilentAuthChannel, type VerificationRequestParams } from '@vonage/verify2';
 import { tokenGenerate, verifySignature } from '@vonage/jwt';
-import { createOutboxRouter, Outbox } from '../../src/sandbox/outbox';
-import { VonageEmulator, type VonageEmulatorOptions } from '../../src/sandbox/vonage-emulator';
+import { createOutboxRouter, Outbox } from '../../sandbox/outbox';
+import { VonageEmulator, type VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
 
 const APPLICATION_ID = 'a1b2c3d4-0000-4000-8000-000000000001';
 const SIGNATURE_SECRET = 'sandbox-signature-secret';

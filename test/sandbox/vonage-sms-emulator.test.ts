@@ -12,8 +12,8 @@ import {
   type VonageSmsReceipt,
 } from '../../activities/providers/vonage-sms-receipt';
 import { FailureType } from '../../workflows/definitions';
-import { Outbox } from '../../src/sandbox/outbox';
-import { VonageSmsEmulator } from '../../src/sandbox/vonage-sms-emulator';
+import { Outbox } from '../../sandbox/outbox';
+import { VonageSmsEmulator } from '../../sandbox/vonage-sms-emulator';
 import { eventually } from '../support/stack';
 
 /**

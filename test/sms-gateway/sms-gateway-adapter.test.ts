@@ -5,8 +5,8 @@ import express from 'express';
 import { decode, verify } from 'jsonwebtoken';
 import { HttpSmsGateways, type SmsGatewayAuth } from '../../activities/providers/sms-gateway';
 import { FailureType } from '../../workflows/definitions';
-import { Outbox } from '../../src/sandbox/outbox';
-import { SmsGatewayEmulator } from '../../src/sandbox/sms-gateway-emulator';
+import { Outbox } from '../../sandbox/outbox';
+import { SmsGatewayEmulator } from '../../sandbox/sms-gateway-emulator';
 
 /**
  * The outbound `sms_gateway` adapter against the sandbox gateway emulator (the same protocol Auth0 speaks, seed 001),

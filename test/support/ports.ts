@@ -1,1 +1,1 @@
-export { freePort } from '../../src/sandbox/free-port';
+export { freePort } from '../../src/common/free-port';

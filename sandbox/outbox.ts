@@ -1,4 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
+import { escapeHtml } from './html';
+import { keepLast } from './retention';
 
 /** One message a sandbox emulator "sent" (codes included: the outbox exists only in the sandbox). */
 export interface OutboxEntry {
@@ -31,7 +33,7 @@ export class Outbox {
   add(e: Omit<OutboxEntry, 'at'> & { at?: string }): OutboxEntry {
     const entry: OutboxEntry = { ...e, at: e.at ?? new Date().toISOString() };
     this.entries.push(entry);
-    if (this.entries.length > MAX_ENTRIES) this.entries.splice(0, this.entries.length - MAX_ENTRIES);
+    keepLast(this.entries, MAX_ENTRIES);
     return entry;
   }
 
@@ -46,13 +48,6 @@ export class Outbox {
   clear(): void {
     this.entries = [];
   }
-}
-
-function escapeHtml(value: string): string {
-  return value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
 }
 
 function renderHtml(entries: OutboxEntry[]): string {

@@ -8,9 +8,10 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { Sleeper } from './sleeper';
-import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
+import { signTwilioWebhook } from '../activities/providers/twilio-webhook';
+import { keepLast, pruneOldest } from './retention';
 import { renderDevicePage } from './twilio-device-page';
+import { WebhookSender } from './webhook-sender';
 
 export interface TwilioVerifyEmulatorOptions {
   accountSid: string;
@@ -73,7 +74,6 @@ interface Entity {
   dateCreated: string;
   factors: Map<string, Factor>;
   challenges: Map<string, Challenge>;
-  webhooks: Promise<void>;
 }
 
 /** A snapshot of one emulated challenge, for tests and the device page (no hidden details). */
@@ -149,7 +149,15 @@ export class TwilioVerifyEmulator {
   private readonly entities = new Map<string, Entity>();
   private readonly challengeIndex = new Map<string, Challenge>();
   private readonly factorIndex = new Map<string, Factor>();
-  private readonly sleeper = new Sleeper();
+  private readonly webhooks = new WebhookSender({
+    name: 'twilio sandbox',
+    timing: () => ({
+      delayMs: this.opts.webhookDelayMs,
+      retries: this.opts.webhookRetries,
+      retryBaseMs: this.opts.webhookRetryBaseMs,
+    }),
+    logger: { warn: (msg) => this.opts.logger?.warn(msg) },
+  });
   private readonly failures: { route: 'challenges'; status: number; retryAfter?: number; left: number }[] = [];
   /** Every webhook POSTed, oldest first (bounded to the last 500). */
   readonly deliveries: WebhookDelivery[] = [];
@@ -383,7 +391,7 @@ export class TwilioVerifyEmulator {
 
   /** Stops pending webhook deliveries. */
   close(): void {
-    this.sleeper.close();
+    this.webhooks.close();
   }
 
   // ── authentication ──
@@ -531,7 +539,6 @@ export class TwilioVerifyEmulator {
         dateCreated: new Date().toISOString(),
         factors: new Map(),
         challenges: new Map(),
-        webhooks: Promise.resolve(),
       };
       this.entities.set(identity, entity);
     }
@@ -796,8 +803,7 @@ export class TwilioVerifyEmulator {
   /** Queues a signed, form-encoded webhook; one entity's webhooks are delivered in order. */
   private webhook(identity: string, type: string, extra: Record<string, string>): void {
     if (this.opts.webhooks === false) return;
-    const entity = this.entities.get(identity);
-    if (!entity) return;
+    if (!this.entities.has(identity)) return;
     const params: Record<string, string> = {
       uuid: randomUUID(),
       type,
@@ -807,40 +813,31 @@ export class TwilioVerifyEmulator {
       ...extra,
       date_created: new Date().toISOString(),
     };
-    entity.webhooks = entity.webhooks.then(() => this.deliver(params));
-  }
-
-  private async deliver(params: Record<string, string>): Promise<void> {
-    await this.sleep(this.opts.webhookDelayMs ?? 50);
-    const retries = this.opts.webhookRetries ?? 5;
-    for (let attempt = 0; !this.closed; attempt++) {
-      const url = this.opts.webhookUrl();
-      const signature = signTwilioWebhook(this.opts.authToken, url, params);
-      const delivery: WebhookDelivery = { url, params, signature };
-      this.deliveries.push(delivery);
-      if (this.deliveries.length > 500) this.deliveries.splice(0, this.deliveries.length - 500);
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
+    let delivery: WebhookDelivery;
+    this.webhooks.send({
+      label: `${type} webhook ${params.uuid}`,
+      queue: identity,
+      request: () => {
+        // Signed over the URL of this attempt; every attempt is kept, so a test can replay it.
+        const url = this.opts.webhookUrl();
+        delivery = { url, params, signature: signTwilioWebhook(this.opts.authToken, url, params) };
+        this.deliveries.push(delivery);
+        keepLast(this.deliveries, 500);
+        return {
+          url,
           headers: {
             'content-type': 'application/x-www-form-urlencoded',
-            'x-twilio-signature': signature,
+            'x-twilio-signature': delivery.signature,
             'i-twilio-idempotency-token': params.uuid,
           },
           body: new URLSearchParams(params).toString(),
-          signal: AbortSignal.timeout(10_000),
-        });
-        await res.arrayBuffer().catch(() => undefined);
-        delivery.httpStatus = res.status;
-        if (res.ok) return;
-      } catch (err) {
-        delivery.error = err instanceof Error ? err.message : String(err);
-      }
-      if (attempt >= retries) {
-        return this.opts.logger?.warn(`twilio sandbox: dropped ${params.type} webhook ${params.uuid}`);
-      }
-      await this.sleep((this.opts.webhookRetryBaseMs ?? 200) * 2 ** attempt);
-    }
+        };
+      },
+      onAttempt: ({ httpStatus, failure }) => {
+        if (httpStatus !== undefined) delivery.httpStatus = httpStatus;
+        else delivery.error = failure;
+      },
+    });
   }
 
   // ── plumbing ──
@@ -869,22 +866,11 @@ export class TwilioVerifyEmulator {
       });
   }
 
-  private sleep(ms: number): Promise<void> {
-    return this.sleeper.sleep(ms);
-  }
-
-  private get closed(): boolean {
-    return this.sleeper.closed;
-  }
-
   /** Forgets the oldest answered or expired challenges beyond the last 1000. */
   private prune(): void {
-    for (const [challengeSid, c] of this.challengeIndex) {
-      if (this.challengeIndex.size <= MAX_KEPT_CHALLENGES) return;
-      if (this.statusOf(c) === 'pending') continue;
-      this.challengeIndex.delete(challengeSid);
+    const forget = (challengeSid: string, c: Challenge) =>
       this.entities.get(c.identity)?.challenges.delete(challengeSid);
-    }
+    pruneOldest(this.challengeIndex, MAX_KEPT_CHALLENGES, (c) => this.statusOf(c) === 'pending', forget);
   }
 
   private log(msg: string): void {

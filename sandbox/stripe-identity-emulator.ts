@@ -1,31 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { Sleeper } from './sleeper';
 import Stripe from 'stripe';
+import { keepLast, pruneOldest } from './retention';
+import { type HostedPageBackend, hostedPageUrl, stripeHostedPage } from './stripe-hosted-page';
+import { WebhookSender } from './webhook-sender';
+import {
+  STRIPE_IDENTITY_CORRECTABLE_CODES,
+  STRIPE_IDENTITY_TERMINAL_CODES,
+  STRIPE_IDENTITY_UNCOUNTED_CODES,
+  type StripeIdentityErrorCode,
+} from '../workflows/definitions';
 
-/** What a person (the hosted page) or a test (the JSON call) chooses as the result of a submission. */
-export const SANDBOX_IDENTITY_OUTCOMES = [
-  'verified',
-  'processing_then_verified',
-  'document_expired',
-  'document_unverified_other',
-  'document_type_not_supported',
-  'selfie_document_missing_photo',
-  'selfie_face_mismatch',
-  'selfie_unverified_other',
-  'selfie_manipulated',
-  'id_number_unverified_other',
-  'id_number_insufficient_document_data',
-  'id_number_mismatch',
-  'consent_declined',
-  'under_supported_age',
-  'country_not_supported',
-  'abandoned',
-] as const;
-export type SandboxIdentityOutcome = (typeof SANDBOX_IDENTITY_OUTCOMES)[number];
-
-/** `last_error.reason` per code: seed 003's descriptions, as Stripe words them for the user. */
-const ERROR_REASONS: Record<string, string> = {
+/**
+ * `last_error.reason` per code, seed 003's descriptions as Stripe words them for the user: the contract's error codes
+ * (workflows/definitions.ts) the emulator concludes. The contract knows more (address, e-mail and phone checks, an
+ * unsupported device): the sandbox does not emulate those checks, so they have no reason here and are no outcome.
+ */
+const ERROR_REASONS = {
   consent_declined: 'The user declined to be verified by Stripe.',
   under_supported_age: 'Stripe does not verify users under the age of majority.',
   country_not_supported: 'Stripe does not verify users from the provided country.',
@@ -40,7 +31,24 @@ const ERROR_REASONS: Record<string, string> = {
   id_number_insufficient_document_data: 'The provided document did not contain enough data to match the ID number.',
   id_number_mismatch: 'The information provided could not be matched against global databases.',
   abandoned: 'The user abandoned the verification flow.',
-};
+} as const satisfies Partial<Record<StripeIdentityErrorCode, string>>;
+type EmulatedErrorCode = keyof typeof ERROR_REASONS;
+
+/** What a person (the hosted page) or a test (the JSON call) chooses as the result of a submission. */
+export type SandboxIdentityOutcome = 'verified' | 'processing_then_verified' | EmulatedErrorCode;
+/**
+ * Every outcome: the two successes, then the contract's error codes the emulator concludes, correctable ones first
+ * (the order of the hosted page's buttons).
+ */
+export const SANDBOX_IDENTITY_OUTCOMES: readonly SandboxIdentityOutcome[] = [
+  'verified',
+  'processing_then_verified',
+  ...[
+    ...STRIPE_IDENTITY_CORRECTABLE_CODES,
+    ...STRIPE_IDENTITY_TERMINAL_CODES,
+    ...STRIPE_IDENTITY_UNCOUNTED_CODES,
+  ].filter((code): code is EmulatedErrorCode => Object.hasOwn(ERROR_REASONS, code)),
+];
 
 export interface StripeIdentityEmulatorOptions {
   /** The only secret key accepted (`Authorization: Bearer sk_…`); anything else answers 401. */
@@ -104,8 +112,6 @@ interface Session {
   clientSecret: string | null;
   redaction: { status: 'processing' | 'redacted' } | null;
   outputs: Outputs | null;
-  /** Events of the session go out one after another, in the order they were emitted. */
-  events: Promise<void>;
 }
 
 /** A read-only view of an emulated session for tests (no client secret). */
@@ -214,26 +220,28 @@ const SANDBOX_PERSON = {
   },
 };
 
-function escapeHtml(value: string): string {
-  return value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
-}
-
 /**
  * Offline emulator of Stripe Identity's VerificationSession API, faithful to seeds 003/004: the same paths
  * (`/v1/identity/verification_sessions`, `/:id`, `/:id/cancel`, `/:id/redact`), form-encoded bodies, status rules
  * (cancel only from requires_input; redact from requires_input — which cancels — or verified), error bodies
  * (`{error: {type, code, message, param}}`), `last_error`, verified outputs (expand), redaction placeholders and
- * `Idempotency-Key`. Events are signed like Stripe signs them and POSTed to the app, retried on non-2xx. A hosted
- * page (`/verify/:id`, the session's `url`) lets a person pick the outcome of a submission; tests POST it as JSON.
+ * `Idempotency-Key`. Events are signed like Stripe signs them and POSTed to the app, retried on non-2xx. Its router
+ * also serves the hosted page (stripe-hosted-page.ts, the session's `url`), where a person picks the outcome of a
+ * submission; tests POST it as JSON.
  */
 export class StripeIdentityEmulator {
   private readonly sessions = new Map<string, Session>();
   private readonly idempotent = new Map<string, { fingerprint: string; status: number; body: unknown }>();
   private readonly sent: EmulatedEvent[] = [];
-  private readonly sleeper = new Sleeper();
+  private readonly webhooks = new WebhookSender({
+    name: 'stripe sandbox',
+    timing: () => ({
+      delayMs: this.opts.eventDelayMs,
+      retries: this.opts.eventRetries,
+      retryBaseMs: this.opts.eventRetryBaseMs,
+    }),
+    logger: { warn: (msg) => this.opts.logger?.warn(msg) },
+  });
 
   /** Read-only views for tests. */
   readonly inspect = {
@@ -277,14 +285,42 @@ export class StripeIdentityEmulator {
         });
       }),
     );
-    r.get('/verify/:id', (req, res) => this.page(req, res));
-    r.post('/verify/:id', express.json({ limit: '10kb' }), forms, (req, res) => this.submitRoute(req, res));
+    r.use(stripeHostedPage(this.hostedPageBackend()));
     return r;
+  }
+
+  /** What the hosted page reads and does: the session as a person sees it, and submissions with Stripe's errors. */
+  private hostedPageBackend(): HostedPageBackend {
+    return {
+      publicBaseUrl: () => this.opts.publicBaseUrl(),
+      session: (id) => {
+        const s = this.sessions.get(id);
+        return (
+          s && {
+            id: s.id,
+            type: s.type,
+            status: s.status,
+            redaction: s.redaction?.status ?? null,
+            lastError: s.lastError,
+            returnUrl: s.returnUrl,
+            outcomes: this.outcomesFor(s),
+          }
+        );
+      },
+      submit: (id, outcome, options) => {
+        try {
+          return { ok: true, session: this.submit(id, outcome as SandboxIdentityOutcome, options) };
+        } catch (err) {
+          if (!(err instanceof StripeHttpError)) throw err;
+          return { ok: false, status: err.status, error: err.body };
+        }
+      },
+    };
   }
 
   /** Stops pending event deliveries and timers. */
   close(): void {
-    this.sleeper.close();
+    this.webhooks.close();
   }
 
   /**
@@ -318,8 +354,8 @@ export class StripeIdentityEmulator {
     const reversed = options.eventOrder === 'reversed';
     if (!reversed) this.emit(s, processing, deliveries);
     const delay = (this.opts.processingDelayMs ?? 300) * (outcome === 'processing_then_verified' ? 10 : 1);
-    void this.sleep(delay).then(() => {
-      if (this.closed || s.status !== 'processing') return;
+    void this.webhooks.sleep(delay).then(() => {
+      if (this.webhooks.closed || s.status !== 'processing') return;
       if (outcome === 'verified' || outcome === 'processing_then_verified') {
         s.status = 'verified';
         s.lastReport = this.newReport(s);
@@ -333,9 +369,9 @@ export class StripeIdentityEmulator {
     return this.view(s);
   }
 
-  private fail(s: Session, code: string, withReport: boolean, deliveries: number): void {
+  private fail(s: Session, code: EmulatedErrorCode, withReport: boolean, deliveries: number): void {
     s.status = 'requires_input';
-    s.lastError = { code, reason: ERROR_REASONS[code] ?? code };
+    s.lastError = { code, reason: ERROR_REASONS[code] };
     if (withReport) s.lastReport = this.newReport(s);
     s.clientSecret = this.newClientSecret(s); // a retry needs a fresh secret (retrieve hands it out)
     this.emit(s, this.event(s, 'requires_input'), deliveries);
@@ -456,7 +492,6 @@ export class StripeIdentityEmulator {
       clientSecret: null,
       redaction: null,
       outputs: null,
-      events: Promise.resolve(),
     };
     s.clientSecret = this.newClientSecret(s);
     this.sessions.set(id, s);
@@ -497,8 +532,8 @@ export class StripeIdentityEmulator {
       s.clientSecret = null;
       this.emit(s, this.event(s, 'canceled'));
     }
-    void this.sleep(this.opts.redactionDelayMs ?? 500).then(() => {
-      if (this.closed) return;
+    void this.webhooks.sleep(this.opts.redactionDelayMs ?? 500).then(() => {
+      if (this.webhooks.closed) return;
       s.redaction = { status: 'redacted' };
       s.metadata = {};
       s.clientReferenceId = null;
@@ -528,7 +563,7 @@ export class StripeIdentityEmulator {
       related_customer_account: null,
       status: s.status,
       type: s.type,
-      url: waiting ? `${this.opts.publicBaseUrl()}/verify/${s.id}` : null,
+      url: waiting ? hostedPageUrl(this.opts.publicBaseUrl(), s.id) : null,
     };
     if (expand.has('verified_outputs')) {
       const o = s.outputs;
@@ -595,7 +630,7 @@ export class StripeIdentityEmulator {
     return { id, type: `identity.verification_session.${type}`, created, raw };
   }
 
-  /** Queues an event for delivery after the session's earlier ones. */
+  /** Queues an event for delivery after the session's earlier ones, signed at sending time. */
   private emit(s: Session, event: { id: string; type: string; created: number; raw: string }, deliveries = 1): void {
     const record: EmulatedEvent = {
       id: event.id,
@@ -605,45 +640,26 @@ export class StripeIdentityEmulator {
       attempts: [],
     };
     this.sent.push(record);
-    if (this.sent.length > MAX_KEPT_KEYS) this.sent.splice(0, this.sent.length - MAX_KEPT_KEYS);
-    for (let i = 0; i < deliveries; i++) s.events = s.events.then(() => this.deliver(record, event.raw));
-  }
-
-  private async deliver(record: EmulatedEvent, raw: string): Promise<void> {
-    await this.sleep(this.opts.eventDelayMs ?? 50);
-    const retries = this.opts.eventRetries ?? 5;
-    for (let attempt = 0; !this.closed; attempt++) {
-      const outcome = await this.post(raw);
-      record.attempts.push(outcome);
-      if (/^2\d\d$/.test(outcome)) return;
-      if (attempt >= retries) {
-        return this.opts.logger?.warn(`stripe sandbox: dropped ${record.type} ${record.id} (${outcome})`);
-      }
-      this.opts.logger?.warn(`stripe sandbox: ${record.type} ${record.id} failed (${outcome}), retrying`);
-      await this.sleep((this.opts.eventRetryBaseMs ?? 200) * 2 ** attempt);
-    }
-  }
-
-  /** POSTs one event, signed at sending time; resolves to the HTTP status or a network error. */
-  private async post(raw: string): Promise<string> {
-    try {
-      const res = await fetch(this.opts.webhookUrl(), {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'stripe-signature': Stripe.webhooks.generateTestHeaderString({
-            payload: raw,
-            secret: this.opts.webhookSecret,
-          }),
-          'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
-        },
-        body: raw,
-        signal: AbortSignal.timeout(10_000),
+    keepLast(this.sent, MAX_KEPT_KEYS);
+    for (let i = 0; i < deliveries; i++) {
+      this.webhooks.send({
+        label: `${record.type} ${record.id}`,
+        queue: s.id,
+        request: () => ({
+          url: this.opts.webhookUrl(),
+          headers: {
+            'content-type': 'application/json; charset=utf-8',
+            'stripe-signature': Stripe.webhooks.generateTestHeaderString({
+              payload: event.raw,
+              secret: this.opts.webhookSecret,
+            }),
+            'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
+          },
+          body: event.raw,
+        }),
+        onAttempt: ({ httpStatus, failure }) =>
+          record.attempts.push(httpStatus !== undefined ? String(httpStatus) : failure!),
       });
-      await res.arrayBuffer().catch(() => undefined);
-      return String(res.status);
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
     }
   }
 
@@ -682,7 +698,7 @@ export class StripeIdentityEmulator {
     }
     const reply = run();
     this.idempotent.set(key, { fingerprint, ...reply });
-    if (this.idempotent.size > MAX_KEPT_KEYS) this.idempotent.delete(this.idempotent.keys().next().value!);
+    pruneOldest(this.idempotent, MAX_KEPT_KEYS, () => false);
     return reply;
   }
 
@@ -699,100 +715,9 @@ export class StripeIdentityEmulator {
     };
   }
 
-  private submitRoute(req: Request, res: Response): void {
-    const wantsJson = req.is('application/json') === 'application/json';
-    const body = isRecord(req.body) ? req.body : {};
-    const id = String(req.params.id);
-    try {
-      const options: SubmissionOptions = {
-        eventOrder: body.eventOrder === 'reversed' ? 'reversed' : 'normal',
-        deliveries: typeof body.deliveries === 'number' ? body.deliveries : undefined,
-      };
-      const session = this.submit(id, body.outcome as SandboxIdentityOutcome, options);
-      if (wantsJson) {
-        res.json(session);
-        return;
-      }
-      res.redirect(303, `${this.opts.publicBaseUrl()}/verify/${encodeURIComponent(id)}`);
-    } catch (err) {
-      if (!(err instanceof StripeHttpError)) throw err;
-      if (wantsJson) {
-        res.status(err.status).json({ error: err.body });
-        return;
-      }
-      res
-        .status(err.status)
-        .type('html')
-        .send(this.renderPage(this.sessions.get(id), err.message));
-    }
-  }
-
-  private page(req: Request, res: Response): void {
-    const s = this.sessions.get(String(req.params.id));
-    res
-      .status(s ? 200 : 404)
-      .type('html')
-      .set('Cache-Control', 'no-store')
-      .send(this.renderPage(s));
-  }
-
-  /** The hosted verification page: the session's status and, while it waits on the user, one button per outcome. */
-  private renderPage(s: Session | undefined, error?: string): string {
-    const head = (refresh: boolean) => `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-${refresh ? '<meta http-equiv="refresh" content="1">' : ''}
-<title>Sandbox identity verification</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 40rem; }
-form { display: inline; }
-button { margin: 0.2rem; padding: 0.4rem 0.8rem; }
-.error { color: #b00020; }
-code { background: #f3f3f3; padding: 0 0.2rem; }
-</style>
-</head>
-<body>
-<h1>Sandbox identity verification</h1>
-<p>Stripe Identity emulator: no document is uploaded; choose what Stripe would conclude.</p>`;
-    if (!s) return `${head(false)}<p class="error">No such verification session.</p></body></html>\n`;
-    const waiting = s.status === 'requires_input' && !s.redaction;
-    const buttons = waiting
-      ? this.outcomesFor(s)
-          .map(
-            (o) =>
-              `<form method="post"><input type="hidden" name="outcome" value="${o}"><button type="submit">${escapeHtml(o.replace(/_/g, ' '))}</button></form>`,
-          )
-          .join('\n')
-      : '';
-    const back = s.returnUrl && !waiting ? `<p><a href="${escapeHtml(s.returnUrl)}">Return to the app</a></p>` : '';
-    return `${head(s.status === 'processing')}
-<p>Session <code>${escapeHtml(s.id)}</code> (${escapeHtml(s.type)}): <strong>${escapeHtml(s.redaction ? `redaction ${s.redaction.status}` : s.status)}</strong>${
-      s.lastError ? `, last error <code>${escapeHtml(s.lastError.code)}</code> — ${escapeHtml(s.lastError.reason)}` : ''
-    }</p>
-${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
-${waiting ? `<h2>Submit with the outcome</h2>\n${buttons}` : ''}
-${back}
-</body>
-</html>
-`;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return this.sleeper.sleep(ms);
-  }
-
-  private get closed(): boolean {
-    return this.sleeper.closed;
-  }
-
   /** Forgets the oldest finished sessions beyond the last 1000. */
   private prune(): void {
-    for (const [id, s] of this.sessions) {
-      if (this.sessions.size <= MAX_KEPT_SESSIONS) return;
-      if (s.status === 'requires_input' || s.status === 'processing') continue;
-      this.sessions.delete(id);
-    }
+    pruneOldest(this.sessions, MAX_KEPT_SESSIONS, (s) => s.status === 'requires_input' || s.status === 'processing');
   }
 
   private log(msg: string): void {

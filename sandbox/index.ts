@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import type { AppConfig } from '../config/config';
+import type { AppConfig } from '../src/config/config';
 import { Outbox, createOutboxRouter } from './outbox';
 import { VonageEmulator } from './vonage-emulator';
 import { TwilioVerifyEmulator } from './twilio-verify-emulator';
@@ -24,8 +24,10 @@ export interface Sandbox {
 }
 
 /**
- * Mounts the sandbox: the Vonage Verify v2 emulator at /sandbox/vonage (the SDK's apiHost) and the outbox at
- * /sandbox/outbox. Callbacks go to this app's /webhooks/vonage, signed like Vonage signs them.
+ * The one seam between the app and the sandbox: `createApi` calls this in sandbox mode only, and src/ imports nothing
+ * else from sandbox/. Mounts the Vonage Verify v2 emulator at /sandbox/vonage (the SDK's apiHost) and the outbox at
+ * /sandbox/outbox, and each other emulator whose provider is configured for the sandbox. Callbacks go to this app's
+ * /webhooks/*, signed like each provider signs them.
  */
 export function mountSandbox(app: INestApplication, config: AppConfig): Sandbox {
   const outbox = new Outbox();

@@ -1,9 +1,4 @@
-function escapeHtml(value: string): string {
-  return value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
-}
+import { escapeHtml } from './html';
 
 /**
  * The sandbox "device": a page that plays the Verify Push client SDK for one identity (seed 002, "Register a user

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { verify } from 'jsonwebtoken';
-import { gatewaySecretKey, type SmsGatewayAuth } from '../../activities/providers/sms-gateway';
+import { gatewaySecretKey, type SmsGatewayAuth } from '../activities/providers/sms-gateway';
 import type { Outbox } from './outbox';
 
 export interface SmsGatewayEmulatorOptions {

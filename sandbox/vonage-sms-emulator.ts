@@ -4,9 +4,11 @@ import {
   vonageParamsSignature,
   type VonageSignatureMethod,
   type VonageSmsReceipt,
-} from '../../activities/providers/vonage-sms-receipt';
+} from '../activities/providers/vonage-sms-receipt';
 import type { Outbox } from './outbox';
+import { keepLast } from './retention';
 import { codeInText } from './sms-gateway-emulator';
+import { WebhookSender } from './webhook-sender';
 
 export interface VonageSmsEmulatorOptions {
   apiKey: string;
@@ -56,8 +58,15 @@ const pad = (n: number) => String(n).padStart(2, '0');
 export class VonageSmsEmulator {
   readonly messages: EmulatedSms[] = [];
   private readonly throttled = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private closed = false;
+  private readonly receipts = new WebhookSender({
+    name: 'vonage sms sandbox',
+    timing: () => ({
+      delayMs: this.opts.receiptDelayMs ?? 100,
+      retries: this.opts.receiptRetries,
+      retryBaseMs: this.opts.receiptRetryBaseMs,
+    }),
+    logger: { warn: (msg) => this.opts.logger?.warn(msg) },
+  });
 
   constructor(private readonly opts: VonageSmsEmulatorOptions) {}
 
@@ -70,10 +79,9 @@ export class VonageSmsEmulator {
     return r;
   }
 
+  /** Stops pending receipts and their retries. */
   close(): void {
-    this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    this.receipts.close();
   }
 
   private send(req: Request, res: Response): void {
@@ -109,7 +117,7 @@ export class VonageSmsEmulator {
     const messageIds = Array.from({ length: parts }, () => randomBytes(8).toString('hex').toUpperCase());
     const sms: EmulatedSms = { messageIds, clientRef };
     this.messages.push(sms);
-    if (this.messages.length > MAX_KEPT) this.messages.splice(0, this.messages.length - MAX_KEPT);
+    keepLast(this.messages, MAX_KEPT);
     if (digits !== SPECIAL.neverDelivered) {
       this.opts.outbox.add({
         provider: 'vonage',
@@ -167,40 +175,18 @@ export class VonageSmsEmulator {
       'message-timestamp': now.toISOString().slice(0, 19).replace('T', ' '),
       ...(m.clientRef ? { 'client-ref': m.clientRef } : {}),
     };
-    this.deliver(url, receipt, 0, this.opts.receiptDelayMs ?? 100);
-  }
-
-  private deliver(url: string, receipt: VonageSmsReceipt, attempt: number, delayMs: number): void {
-    if (this.closed) return;
-    const timer = setTimeout(async () => {
-      this.timers.delete(timer);
-      // Signed at send time, so a retried receipt carries a fresh timestamp (Vonage signs each delivery).
-      const signed: Record<string, string> = {
-        ...(receipt as Record<string, string>),
-        timestamp: String(Math.floor(Date.now() / 1000)),
-        nonce: randomUUID(),
-      };
-      signed.sig = vonageParamsSignature(signed, this.opts.signatureSecret, this.opts.signatureMethod);
-      let failure: string | undefined;
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(signed),
-          signal: AbortSignal.timeout(10_000),
-        });
-        await res.arrayBuffer().catch(() => undefined);
-        if (!res.ok) failure = `HTTP ${res.status}`;
-      } catch (err) {
-        failure = err instanceof Error ? err.message : String(err);
-      }
-      if (!failure || this.closed) return;
-      if (attempt >= (this.opts.receiptRetries ?? 5)) {
-        this.opts.logger?.warn(`vonage sms sandbox: dropped receipt for ${receipt.messageId} (${failure})`);
-        return;
-      }
-      this.deliver(url, receipt, attempt + 1, (this.opts.receiptRetryBaseMs ?? 200) * 2 ** attempt);
-    }, delayMs).unref();
-    this.timers.add(timer);
+    this.receipts.send({
+      label: `receipt for ${receipt.messageId}`,
+      request: () => {
+        // Signed at send time, so a retried receipt carries a fresh timestamp (Vonage signs each delivery).
+        const signed: Record<string, string> = {
+          ...(receipt as Record<string, string>),
+          timestamp: String(Math.floor(Date.now() / 1000)),
+          nonce: randomUUID(),
+        };
+        signed.sig = vonageParamsSignature(signed, this.opts.signatureSecret, this.opts.signatureMethod);
+        return { url, headers: { 'content-type': 'application/json' }, body: JSON.stringify(signed) };
+      },
+    });
   }
 }

@@ -1,7 +1,8 @@
 import { createHash, createHmac, createPublicKey, type KeyObject, randomInt, randomUUID, verify } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { Sleeper } from './sleeper';
 import { type Outbox } from './outbox';
+import { pruneOldest } from './retention';
+import { type Webhook, WebhookSender } from './webhook-sender';
 
 export type VonageChannel = 'silent_auth' | 'sms' | 'voice' | 'whatsapp' | 'email';
 
@@ -114,7 +115,6 @@ interface Verification {
   code?: string;
   silentAuthChecked: boolean;
   stepTimer?: NodeJS.Timeout;
-  callbacks: Promise<void>;
   createdAt: string;
 }
 
@@ -235,7 +235,15 @@ export class VonageEmulator {
   private readonly verifications = new Map<string, Verification>();
   private readonly checks = new Map<string, string>();
   private readonly unavailableCount = new Map<string, number>();
-  private readonly sleeper = new Sleeper();
+  private readonly webhooks = new WebhookSender({
+    name: 'vonage sandbox',
+    timing: () => ({
+      delayMs: this.opts.callbackDelayMs,
+      retries: this.opts.callbackRetries,
+      retryBaseMs: this.opts.callbackRetryBaseMs,
+    }),
+    logger: { warn: (msg) => this.opts.logger?.warn(msg) },
+  });
 
   /** Read-only view of the emulated requests, for tests. */
   readonly requests = {
@@ -305,7 +313,7 @@ export class VonageEmulator {
 
   /** Stops auto-advance timers and pending callback deliveries. */
   close(): void {
-    this.sleeper.close();
+    this.webhooks.close();
     for (const v of this.verifications.values()) clearTimeout(v.stepTimer);
   }
 
@@ -395,7 +403,6 @@ export class VonageEmulator {
       tooManyCodes: false,
       wrongCodes: 0,
       silentAuthChecked: false,
-      callbacks: Promise.resolve(),
       createdAt: new Date().toISOString(),
       checkUrl:
         input.steps[0].channel === 'silent_auth'
@@ -607,48 +614,23 @@ export class VonageEmulator {
       type: 'event',
       ...(v.clientRef ? { client_ref: v.clientRef } : {}),
     });
-    const copies = Math.max(1, this.opts.callbackCopies ?? 1);
     const shuffleMs = this.opts.callbackShuffleMs ?? 0;
-    for (let copy = 0; copy < copies; copy++) {
-      if (shuffleMs > 0) {
-        void this.sleep(Math.random() * shuffleMs).then(() => this.deliver(v.id, status, raw));
-      } else {
-        v.callbacks = v.callbacks.then(() => this.deliver(v.id, status, raw));
-      }
-    }
-  }
-
-  private async deliver(id: string, status: string, raw: string): Promise<void> {
-    await this.sleep(this.opts.callbackDelayMs ?? 50);
-    for (let attempt = 0; !this.closed; attempt++) {
-      const retries = this.opts.callbackRetries ?? 5;
-      const started = performance.now();
-      const { failure, httpStatus } = await this.post(raw);
-      const ms = performance.now() - started;
-      const outcome = !failure ? 'delivered' : attempt >= retries ? 'dropped' : 'retrying';
-      this.opts.onCallbackAttempt?.({ requestId: id, status, attempt, ms, httpStatus, outcome });
-      if (!failure) return this.opts.onCallbackDelivered?.(ms, status);
-      if (attempt >= retries) {
-        return this.opts.logger?.warn(`vonage sandbox: dropped ${status} callback for ${id} (${failure})`);
-      }
-      this.opts.logger?.warn(`vonage sandbox: ${status} callback for ${id} failed (${failure}), retrying`);
-      await this.sleep((this.opts.callbackRetryBaseMs ?? 200) * 2 ** attempt);
-    }
-  }
-
-  /** POSTs one callback; resolves to the HTTP status and a failure description (absent when answered 2xx). */
-  private async post(raw: string): Promise<{ failure?: string; httpStatus?: number }> {
-    try {
-      const res = await fetch(this.opts.callbackUrl(), {
-        method: 'POST',
+    const callback: Webhook = {
+      label: `${status} callback for ${v.id}`,
+      queue: shuffleMs > 0 ? undefined : v.id,
+      request: () => ({
+        url: this.opts.callbackUrl(),
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.signCallback(raw)}` },
         body: raw,
-        signal: AbortSignal.timeout(10_000),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      return { failure: res.ok ? undefined : `HTTP ${res.status}`, httpStatus: res.status };
-    } catch (err) {
-      return { failure: err instanceof Error ? err.message : String(err) };
+      }),
+      onAttempt: ({ attempt, ms, httpStatus, outcome }) => {
+        this.opts.onCallbackAttempt?.({ requestId: v.id, status, attempt, ms, httpStatus, outcome });
+        if (outcome === 'delivered') this.opts.onCallbackDelivered?.(ms, status);
+      },
+    };
+    for (let copy = 0; copy < Math.max(1, this.opts.callbackCopies ?? 1); copy++) {
+      if (shuffleMs > 0) void this.webhooks.sleep(Math.random() * shuffleMs).then(() => this.webhooks.send(callback));
+      else this.webhooks.send(callback);
     }
   }
 
@@ -668,22 +650,12 @@ export class VonageEmulator {
     return `${header}.${claims}.${signature}`;
   }
 
-  private sleep(ms: number): Promise<void> {
-    return this.sleeper.sleep(ms);
-  }
-
-  private get closed(): boolean {
-    return this.sleeper.closed;
-  }
-
   /** Forgets the oldest ended requests beyond the last 1000. */
   private prune(): void {
-    for (const [id, v] of this.verifications) {
-      if (this.verifications.size <= MAX_KEPT_REQUESTS) return;
-      if (v.status === 'active') continue;
-      this.verifications.delete(id);
+    const forget = (_id: string, v: Verification) => {
       if (v.checkId) this.checks.delete(v.checkId);
-    }
+    };
+    pruneOldest(this.verifications, MAX_KEPT_REQUESTS, (v) => v.status === 'active', forget);
   }
 
   private snapshot(v: Verification): EmulatedVerification {

@@ -20,7 +20,10 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-/** A TCP port free on 127.0.0.1 now, outside the ephemeral range, and not handed out before by this process. */
+/**
+ * A TCP port free on 127.0.0.1 now, outside the ephemeral range, and not handed out before by this process. The tests
+ * (test/support/ports.ts) and the benchmark drivers (bench/lib/util.ts) both hand out ports with it.
+ */
 export async function freePort(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = LOW + Math.floor(Math.random() * (HIGH - LOW));

@@ -1,6 +1,7 @@
 /**
- * Interruptible sleeps for an emulator's background work (callback delays and retries). `close()` wakes every
- * sleeper and makes later sleeps return at once, so a closed emulator lets the process (and jest) exit.
+ * Interruptible sleeps for the sandbox's background work (webhook delays and retries, emulated processing times),
+ * behind the webhook sender. `close()` wakes every sleeper and makes later sleeps return at once, so a closed emulator
+ * lets the process (and jest) exit.
  */
 export class Sleeper {
   private readonly pending = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
