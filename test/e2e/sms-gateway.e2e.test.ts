@@ -24,7 +24,7 @@ beforeAll(async () => {
   const runtimeLogger = Runtime.instance().logger;
   const original = runtimeLogger.log.bind(runtimeLogger);
   jest.spyOn(runtimeLogger, 'log').mockImplementation((level, message, meta) => {
-    logged.push(`${message} ${JSON.stringify(meta ?? {})}`);
+    logged.push(`[${level}] ${message} ${JSON.stringify(meta ?? {})}`);
     original(level, message, meta);
   });
   stack = await startStack({
@@ -230,10 +230,16 @@ test('OpenAPI documents POST /sms-gateway and POST /v1/verifications/{id}/resend
   );
 });
 
-test('no recipient, text, code or client IP was logged by the API or the worker', () => {
+test('no recipient, text, code, client IP or task token was logged by the API or the worker', () => {
   const all = logged.join('\n');
   expect(all.length).toBeGreaterThan(0);
   for (const secret of ['1399999', '1 399 999', 'Your verification code', '12345', '167.56.227.117', '203.0.113.9']) {
     expect(all).not.toContain(secret);
   }
+  // The activities' own lines are there, without the task token the SDK attaches (a credential).
+  expect(all).toMatch(/SMS accepted by Vonage.*"activityType"/);
+  // (The SDK's worker-internal TRACE lines still carry it; the default level, INFO, never emits them.)
+  expect(logged.filter((l) => /taskToken/i.test(l) && !l.startsWith('[TRACE] ')).map((l) => l.slice(0, 300))).toEqual(
+    [],
+  );
 });
