@@ -205,9 +205,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       (name) => e[name] !== undefined && e[name] === PUBLIC_SANDBOX_VALUES[name],
     );
     if (copied.length > 0) {
-      throw new ConfigError(
-        `invalid configuration: ${listOf(copied)} ${copied.length > 1 ? 'are public sandbox values' : 'is a public sandbox value'}; refused outside sandbox mode`,
-      );
+      const what = copied.length > 1 ? 'are public sandbox values' : 'is a public sandbox value';
+      throw new ConfigError(`invalid configuration: ${listOf(copied)} ${what}; refused outside sandbox mode`);
     }
     try {
       requireTogether(e, ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_VERIFY_SERVICE_SID']);
