@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { verify } from 'jsonwebtoken';
-import { gatewaySecretKey, type SmsGatewayAuth } from '../activities/providers/sms-gateway';
+import { verifyGatewayToken, type SmsGatewayAuth } from '../activities/providers/sms-gateway';
 import type { Outbox } from './outbox';
 
 export interface SmsGatewayEmulatorOptions {
@@ -34,10 +33,11 @@ export function codeInText(text: string): string {
 
 /**
  * A custom SMS gateway as Auth0 expects one (seed 001), for the sandbox: `POST /` checks the bearer JWT (HS256,
- * `sub`/`aud`, expiry), takes `{recipient, body, sender, req?}` and answers 200 once the message is "sent" to the
- * outbox (provider `sms_gateway`). Special numbers: +15005550002 accepted but never delivered (not in the outbox),
- * +15005550003 refused (400), +15005550004 503 twice then accepted. `POST /500` always answers 500; `POST /hang`
- * never answers (the caller's timeout decides) — the `sandbox-500` and `sandbox-hang` gateways.
+ * `sub`/`aud`, expiry, at most 5 minutes of life: `verifyGatewayToken`), takes `{recipient, body, sender, req?}` and
+ * answers 200 once the message is "sent" to the outbox (provider `sms_gateway`). Special numbers: +15005550002
+ * accepted but never delivered (not in the outbox), +15005550003 refused (400), +15005550004 503 twice then accepted.
+ * `POST /500` always answers 500; `POST /hang` never answers (the caller's timeout decides) — the `sandbox-500` and
+ * `sandbox-hang` gateways.
  */
 export class SmsGatewayEmulator {
   readonly counts: SmsGatewayEmulatorCounts = { accepted: 0, refused: 0, failed500: 0, hanging: 0 };
@@ -70,18 +70,10 @@ export class SmsGatewayEmulator {
   }
 
   private receive(req: Request, res: Response): void {
-    const token = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
-    const { auth } = this.opts;
-    try {
-      if (!token) throw new Error('missing bearer token');
-      verify(token, gatewaySecretKey(auth.secret, auth.secretBase64), {
-        algorithms: ['HS256'],
-        audience: auth.audience,
-        subject: auth.subject,
-      });
-    } catch (err) {
+    const verdict = verifyGatewayToken(req.get('authorization'), this.opts.auth);
+    if (!verdict.ok) {
       this.counts.refused++;
-      this.opts.logger?.warn(`sms gateway sandbox: 401 (${(err as Error).message})`);
+      this.opts.logger?.warn(`sms gateway sandbox: 401 (${verdict.why})`);
       res.status(401).json({ error: 'unauthorized' });
       return;
     }

@@ -1,10 +1,11 @@
 import { NestFactory } from '@nestjs/core';
-import { json } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Client } from '@temporalio/client';
 import type { AppConfig } from './config/config';
 import { AppModule } from './app.module';
+import { HttpErrorsFilter } from './common/http-errors.filter';
+import { installBodyParsers, translateBodyErrors } from './common/request-bodies';
 import { mountSandbox, type Sandbox } from '../sandbox';
 
 export interface ApiApp {
@@ -13,20 +14,21 @@ export interface ApiApp {
 }
 
 /**
- * Builds the API application: raw bodies kept for webhook signatures, OpenAPI at /docs, the sandbox emulators when
- * in sandbox mode. The caller listens and closes.
+ * Builds the API application: JSON-only REST bodies and raw bodies kept for webhook signatures (common/request-bodies),
+ * errors answered in Nest's shape and logged by status (common/http-errors.filter), OpenAPI at /docs, the sandbox
+ * emulators when in sandbox mode. The caller listens and closes.
  */
 export async function createApi(config: AppConfig, client: Client, options: { logger?: false } = {}): Promise<ApiApp> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, client), {
     rawBody: true,
-    bodyParser: true,
+    bodyParser: false,
     ...(options.logger === false ? { logger: false } : {}),
   });
-  // The codec server decodes whole history pages for the Web UI; everything else stays small.
-  app.use('/codec', json({ limit: '4mb' }));
-  app.useBodyParser('json', { limit: '64kb' });
+  app.useGlobalFilters(new HttpErrorsFilter(app.getHttpAdapter()));
+  installBodyParsers(app);
   app.enableShutdownHooks();
   const sandbox = config.sandbox ? mountSandbox(app, config) : undefined;
+  app.use(translateBodyErrors);
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

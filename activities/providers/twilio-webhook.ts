@@ -22,9 +22,13 @@ export interface TwilioPushWebhook {
   date_created?: string;
 }
 
-/** Form parameters of a raw body; a repeated key becomes an array (as the SDK's signature expects). */
+/**
+ * Form parameters of a raw body; a repeated key becomes an array (as the SDK's signature expects). The map has no
+ * prototype, so keys such as `__proto__`, `constructor` or `prototype` are ordinary parameters: they neither reach an
+ * object prototype nor read inherited values, and the signature is checked over exactly the parameters sent.
+ */
 export function parseForm(raw: Buffer | string): Record<string, string | string[]> {
-  const params: Record<string, string | string[]> = {};
+  const params = Object.create(null) as Record<string, string | string[]>;
   for (const [key, value] of new URLSearchParams(raw.toString())) {
     const prev = params[key];
     params[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];

@@ -4,11 +4,17 @@ import { decode } from 'jsonwebtoken';
 import { providerEventSchema, type Channel, type ProviderEvent } from '../../workflows/definitions';
 
 /** Why a callback was refused (for the log line; the HTTP answer is always a bare 401). */
-export type VonageCallbackRejection = 'missing_token' | 'bad_signature' | 'payload_hash_mismatch' | 'stale';
+export type VonageCallbackRejection =
+  'missing_token' | 'bad_signature' | 'payload_hash_mismatch' | 'stale' | 'issued_in_future';
+
+/** How far ahead of our clock a token's `iat` may be (clock skew between Vonage and us). */
+export const VONAGE_CALLBACK_CLOCK_SKEW_SECONDS = 60;
 
 /**
  * Verifies a Vonage signed callback: the `Authorization: Bearer` JWT (HS256 with the signature secret, checked by
- * the SDK's `verifySignature`), its `payload_hash` claim against SHA-256 of the exact raw body, and its age.
+ * the SDK's `verifySignature`), its `payload_hash` claim against SHA-256 of the exact raw body, and its age: issued
+ * at most `maxAgeSeconds` ago and not more than the clock skew ahead (a token dated in the future would otherwise
+ * stay replayable for longer than the age limit).
  */
 export function verifyVonageCallback(
   rawBody: Buffer,
@@ -28,8 +34,8 @@ export function verifyVonageCallback(
     return { ok: false, why: 'payload_hash_mismatch' };
   }
   // Vonage always sets iat: a token without one cannot be dated, so it is refused like a stale one.
-  if (typeof claims.iat !== 'number' || Math.abs(nowSeconds - claims.iat) > maxAgeSeconds)
-    return { ok: false, why: 'stale' };
+  if (typeof claims.iat !== 'number' || nowSeconds - claims.iat > maxAgeSeconds) return { ok: false, why: 'stale' };
+  if (claims.iat - nowSeconds > VONAGE_CALLBACK_CLOCK_SKEW_SECONDS) return { ok: false, why: 'issued_in_future' };
   return { ok: true };
 }
 

@@ -34,8 +34,8 @@ export interface SystemOptions {
   /** `unshared` runs the worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false (the "before" of that tuning). */
   worker?: WorkerVariant;
   /**
-   * Sandbox mode (fuzzing): every provider emulator is mounted in the API, so every route is configured; Vonage keeps
-   * this run's credentials so callbacks can be signed from outside.
+   * Sandbox mode (fuzzing): every provider emulator is mounted in the API, so every route is configured; callbacks are
+   * signed from outside with the sandbox's own secrets (read with `loadConfig(sys.env())`).
    */
   sandbox?: boolean;
   /** Node flags for the worker (e.g. --cpu-prof). */
@@ -104,10 +104,15 @@ export class System {
       TEMPORAL_TASK_QUEUE: this.taskQueue,
       DATA_DIR: this.options.runDir,
       VERIFYFLOW_SANDBOX: this.options.sandbox ? 'true' : 'false',
-      VONAGE_APPLICATION_ID: c.applicationId,
-      VONAGE_PRIVATE_KEY: c.privateKeyFile,
-      VONAGE_SIGNATURE_SECRET: c.signatureSecret,
-      VONAGE_API_HOST: this.options.sandbox ? undefined : this.provider.apiHost,
+      // The sandbox never runs beside a real credential: in sandbox mode Vonage is the API's own emulator.
+      ...(this.options.sandbox
+        ? {}
+        : {
+            VONAGE_APPLICATION_ID: c.applicationId,
+            VONAGE_PRIVATE_KEY: c.privateKeyFile,
+            VONAGE_SIGNATURE_SECRET: c.signatureSecret,
+            VONAGE_API_HOST: this.provider.apiHost,
+          }),
       PAYLOAD_CODEC_KEYS: this.codecKeys,
       ...extra,
     };

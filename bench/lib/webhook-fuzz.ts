@@ -113,7 +113,8 @@ async function runProbes(sys: System, path: string, workflowId: string, probes: 
  * answers and the signals that reached the workflow's history after each probe.
  */
 export async function fuzzVonageWebhook(sys: System, replays: number): Promise<ProbeResult[]> {
-  const secret = sys.provider.credentials.signatureSecret;
+  // The API's own secret: the external emulator's in real-provider mode, the sandbox's in sandbox mode.
+  const secret = loadConfig(sys.env()).vonage.signatureSecret;
   // A live target: silent auth waits for the device for 15 minutes.
   const start = await fetch(`${sys.apiUrl}/v1/verifications/phone`, {
     method: 'POST',

@@ -5,7 +5,7 @@ import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/e
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/definitions';
 import { parseCodecKeys, type CodecKeys } from '../temporal/codec';
-import { loadSmsConfig, type SmsConfig } from './sms-config';
+import { listOf, loadSmsConfig, requireTogether, smsProviderCredentials, type SmsConfig } from './sms-config';
 
 /**
  * The one place that reads the environment. Everything else receives an AppConfig. The abstract class doubles as the
@@ -32,7 +32,10 @@ export interface AppConfig {
     devPort: number;
     uiPort: number;
   };
-  /** Sandbox mode: providers are the built-in emulators (no credentials configured). */
+  /**
+   * Sandbox mode: providers are the built-in emulators. Only when VERIFYFLOW_SANDBOX=true, or `auto` with no provider
+   * credential set at all; never beside a real credential (loadConfig refuses that).
+   */
   sandbox: boolean;
   /**
    * Payload encryption (AES-256-GCM) on client, worker and replayer, and the codec server for the Web UI. Always on:
@@ -91,6 +94,36 @@ const SANDBOX_TWILIO_AUTH_TOKEN = 'sandbox-twilio-auth-token-not-for-production'
 const SANDBOX_TWILIO_SERVICE_SID = 'VA00000000000000000000000000000000';
 const SANDBOX_STRIPE_SECRET_KEY = 'sk_test_sandbox_not_for_production';
 const SANDBOX_STRIPE_WEBHOOK_SECRET = 'whsec_sandbox_not_for_production';
+
+/**
+ * The variables holding a provider credential (the SMS ones are in sms-config.ts): with any of them set, `auto` means
+ * production, and `true` is refused. Endpoints (VONAGE_API_HOST, *_API_BASE, VONAGE_REST_HOST) and our own secrets
+ * (PAYLOAD_CODEC_KEYS, CODEC_SERVER_TOKEN, OTP_HMAC_SECRET, SMS_INBOUND_ID_SECRET) are not provider credentials.
+ */
+const PROVIDER_CREDENTIALS = [
+  'VONAGE_APPLICATION_ID',
+  'VONAGE_PRIVATE_KEY',
+  'VONAGE_SIGNATURE_SECRET',
+  'TWILIO_ACCOUNT_SID',
+  'TWILIO_AUTH_TOKEN',
+  'TWILIO_VERIFY_SERVICE_SID',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+] as const;
+
+/**
+ * The public values of sandbox mode (they are in this repository, so anyone knows them): not a credential in sandbox
+ * mode, refused outside it — a webhook signed with a public secret must never be accepted by a real deployment.
+ */
+const PUBLIC_SANDBOX_VALUES: Partial<Record<(typeof PROVIDER_CREDENTIALS)[number], string>> = {
+  VONAGE_APPLICATION_ID: SANDBOX_VONAGE_APPLICATION_ID,
+  VONAGE_SIGNATURE_SECRET: SANDBOX_VONAGE_SIGNATURE_SECRET,
+  TWILIO_ACCOUNT_SID: SANDBOX_TWILIO_ACCOUNT_SID,
+  TWILIO_AUTH_TOKEN: SANDBOX_TWILIO_AUTH_TOKEN,
+  TWILIO_VERIFY_SERVICE_SID: SANDBOX_TWILIO_SERVICE_SID,
+  STRIPE_SECRET_KEY: SANDBOX_STRIPE_SECRET_KEY,
+  STRIPE_WEBHOOK_SECRET: SANDBOX_STRIPE_WEBHOOK_SECRET,
+};
 
 const port = (name: string, def: number) =>
   z.coerce
@@ -163,21 +196,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`invalid configuration: ${issues}`);
   }
   const e = parsed.data;
-  const sandbox = e.VERIFYFLOW_SANDBOX === 'auto' ? !e.VONAGE_APPLICATION_ID : e.VERIFYFLOW_SANDBOX === 'true';
+  const sandbox = sandboxMode(e, env);
   const dataDir = resolve(e.DATA_DIR);
   const publicUrl = (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/$/, '');
 
+  if (!sandbox) {
+    const copied = PROVIDER_CREDENTIALS.filter(
+      (name) => e[name] !== undefined && e[name] === PUBLIC_SANDBOX_VALUES[name],
+    );
+    if (copied.length > 0) {
+      const what = copied.length > 1 ? 'are public sandbox values' : 'is a public sandbox value';
+      throw new ConfigError(`invalid configuration: ${listOf(copied)} ${what}; refused outside sandbox mode`);
+    }
+    try {
+      requireTogether(e, ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_VERIFY_SERVICE_SID']);
+      requireTogether(e, ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET']);
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+    }
+  }
+
   let vonage: AppConfig['vonage'];
   if (sandbox) {
+    // Only public values can be set here (anything else was refused): the sandbox application's own.
     vonage = {
-      applicationId: e.VONAGE_APPLICATION_ID ?? SANDBOX_VONAGE_APPLICATION_ID,
-      privateKey: e.VONAGE_PRIVATE_KEY ? readKey(e.VONAGE_PRIVATE_KEY) : sandboxPrivateKey(dataDir),
-      signatureSecret: e.VONAGE_SIGNATURE_SECRET ?? SANDBOX_VONAGE_SIGNATURE_SECRET,
+      applicationId: SANDBOX_VONAGE_APPLICATION_ID,
+      privateKey: sandboxPrivateKey(dataDir),
+      signatureSecret: SANDBOX_VONAGE_SIGNATURE_SECRET,
       apiHost: e.VONAGE_API_HOST ?? `${publicUrl}/sandbox/vonage`,
     };
   } else {
-    for (const name of ['VONAGE_APPLICATION_ID', 'VONAGE_PRIVATE_KEY', 'VONAGE_SIGNATURE_SECRET'] as const) {
-      if (!e[name]) throw new ConfigError(`invalid configuration: ${name} is required outside sandbox mode`);
+    const missing = (['VONAGE_APPLICATION_ID', 'VONAGE_PRIVATE_KEY', 'VONAGE_SIGNATURE_SECRET'] as const).filter(
+      (name) => !e[name],
+    );
+    if (missing.length > 0) {
+      const others = providerCredentials(e, env);
+      throw new ConfigError(
+        `invalid configuration: ${listOf(missing)} ${missing.length > 1 ? 'are' : 'is'} required outside sandbox mode` +
+          (e.VERIFYFLOW_SANDBOX === 'auto'
+            ? ` (provider credentials are set: ${listOf(others)}; the sandbox runs only when none is)`
+            : ''),
+      );
     }
     vonage = {
       applicationId: e.VONAGE_APPLICATION_ID!,
@@ -189,11 +248,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
   let twilio: AppConfig['twilio'];
   if (sandbox || e.TWILIO_ACCOUNT_SID) {
-    if (!sandbox) {
-      for (const name of ['TWILIO_AUTH_TOKEN', 'TWILIO_VERIFY_SERVICE_SID'] as const) {
-        if (!e[name]) throw new ConfigError(`invalid configuration: ${name} is required with TWILIO_ACCOUNT_SID`);
-      }
-    }
     twilio = {
       accountSid: e.TWILIO_ACCOUNT_SID ?? SANDBOX_TWILIO_ACCOUNT_SID,
       authToken: e.TWILIO_AUTH_TOKEN ?? SANDBOX_TWILIO_AUTH_TOKEN,
@@ -205,9 +259,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
 
   let stripe: AppConfig['stripe'];
   if (sandbox || e.STRIPE_SECRET_KEY) {
-    if (!sandbox && !e.STRIPE_WEBHOOK_SECRET) {
-      throw new ConfigError('invalid configuration: STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY');
-    }
     stripe = {
       secretKey: e.STRIPE_SECRET_KEY ?? SANDBOX_STRIPE_SECRET_KEY,
       webhookSecret: e.STRIPE_WEBHOOK_SECRET ?? SANDBOX_STRIPE_WEBHOOK_SECRET,
@@ -284,6 +335,41 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       defaultVersioningBehavior: e.TEMPORAL_VERSIONING_BEHAVIOR,
     },
   };
+}
+
+/**
+ * The provider credentials set in the environment, by variable name (see PROVIDER_CREDENTIALS and
+ * `smsProviderCredentials`); a public sandbox value is not one.
+ */
+function providerCredentials(e: z.infer<typeof envSchema>, env: NodeJS.ProcessEnv): string[] {
+  let sms: string[];
+  try {
+    sms = smsProviderCredentials(env);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
+  return [
+    ...PROVIDER_CREDENTIALS.filter((name) => e[name] !== undefined && e[name] !== PUBLIC_SANDBOX_VALUES[name]),
+    ...sms,
+  ];
+}
+
+/**
+ * Whether the sandbox runs: VERIFYFLOW_SANDBOX=true, or `auto` with no provider credential at all. Never beside a real
+ * one: the emulators would mark identities verified, show codes in the outbox and accept webhooks signed with public
+ * secrets, on a server that also talks to real providers.
+ */
+function sandboxMode(e: z.infer<typeof envSchema>, env: NodeJS.ProcessEnv): boolean {
+  if (e.VERIFYFLOW_SANDBOX === 'false') return false;
+  const credentials = providerCredentials(e, env);
+  if (e.VERIFYFLOW_SANDBOX === 'auto') return credentials.length === 0;
+  if (credentials.length > 0) {
+    throw new ConfigError(
+      `invalid configuration: VERIFYFLOW_SANDBOX=true, but provider credentials are set: ${listOf(credentials)}. ` +
+        'The sandbox never runs beside a real provider: unset them, or set VERIFYFLOW_SANDBOX to auto or false',
+    );
+  }
+  return true;
 }
 
 /** The sandbox's payload key (base64, 32 bytes), made once per data directory like the Vonage key. */

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { SmsGatewayConfig } from '../../activities/providers/sms-gateway';
 import { VONAGE_SIGNATURE_METHODS, type VonageSignatureMethod } from '../../activities/providers/vonage-sms-receipt';
@@ -64,6 +65,18 @@ const SANDBOX_INBOUND = {
   secret: 'sandbox-sms-gateway-secret-not-for-production',
 };
 const SANDBOX_ID_SECRET = 'sandbox-sms-id-secret-not-for-production';
+
+/**
+ * The public values of sandbox mode (they are in this repository, so anyone knows them): refused outside sandbox
+ * mode, so a copied sandbox value never ends up signing or verifying real traffic.
+ */
+const PUBLIC_SANDBOX_VALUES = {
+  OTP_HMAC_SECRET: SANDBOX_OTP_HMAC_SECRET,
+  VONAGE_API_KEY: SANDBOX_VONAGE_API_KEY,
+  VONAGE_API_SECRET: SANDBOX_VONAGE_API_SECRET,
+  SMS_INBOUND_SECRET: SANDBOX_INBOUND.secret,
+  SMS_INBOUND_ID_SECRET: SANDBOX_ID_SECRET,
+} as const;
 
 const bool = (name: string) =>
   z.enum(['true', 'false'], { error: `${name} must be true or false` }).transform((v) => v === 'true');
@@ -146,6 +159,19 @@ export function loadSmsConfig(
   const { sandbox, publicUrl } = ctx;
 
   const own = parseGateways(e.SMS_GATEWAYS);
+  if (!sandbox) {
+    for (const [name, value] of Object.entries(PUBLIC_SANDBOX_VALUES)) {
+      if (e[name as keyof typeof PUBLIC_SANDBOX_VALUES] === value) {
+        throw new Error(`${name} is the public sandbox value; it is refused outside sandbox mode`);
+      }
+    }
+    const copied = own.find((g) => g.auth?.secret === SANDBOX_GATEWAY_AUTH.secret);
+    if (copied) {
+      throw new Error(
+        `SMS_GATEWAYS: gateway ${copied.name} uses the public sandbox secret; refused outside sandbox mode`,
+      );
+    }
+  }
   const sandboxGateways: SmsGatewayConfig[] = sandbox
     ? [
         { name: 'sandbox', url: `${publicUrl}/sandbox/sms-gateway`, auth: SANDBOX_GATEWAY_AUTH },
@@ -161,6 +187,7 @@ export function loadSmsConfig(
   const otpSecret = e.OTP_HMAC_SECRET ?? (sandbox ? SANDBOX_OTP_HMAC_SECRET : undefined);
 
   let vonageSms: SmsConfig['vonageSms'];
+  if (!sandbox) requireTogether(e, ['VONAGE_API_KEY', 'VONAGE_API_SECRET']);
   if (sandbox || (e.VONAGE_API_KEY && e.VONAGE_API_SECRET)) {
     if (!ctx.vonageSignatureSecret) {
       throw new Error('VONAGE_SIGNATURE_SECRET is required with VONAGE_API_KEY (delivery receipts are verified)');
@@ -173,17 +200,11 @@ export function loadSmsConfig(
       signatureSecret: ctx.vonageSignatureSecret,
       signatureMethod: e.VONAGE_SIGNATURE_METHOD,
     };
-  } else if (e.VONAGE_API_KEY || e.VONAGE_API_SECRET) {
-    throw new Error('VONAGE_API_KEY and VONAGE_API_SECRET go together');
   }
 
   let inbound: SmsConfig['inbound'];
   if (sandbox || e.SMS_INBOUND_SECRET) {
-    if (!sandbox) {
-      for (const name of ['SMS_INBOUND_AUDIENCE', 'SMS_INBOUND_ID_SECRET'] as const) {
-        if (!e[name]) throw new Error(`${name} is required with SMS_INBOUND_SECRET`);
-      }
-    }
+    if (!sandbox) requireTogether(e, ['SMS_INBOUND_SECRET', 'SMS_INBOUND_AUDIENCE', 'SMS_INBOUND_ID_SECRET']);
     const routes = parseRoutes(
       e.SMS_INBOUND_ROUTES ??
         (sandbox
@@ -226,6 +247,44 @@ export function loadSmsConfig(
     vonageSms,
     inbound,
   };
+}
+
+/**
+ * The SMS variables that configure a real provider, by name: the Vonage SMS API key and secret, the inbound
+ * gateway's secret, and every gateway of SMS_GATEWAYS whose URL leaves this machine (a gateway on a loopback address
+ * is a local test server, not a provider, whatever its secret). A value equal to its public sandbox value is not a
+ * credential. `loadConfig` runs the sandbox only when this list (and its own) is empty.
+ */
+export function smsProviderCredentials(env: Record<string, string | undefined>): string[] {
+  const set = (['VONAGE_API_KEY', 'VONAGE_API_SECRET', 'SMS_INBOUND_SECRET'] as const).filter(
+    (name) => env[name] !== undefined && env[name] !== '' && env[name] !== PUBLIC_SANDBOX_VALUES[name],
+  );
+  const remote = parseGateways(env.SMS_GATEWAYS)
+    .filter((g) => !isLoopbackUrl(g.url))
+    .map((g) => `SMS_GATEWAYS (${g.name})`);
+  return [...set, ...remote];
+}
+
+/** True for an http(s) URL whose host is this machine: localhost, 127.0.0.0/8 or ::1. */
+export function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return isIP(host) === 6 && (host === '::1' || /^::ffff:127\./.test(host) || /^::ffff:7f[0-9a-f]{2}:/.test(host));
+}
+
+/** Variables that only work together: when some are set, the error names exactly the ones missing. */
+export function requireTogether<K extends string>(env: Partial<Record<K, unknown>>, names: readonly K[]): void {
+  const set = names.filter((n) => env[n] !== undefined && env[n] !== '');
+  const missing = names.filter((n) => !set.includes(n));
+  if (set.length > 0 && missing.length > 0) {
+    throw new Error(`${listOf(missing)} ${missing.length > 1 ? 'are' : 'is'} required with ${listOf(set)}`);
+  }
+}
+
+/** `A`, `A and B`, `A, B and C`. */
+export function listOf(names: readonly string[]): string {
+  return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : (names[0] ?? '');
 }
 
 function parseGateways(json: string | undefined): SmsGatewayConfig[] {

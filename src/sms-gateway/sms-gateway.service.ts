@@ -10,8 +10,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
-import { JsonWebTokenError, TokenExpiredError, verify } from 'jsonwebtoken';
-import { gatewaySecretKey } from '../../activities/providers/sms-gateway';
+import { verifyGatewayToken } from '../../activities/providers/sms-gateway';
 import { AppConfig } from '../config/config';
 import type { RateLimitRule, SmsConfig } from '../config/sms-config';
 import { isUnavailable, toHttpError } from '../temporal/errors';
@@ -81,29 +80,15 @@ export class SmsGatewayService {
     return inbound;
   }
 
-  /** Verifies `Authorization: Bearer <HS256 JWT>` (seed 001): signature, `aud`, `sub`, expiry. 401 names the reason. */
+  /**
+   * Verifies `Authorization: Bearer <HS256 JWT>` (seed 001): signature, `aud`, `sub`, expiry, and a life of at most
+   * 5 minutes (`verifyGatewayToken`). 401 names the reason.
+   */
   authenticate(authorization: string | undefined): void {
-    const inbound = this.inbound();
-    const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
-    if (!token) throw new UnauthorizedException('missing bearer token');
-    try {
-      verify(token, gatewaySecretKey(inbound.secret, inbound.secretBase64), {
-        algorithms: ['HS256'],
-        audience: inbound.audience,
-        subject: inbound.subject,
-        clockTolerance: 30,
-      });
-    } catch (err) {
-      const why =
-        err instanceof TokenExpiredError
-          ? 'token expired'
-          : err instanceof JsonWebTokenError && /audience/.test(err.message)
-            ? 'wrong audience'
-            : err instanceof JsonWebTokenError && /subject/.test(err.message)
-              ? 'wrong subject'
-              : 'invalid token';
-      this.logger.warn(`inbound SMS refused: ${why}`);
-      throw new UnauthorizedException(why);
+    const verdict = verifyGatewayToken(authorization, this.inbound());
+    if (!verdict.ok) {
+      this.logger.warn(`inbound SMS refused: ${verdict.why}`);
+      throw new UnauthorizedException(verdict.why);
     }
   }
 

@@ -7,6 +7,7 @@ import { TwilioPushAdapter, type TwilioPushOptions } from '../../activities/prov
 import { StripeIdentityAdapter, type StripeIdentityAdapterOptions } from '../../activities/providers/stripe-identity';
 import { HttpSmsGateways, type SmsGatewayConfig } from '../../activities/providers/sms-gateway';
 import { VonageSmsAdapter, type VonageSmsOptions } from '../../activities/providers/vonage-sms';
+import { dropTaskTokenFromLogs } from './task-token-interceptor';
 
 export interface VerificationPluginOptions {
   /** Encrypts payloads (appended after the host's own codecs). Give clients that talk to these workflows the same. */
@@ -40,6 +41,7 @@ export const SHARED_WORKFLOW_MODULES: readonly string[] = [require.resolve('../.
  * The verifyflow worker plugin: registers our workflows and activities in any worker —
  * `Worker.create({ ..., plugins: [new VerificationPlugin({ vonage })] })`. Activities are merged with the host
  * worker's own; a host with its own workflowsPath must re-export ours from it (README "Embedding in your worker").
+ * It also keeps activity task tokens out of the worker's log lines.
  */
 export class VerificationPlugin extends SimplePlugin {
   private readonly preloadModules: readonly string[];
@@ -51,6 +53,8 @@ export class VerificationPlugin extends SimplePlugin {
       name: 'verifyflow',
       workflowsPath: (own) => own ?? require.resolve('../../workflows'),
       activities: (own) => ({ ...(own ?? {}), ...activities }),
+      // Activity log lines carry no task token (a credential): see task-token-interceptor.ts.
+      workerInterceptors: { activity: [dropTaskTokenFromLogs] },
       ...(options.payloadCodec
         ? {
             dataConverter: (own?: DataConverter): DataConverter => ({

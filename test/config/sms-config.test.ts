@@ -84,10 +84,34 @@ test.each<[Record<string, string>, RegExp]>([
   [{ SMS_GATEWAYS: JSON.stringify([GATEWAY]) }, /^OTP_HMAC_SECRET is required when SMS_GATEWAYS is set/],
   [{ OTP_HMAC_SECRET: 'short' }, /^OTP_HMAC_SECRET: OTP_HMAC_SECRET must be at least 32 characters/],
   [{ SMS_GATEWAY_TIMEOUT_MS: '200000' }, /^SMS_GATEWAY_TIMEOUT_MS: SMS_GATEWAY_TIMEOUT_MS must be at most 110000/],
-  [{ SMS_INBOUND_SECRET: 's' }, /^SMS_INBOUND_AUDIENCE is required with SMS_INBOUND_SECRET/],
+  [
+    { SMS_INBOUND_SECRET: 's' },
+    /^SMS_INBOUND_AUDIENCE and SMS_INBOUND_ID_SECRET are required with SMS_INBOUND_SECRET$/,
+  ],
+  [
+    { SMS_INBOUND_SECRET: 's', SMS_INBOUND_AUDIENCE: 'urn:x' },
+    /^SMS_INBOUND_ID_SECRET is required with SMS_INBOUND_SECRET and SMS_INBOUND_AUDIENCE$/,
+  ],
   [{ SMS_INBOUND_BUDGET_MS: '30000' }, /SMS_INBOUND_BUDGET_MS must be at most 29000/],
   [{ SMS_INBOUND_RATE_LIMIT_RECIPIENT: 'five' }, /SMS_INBOUND_RATE_LIMIT_RECIPIENT must be N\/SECONDS/],
-  [{ VONAGE_API_KEY: 'k' }, /^VONAGE_API_KEY and VONAGE_API_SECRET go together/],
+  [{ VONAGE_API_KEY: 'k' }, /^VONAGE_API_SECRET is required with VONAGE_API_KEY$/],
+  [{ VONAGE_API_SECRET: 's' }, /^VONAGE_API_KEY is required with VONAGE_API_SECRET$/],
+  // The public sandbox values are refused outside sandbox mode (anyone can read them in this repository).
+  [
+    { OTP_HMAC_SECRET: 'sandbox-otp-hmac-secret-not-for-production' },
+    /^OTP_HMAC_SECRET is the public sandbox value; it is refused outside sandbox mode$/,
+  ],
+  [{ VONAGE_API_KEY: 'abcd1234', VONAGE_API_SECRET: 'x' }, /^VONAGE_API_KEY is the public sandbox value/],
+  [{ VONAGE_API_KEY: 'k', VONAGE_API_SECRET: 'sandbox-vonage-api-secret' }, /^VONAGE_API_SECRET is the public/],
+  [{ SMS_INBOUND_SECRET: 'sandbox-sms-gateway-secret-not-for-production' }, /^SMS_INBOUND_SECRET is the public/],
+  [{ SMS_INBOUND_ID_SECRET: 'sandbox-sms-id-secret-not-for-production' }, /^SMS_INBOUND_ID_SECRET is the public/],
+  [
+    {
+      SMS_GATEWAYS: JSON.stringify([{ ...GATEWAY, secret: 'sandbox-gateway-secret-not-for-production' }]),
+      OTP_HMAC_SECRET: 'x'.repeat(32),
+    },
+    /^SMS_GATEWAYS: gateway acme uses the public sandbox secret; refused outside sandbox mode$/,
+  ],
 ])('%j → an error naming the variable', (env, message) => {
   let error: Error | undefined;
   try {

@@ -236,7 +236,7 @@ test('a forged callback is refused with 401 and changes nothing', async () => {
   await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({});
 });
 
-test('an undatable token (no iat) is refused; a signed event the contract rejects is acknowledged, not signalled', async () => {
+test('an undatable token (no iat) or one dated in the future is refused; a signed event the contract rejects is acknowledged, not signalled', async () => {
   const started = await startPhone({ to: uniqueNumber() });
   await waitFor(started.id, (s) => s.status === 'action_pending');
   const req = stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === started.id)!;
@@ -263,6 +263,20 @@ test('an undatable token (no iat) is refused; a signed event the contract reject
     .set('authorization', `Bearer ${noIat}`)
     .send(raw);
   expect(refused.status).toBe(401);
+  // Dated 14 minutes ahead: within the 15-minute age limit, but beyond the 60 s clock skew → refused.
+  const ahead = sign(
+    { iat: Math.floor(Date.now() / 1000) + 14 * 60, payload_hash: createHash('sha256').update(raw).digest('hex') },
+    stack.config.vonage.signatureSecret,
+    { algorithm: 'HS256' },
+  );
+  const future = await stack
+    .http()
+    .post('/webhooks/vonage')
+    .set('content-type', 'application/json')
+    .set('authorization', `Bearer ${ahead}`)
+    .send(raw);
+  expect(future.status).toBe(401);
+  expect(await getState(started.id)).toMatchObject({ status: 'action_pending', channel: 'silent_auth' });
   const hostile = await signedCallback({
     ...body,
     status: 'action_pending',

@@ -190,6 +190,32 @@ test('forged signature → 403 and nothing signalled; the same event correctly s
   await waitFor(started.id, (s) => s.status === 'completed');
 });
 
+test('__proto__, constructor and prototype parameters are plain parameters: signed over, never a prototype', async () => {
+  const started = await startPush({ expirySeconds: 60 });
+  const challengeSid = await pendingChallenge(started.id);
+  // JSON.parse makes `__proto__` an own key, as a form body does for the parser.
+  const params: Record<string, string> = {
+    ...JSON.parse('{"__proto__":"polluted","constructor":"polluted","prototype":"polluted"}'),
+    ...challengeParams(challengeSid, 'challenge.approved'),
+  };
+  expect(Object.keys(params)).toEqual(expect.arrayContaining(['__proto__', 'constructor', 'prototype']));
+  const body = Object.entries(params)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join('&');
+  const post = (signature: string) =>
+    stack.http().post('/webhooks/twilio').type('form').set('x-twilio-signature', signature).send(body);
+  // Signed without the extra keys: they are part of what Twilio signs, so the signature no longer matches.
+  const { __proto__: _p, constructor: _c, prototype: _t, ...real } = params;
+  const partial = signTwilioWebhook(stack.config.twilio!.authToken, stack.config.twilio!.webhookUrl, real);
+  expect((await post(partial)).status).toBe(403);
+  const signature = signTwilioWebhook(stack.config.twilio!.authToken, stack.config.twilio!.webhookUrl, params);
+  const ok = await post(signature);
+  expect(ok.status).toBe(200);
+  expect(ok.body).toEqual({ ok: true, delivered: true });
+  await waitFor(started.id, (s) => s.status === 'completed');
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+});
+
 test('duplicate webhooks: a replayed factor.verified changes nothing; a replay after the end is acknowledged', async () => {
   const verified = (await deliveries()).find(
     (d) => d.params.type === 'factor.verified' && d.params.entity_identity === device.identity,

@@ -24,7 +24,7 @@ beforeAll(async () => {
   const runtimeLogger = Runtime.instance().logger;
   const original = runtimeLogger.log.bind(runtimeLogger);
   jest.spyOn(runtimeLogger, 'log').mockImplementation((level, message, meta) => {
-    logged.push(`${message} ${JSON.stringify(meta ?? {})}`);
+    logged.push(`[${level}] ${message} ${JSON.stringify(meta ?? {})}`);
     original(level, message, meta);
   });
   stack = await startStack({
@@ -58,7 +58,8 @@ const auth0Token = (
     secret?: string;
     audience?: string;
     subject?: string;
-    expiresIn?: number;
+    /** null: no exp claim at all. */
+    expiresIn?: number | null;
     algorithm?: 'HS256' | 'HS384';
   } = {},
 ) => {
@@ -67,7 +68,7 @@ const auth0Token = (
     algorithm: over.algorithm ?? 'HS256',
     subject: over.subject ?? inbound.subject,
     audience: over.audience ?? inbound.audience,
-    expiresIn: over.expiresIn ?? 60,
+    ...(over.expiresIn === null ? {} : { expiresIn: over.expiresIn ?? 60 }),
   });
 };
 /** POSTs like Auth0 does; `token: null` sends no Authorization header. */
@@ -113,7 +114,7 @@ test("seed 001's body with a good token → 200 once accepted; in the outbox; th
   }
 });
 
-test("401 for seed 001's bodies with a missing, forged, expired, wrong-audience or wrong-subject token; nothing sent", async () => {
+test("401 for seed 001's bodies with a missing, forged, expired, long-lived, wrong-audience or wrong-subject token; nothing sent", async () => {
   const before = (await outbox('+1399999')).length;
   const cases: [string, string | null, string][] = [
     ['missing', null, 'missing bearer token'],
@@ -123,6 +124,8 @@ test("401 for seed 001's bodies with a missing, forged, expired, wrong-audience 
     ['wrong audience', auth0Token({ audience: 'urn:MySmsGateway' }), 'wrong audience'],
     ['wrong subject', auth0Token({ subject: 'urn:SomeoneElse' }), 'wrong subject'],
     ['other algorithm', auth0Token({ algorithm: 'HS384' }), 'invalid token'],
+    ['without exp (valid forever)', auth0Token({ expiresIn: null }), 'token without exp (an expiry is required)'],
+    ['living 10 minutes', auth0Token({ expiresIn: 600 }), 'token lives longer than 300 s'],
   ];
   for (const [what, token, message] of cases) {
     for (const body of [SEED_BODY, SEED_BODY_WITH_REQ]) {
@@ -227,10 +230,16 @@ test('OpenAPI documents POST /sms-gateway and POST /v1/verifications/{id}/resend
   );
 });
 
-test('no recipient, text, code or client IP was logged by the API or the worker', () => {
+test('no recipient, text, code, client IP or task token was logged by the API or the worker', () => {
   const all = logged.join('\n');
   expect(all.length).toBeGreaterThan(0);
   for (const secret of ['1399999', '1 399 999', 'Your verification code', '12345', '167.56.227.117', '203.0.113.9']) {
     expect(all).not.toContain(secret);
   }
+  // The activities' own lines are there, without the task token the SDK attaches (a credential).
+  expect(all).toMatch(/SMS accepted by Vonage.*"activityType"/);
+  // (The SDK's worker-internal TRACE lines still carry it; the default level, INFO, never emits them.)
+  expect(logged.filter((l) => /taskToken/i.test(l) && !l.startsWith('[TRACE] ')).map((l) => l.slice(0, 300))).toEqual(
+    [],
+  );
 });

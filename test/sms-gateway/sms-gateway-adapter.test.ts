@@ -2,8 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { ApplicationFailure } from '@temporalio/common';
 import express from 'express';
-import { decode, verify } from 'jsonwebtoken';
-import { HttpSmsGateways, type SmsGatewayAuth } from '../../activities/providers/sms-gateway';
+import { decode, sign, verify, type JwtPayload } from 'jsonwebtoken';
+import { HttpSmsGateways, verifyGatewayToken, type SmsGatewayAuth } from '../../activities/providers/sms-gateway';
 import { FailureType } from '../../workflows/definitions';
 import { Outbox } from '../../sandbox/outbox';
 import { SmsGatewayEmulator } from '../../sandbox/sms-gateway-emulator';
@@ -76,6 +76,52 @@ test('posts {recipient, body, sender} with an HS256 bearer JWT carrying sub and 
   expect(verify(token, 'MySecretToSignTheToken', { audience: 'urn:MySmsGateway', subject: 'urn:Auth0' })).toMatchObject(
     { sub: 'urn:Auth0', aud: 'urn:MySmsGateway' },
   );
+});
+
+test('the adapter mints short-lived tokens: iat and exp, 5 minutes apart', async () => {
+  await gateways().send('recorder-no-req', message());
+  const token = /^Bearer (.+)$/.exec(String(recorded.pop()!.headers.authorization))![1];
+  const claims = decode(token, { json: true }) as JwtPayload;
+  expect(claims.exp! - claims.iat!).toBe(300);
+  expect(Math.abs(claims.iat! - Date.now() / 1000)).toBeLessThan(5);
+  expect(verifyGatewayToken(`Bearer ${token}`, auth)).toEqual({ ok: true });
+});
+
+describe('verifyGatewayToken: a token must carry exp and live at most 5 minutes (60 s of clock skew)', () => {
+  const NOW = 1_800_000_000;
+  const token = (claims: { iat?: number; exp?: number }, over: Partial<SmsGatewayAuth> = {}) =>
+    `Bearer ${sign(claims, over.secret ?? auth.secret, {
+      algorithm: 'HS256',
+      subject: over.subject ?? auth.subject,
+      audience: over.audience ?? auth.audience,
+      noTimestamp: claims.iat === undefined,
+    })}`;
+  const check = (authorization: string | undefined) => verifyGatewayToken(authorization, auth, NOW);
+
+  test.each<[string, { iat?: number; exp?: number }]>([
+    ['iat now, exp in 5 minutes', { iat: NOW, exp: NOW + 300 }],
+    ['iat a minute ago, exp in 4 minutes', { iat: NOW - 60, exp: NOW + 240 }],
+    ['no iat, exp in 6 minutes (5 + skew)', { exp: NOW + 360 }],
+    ['expired 50 s ago (within the skew)', { iat: NOW - 350, exp: NOW - 50 }],
+  ])('accepted: %s', (_what, claims) => {
+    expect(check(token(claims))).toEqual({ ok: true });
+  });
+
+  test.each<[string, string | undefined, string]>([
+    ['no token', undefined, 'missing bearer token'],
+    ['no exp', token({ iat: NOW }), 'token without exp (an expiry is required)'],
+    ['no exp, no iat', token({}), 'token without exp (an expiry is required)'],
+    ['exp − iat = 301 s', token({ iat: NOW, exp: NOW + 301 }), 'token lives longer than 300 s'],
+    ['a day long', token({ iat: NOW, exp: NOW + 86_400 }), 'token lives longer than 300 s'],
+    ['no iat, exp in 361 s', token({ exp: NOW + 361 }), 'token lives longer than 300 s'],
+    ['iat an hour ahead, 5 minutes long', token({ iat: NOW + 3600, exp: NOW + 3900 }), 'token lives longer than 300 s'],
+    ['expired 61 s ago', token({ iat: NOW - 361, exp: NOW - 61 }), 'token expired'],
+    ['wrong audience', token({ iat: NOW, exp: NOW + 60 }, { audience: 'urn:Other' }), 'wrong audience'],
+    ['wrong subject', token({ iat: NOW, exp: NOW + 60 }, { subject: 'urn:Other' }), 'wrong subject'],
+    ['another secret', token({ iat: NOW, exp: NOW + 60 }, { secret: 'not-the-secret' }), 'invalid token'],
+  ])('refused: %s', (_what, authorization, why) => {
+    expect(check(authorization)).toEqual({ ok: false, why });
+  });
 });
 
 test("forwards req only for a gateway with forwardReqInfo; the gateway's sender wins", async () => {

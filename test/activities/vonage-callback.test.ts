@@ -1,0 +1,36 @@
+import { createHash } from 'node:crypto';
+import { sign } from 'jsonwebtoken';
+import { verifyVonageCallback } from '../../activities/providers/vonage-callback';
+
+/** Vonage signed callbacks (seed 000): signature, payload hash and the token's date, checked without a server. */
+const SECRET = 'a-signature-secret-of-this-test';
+const NOW = 1_800_000_000;
+const body = Buffer.from(JSON.stringify({ request_id: 'r-1', status: 'completed', client_ref: 'phone-x' }));
+const bearer = (claims: Record<string, unknown>, secret = SECRET) => {
+  const payload = { payload_hash: createHash('sha256').update(body).digest('hex'), ...claims };
+  return `Bearer ${sign(payload, secret, { algorithm: 'HS256', noTimestamp: claims.iat === undefined })}`;
+};
+const verify = (authorization: string | undefined) => verifyVonageCallback(body, authorization, SECRET, 900, NOW);
+
+test('a fresh token over the exact body is accepted; a little clock skew either way too', () => {
+  expect(verify(bearer({ iat: NOW }))).toEqual({ ok: true });
+  expect(verify(bearer({ iat: NOW - 899 }))).toEqual({ ok: true });
+  expect(verify(bearer({ iat: NOW + 60 }))).toEqual({ ok: true });
+});
+
+test.each<[string, string | undefined, string]>([
+  ['no Authorization header', undefined, 'missing_token'],
+  ['another secret', bearer({ iat: NOW }, 'not-the-signature-secret'), 'bad_signature'],
+  [
+    'another body',
+    bearer({ iat: NOW, payload_hash: createHash('sha256').update('{}').digest('hex') }),
+    'payload_hash_mismatch',
+  ],
+  ['no iat (cannot be dated)', bearer({}), 'stale'],
+  ['older than 15 minutes', bearer({ iat: NOW - 901 }), 'stale'],
+  ['dated 61 s ahead', bearer({ iat: NOW + 61 }), 'issued_in_future'],
+  ['dated 14 minutes ahead (was accepted)', bearer({ iat: NOW + 14 * 60 }), 'issued_in_future'],
+  ['dated a year ahead', bearer({ iat: NOW + 365 * 86_400 }), 'issued_in_future'],
+])('%s → refused', (_what, authorization, why) => {
+  expect(verify(authorization)).toEqual({ ok: false, why });
+});
