@@ -47,6 +47,14 @@ export interface AbuseGuard {
   checkAllowed(client: string, destination: string): Promise<GuardVerdict>;
   /** Counts one failed check (wrong code) against `destination`. */
   recordFailedCheck(client: string, destination: string): Promise<void>;
+  /**
+   * Before a code is checked: counts it as a failed check in advance, atomically, or refuses (scope `failed_checks`,
+   * counting nothing) when the destination's failed checks are used up — so concurrent checks can never evaluate more
+   * wrong codes than the limit. A code that turns out right gives its point back with `releaseCheck`.
+   */
+  reserveCheck(client: string, destination: string): Promise<GuardVerdict>;
+  /** Gives back the point `reserveCheck` took for a code that was right. */
+  releaseCheck(client: string, destination: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,3 +1,5 @@
+import type { AbuseGuard } from './abuse-guard';
+import type { MessageTemplates } from './message-templates';
 import { createOnboardingActivities } from './onboarding';
 import { createPhoneActivities } from './phone';
 import type { VonageVerify } from './providers/vonage';
@@ -25,6 +27,10 @@ export interface ActivityDeps {
   otp?: OtpKey;
   /** The Vonage SMS API (smsDelivery routes, with delivery receipts). */
   vonageSms?: VonageSms;
+  /** Counts every send and failed check (shared by every replica); without it nothing is limited at the worker. */
+  guard?: AbuseGuard;
+  /** Named SMS texts of our own OTP (the client's and the gateways'); without it only `default`. */
+  templates?: MessageTemplates;
 }
 
 /** All verifyflow activities, keyed by the names the workflows call. */

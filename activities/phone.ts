@@ -1,4 +1,6 @@
 import { activityInfo, log } from '@temporalio/activity';
+import type { GuardParams } from '../workflows/common';
+import { guardRefusal, type AbuseGuard } from './abuse-guard';
 import type { VonageCheckOutcome, VonageStartParams, VonageVerify } from './providers/vonage';
 
 /** What a code check tells the workflow: the provider's answer, or that a retried check found the request gone. */
@@ -6,10 +8,39 @@ export type PhoneCheckOutcome = VonageCheckOutcome | 'gone_after_retry';
 import { requireDep } from './require-dep';
 
 /**
- * Activities of `phoneVerification`: thin calls into the Vonage adapter, which classifies errors. Destinations and
- * codes are never logged.
+ * Counts one send with the abuse guard before it is made, or throws its non-retryable refusal (`RateLimited`,
+ * `DestinationNotAllowed`). Only a first attempt counts (a retry is the same send), and nothing is counted when the
+ * REST API already counted it (`counted`) or the worker runs without a guard. True when this call counted it.
  */
-export const createPhoneActivities = (deps: { vonage?: VonageVerify }) => {
+export async function countSend(guard: AbuseGuard | undefined, params: GuardParams | undefined): Promise<boolean> {
+  if (!guard || !params || params.counted || activityInfo().attempt > 1) return false;
+  const verdict = await guard.consumeSend(params.client, params.to);
+  if (!verdict.allowed) throw guardRefusal(verdict);
+  return true;
+}
+
+/**
+ * Before a code is checked: the check is counted as a failed one in advance, or refused (nothing checked) when the
+ * destination has used up its failed checks across verifications. Returns what to call with the answer (`settle`): a
+ * code that was not wrong — right, or not judged — gives its point back. So no number of concurrent checks evaluates more wrong codes than the limit allows.
+ */
+export async function guardCheck(
+  guard: AbuseGuard | undefined,
+  params: GuardParams | undefined,
+): Promise<(wrong: boolean) => Promise<void>> {
+  if (!guard || !params) return async () => undefined;
+  const verdict = await guard.reserveCheck(params.client, params.to);
+  if (!verdict.allowed) throw guardRefusal(verdict);
+  return async (wrong) => {
+    if (!wrong) await guard.releaseCheck(params.client, params.to);
+  };
+}
+
+/**
+ * Activities of `phoneVerification`: thin calls into the Vonage adapter, which classifies errors, each send and check
+ * passing the abuse guard first. Destinations and codes are never logged.
+ */
+export const createPhoneActivities = (deps: { vonage?: VonageVerify; guard?: AbuseGuard }) => {
   const vonage = () => requireDep(deps.vonage, 'vonage');
   return {
     /**
@@ -17,7 +48,8 @@ export const createPhoneActivities = (deps: { vonage?: VonageVerify }) => {
      * created the request but lost the answer (worker killed, timeout) meets a 409 naming that request: it takes it
      * over instead of failing the verification, so the message already sent is the one the user answers.
      */
-    async vonageStartVerification(params: VonageStartParams) {
+    async vonageStartVerification(params: VonageStartParams, guard?: GuardParams) {
+      await countSend(deps.guard, guard);
       const started = await vonage().startVerification(params, { adoptConcurrent: activityInfo().attempt > 1 });
       const steps = params.steps.map((s) => s.channel);
       if (started.adopted)
@@ -31,14 +63,37 @@ export const createPhoneActivities = (deps: { vonage?: VonageVerify }) => {
      * `gone_after_retry`: the lost earlier attempt may be the one that completed it (Vonage ends a request whose code
      * was right), so the workflow waits briefly for the `completed` callback before treating it as over.
      */
-    async vonageCheckCode(params: { requestId: string; code: string }): Promise<PhoneCheckOutcome> {
-      const outcome = await vonage().checkCode(params.requestId, params.code);
+    async vonageCheckCode(params: {
+      requestId: string;
+      code: string;
+      guard?: GuardParams;
+    }): Promise<PhoneCheckOutcome> {
+      const settle = await guardCheck(deps.guard, params.guard);
+      let outcome: VonageCheckOutcome;
+      try {
+        outcome = await vonage().checkCode(params.requestId, params.code);
+      } catch (err) {
+        await settle(false); // not judged (an outage: the retry reserves again)
+        throw err;
+      }
+      await settle(outcome === 'invalid_code' || outcome === 'too_many_attempts');
       return outcome === 'not_found' && activityInfo().attempt > 1 ? 'gone_after_retry' : outcome;
     },
 
-    /** Moves the provider request to its next step; false when it has none. */
-    async vonageNextWorkflow(requestId: string) {
-      return vonage().nextWorkflow(requestId);
+    /** Moves the provider request to its next step (a send, counted); false when it has none (nothing counted). */
+    async vonageNextWorkflow(requestId: string, guard?: GuardParams) {
+      const counted = await countSend(deps.guard, guard);
+      const moved = await vonage().nextWorkflow(requestId);
+      if (!moved && counted) await deps.guard!.refundSend(guard!.client, guard!.to);
+      return moved;
+    },
+
+    /**
+     * Counts the send of a move the caller asked for before the current provider request is released, so a refusal
+     * leaves the verification where it was (the next request then starts as already counted).
+     */
+    async guardReserveSend(guard: GuardParams) {
+      await countSend(deps.guard, guard);
     },
 
     /** Cancels the provider request; false when it was already over. */

@@ -1,4 +1,6 @@
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { getEnrollmentState, pushEnrollmentId } from '../workflows/definitions';
 import type { PushChallengeParams, TwilioPush } from './providers/twilio-push';
 import { requireDep } from './require-dep';
 
@@ -13,6 +15,31 @@ export const createPushActivities = (deps: { twilio?: TwilioPush }) => {
     async twilioNewestVerifiedFactor(identity: string): Promise<string | null> {
       const factor = await twilio().newestVerifiedFactor(identity);
       return factor?.sid ?? null;
+    },
+
+    /**
+     * The factor a push verification may challenge, from the identity's `pushEnrollment` (never from Twilio's newest
+     * factor, which anyone holding an access token could have enrolled): the given factor if it is approved, else the
+     * newest approved one; null when there is none (no enrollment, or only factors pending approval).
+     */
+    async pushApprovedFactor(params: { identity: string; factorSid?: string }): Promise<string | null> {
+      let factors;
+      try {
+        const state = await Context.current()
+          .client.workflow.getHandle(pushEnrollmentId(params.identity))
+          .query(getEnrollmentState);
+        factors = state.factors;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return null;
+        throw err;
+      }
+      const approved = factors
+        .filter((f) => f.status === 'verified')
+        .sort((a, b) =>
+          (b.approvedAt ?? b.verifiedAt ?? b.createdAt).localeCompare(a.approvedAt ?? a.verifiedAt ?? a.createdAt),
+        );
+      if (params.factorSid) return approved.some((f) => f.sid === params.factorSid) ? params.factorSid : null;
+      return approved[0]?.sid ?? null;
     },
 
     /** Creates the one challenge of a push verification (Twilio sends its push notification). */

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import { loadConfig } from '../src/config/config';
 import { createApi } from '../src/app';
+import { createAbuseGuard } from '../src/auth/abuse-guard';
 import { connectClient } from '../src/temporal/client';
 import { runMain } from '../src/run-main';
 
@@ -55,7 +56,8 @@ runMain(async () => {
   if (!Array.isArray(interceptors)) throw new Error('unexpected client interceptor configuration');
   (interceptors as WorkflowClientInterceptor[]).push(counter);
 
-  const { app } = await createApi(config, client);
+  const guard = createAbuseGuard(config.limits);
+  const { app } = await createApi(config, client, guard);
   await app.listen(config.port, config.host);
   process.on('message', (message) => {
     if (message === 'calls') process.send?.({ ...calls });
@@ -67,5 +69,6 @@ runMain(async () => {
   console.log(`bench API on ${config.publicUrl}`);
   return async () => {
     await app.close();
+    await guard.close();
   };
 });

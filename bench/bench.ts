@@ -238,7 +238,7 @@ async function scale(defaultCount: number, token: string) {
         const to = nextNumber();
         const res = await fetch(`${sys.apiUrl}/v1/verifications/phone`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', ...sys.authHeader },
           body: JSON.stringify({
             to,
             brand: 'Bench',

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import type { OutboxEntry } from '../sandbox/outbox';
 import type { CallbackAttempt } from '../sandbox/vonage-emulator';
 import { Recorder, SCENARIOS, waitClosed, type FlowContext, type FlowResult, type Scenario } from './lib/scenarios';
 import { REPO, System } from './lib/system';
+import { http } from './lib/http';
 import { args, load, machine, phoneNumber, pool, sleep, writeJson } from './lib/util';
 
 /**
@@ -11,8 +13,11 @@ import { args, load, machine, phoneNumber, pool, sleep, writeJson } from './lib/
  * flows retry what a real client retries (503, refused connections) with a caller `reference`, so a retried start is
  * idempotent.
  *
+ * Then the `abuse` phase (a system of its own with the default abuse limits): SMS pumping to one number and to one
+ * prefix, brute force over the verifications of one number; `exceeded` counts a limit that let more through.
+ *
  * Options: --quick (CI budget) · --only name,name · --n 20 (verifications per scenario) · --fail-on
- * lost,duplicated,stuck,wrong (counts that make the exit status 1) · --out FILE.
+ * lost,duplicated,stuck,wrong,exceeded (counts that make the exit status 1) · --out FILE.
  */
 
 const opt = args();
@@ -20,7 +25,7 @@ const quick = opt.has('quick');
 const n = Number(opt.get('n') ?? (quick ? 8 : 20));
 const only = new Set((opt.get('only') ?? '').split(',').filter(Boolean));
 /** Counts that make the run fail (exit 1); the report always has all of them. */
-const failOn = (opt.get('fail-on') ?? 'lost,duplicated,stuck,wrong').split(',').filter(Boolean);
+const failOn = (opt.get('fail-on') ?? 'lost,duplicated,stuck,wrong,exceeded').split(',').filter(Boolean);
 const runDir = join(REPO, 'bench', 'tmp', `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}`);
 let numbers = Math.floor(Math.random() * 1_000_000);
 const scenario = (name: string): Scenario => SCENARIOS.find((s) => s.name === name)!;
@@ -64,6 +69,8 @@ async function chaos(
   disturb: (sys: System) => Promise<string[]>,
   deadlineMs = 150_000,
   settleMs = 60_000,
+  /** Whether the messages a destination received show a duplicate (default: more than one message). */
+  duplicate: (messages: OutboxEntry[]) => boolean = (messages) => messages.length > 1,
 ): Promise<ChaosResult> {
   const started = performance.now();
   const rec = new Recorder();
@@ -134,7 +141,7 @@ async function chaos(
       rec.error(`${r.id}: still running ${settleMs / 1000} s after its flow ended`);
     } else if (final !== r.expected) {
       wrong++;
-      const state = await fetch(`${sys.apiUrl}/v1/verifications/${r.id}`)
+      const state = await fetch(`${sys.apiUrl}/v1/verifications/${r.id}`, { headers: sys.authHeader })
         .then((res) => res.json() as Promise<{ reason?: string; channels?: { status: string }[] }>)
         .catch(() => ({ reason: '?' }) as { reason?: string });
       rec.error(`${r.id}: ended ${final} (${state.reason ?? '?'}), expected ${r.expected}`);
@@ -142,7 +149,7 @@ async function chaos(
   }
   // A second SMS for a send the provider accepted shows as more than one outbox entry for one destination.
   const duplicated = results.filter(
-    (r) => r.to && !r.to.startsWith('+1500555') && (sys.provider.outbox.sent.get(r.to.replace(/\D/g, '')) ?? 0) > 1,
+    (r) => r.to && !r.to.startsWith('+1500555') && duplicate(sys.provider.outbox.list({ to: r.to })),
   ).length;
   await sleep(1000);
   sys.provider.emulator.configure({ onCallbackAttempt: undefined });
@@ -269,6 +276,38 @@ const SCENARIO_LIST: { name: string; what: string; run: (sys: System) => Promise
     },
   },
   {
+    name: 'worker-kill-during-otp-send',
+    what: 'kill -9 the worker while our own code is at the SMS gateway (sent, its answer not back yet)',
+    run: async (sys) => {
+      const count = Math.min(n, 6);
+      const baseline = sys.provider.outbox.sent.size;
+      sys.provider.smsGatewayReplyDelayMs = 3000;
+      const result = await chaos(
+        'worker-kill-during-otp-send',
+        'kill -9 while otpSend waits for the gateway (the gateway already took the message)',
+        sys,
+        [{ scenario: scenario('phone-otp-happy'), count, concurrency: count }],
+        async (s) => {
+          await untilSent(s, baseline, count);
+          await s.worker!.kill9();
+          s.provider.smsGatewayReplyDelayMs = 0;
+          await sleep(1000);
+          await s.startWorker();
+          return [
+            'gateway answers held 3 s; worker killed once every code was sent; the send heartbeats (10 s timeout), so ' +
+              'it is retried within seconds and sends the same code again: the first code completes the verification',
+          ];
+        },
+        150_000,
+        60_000,
+        // A duplicate here is a message with another code (the user's first code would be dead), or more than two.
+        (messages) => messages.length > 2 || new Set(messages.map((m) => m.code)).size > 1,
+      );
+      sys.provider.smsGatewayReplyDelayMs = 0;
+      return result;
+    },
+  },
+  {
     name: 'temporal-restart',
     what: 'stop the Temporal dev server (SQLite file) mid-run, restart it on the same file 5 s later',
     run: (sys) =>
@@ -382,7 +421,7 @@ const SCENARIO_LIST: { name: string; what: string; run: (sys: System) => Promise
           const to = ctx.number();
           const res = await fetch(`${ctx.sys.apiUrl}/v1/verifications/phone`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...ctx.sys.authHeader },
             body: JSON.stringify({
               to,
               brand: 'Bench',
@@ -409,6 +448,117 @@ const SCENARIO_LIST: { name: string; what: string; run: (sys: System) => Promise
     },
   },
 ];
+
+/** What the abuse phase measured: attempts, what the limits let through, and whether it stayed within them. */
+interface AbuseResult {
+  name: string;
+  what: string;
+  attempts: number;
+  answers: Record<string, number>;
+  /** Messages sent (to the number, to the prefix) or wrong codes evaluated (the guesses). */
+  through: number;
+  limit: number;
+  exceeded: boolean;
+  seconds: number;
+}
+
+/**
+ * `abuse`: SMS pumping and brute force, bounded and on loopback, against the default limits (a system of its own):
+ * 1 000 starts to one number, 1 000 to the numbers of one prefix, 1 000 wrong guesses spread over the verifications
+ * of one number. What gets through (messages sent, wrong codes evaluated) must stay within the configured limits.
+ */
+async function abusePhase(count: number): Promise<AbuseResult[]> {
+  const sys = await System.start({ runDir: join(runDir, 'abuse'), persistent: false, limits: {} });
+  const statusCounts = (statuses: number[]) =>
+    statuses.reduce<Record<string, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {});
+  const start = (to: string, extra: Record<string, unknown> = {}) =>
+    http<{ id: string }>(
+      'POST',
+      `${sys.apiUrl}/v1/verifications/phone`,
+      { to, brand: 'Bench', channels: [{ channel: 'sms', provider: 'sms_gateway', gateway: 'bench' }], ...extra },
+      60_000,
+      sys.authHeader,
+    );
+  const sent = (to: string) => sys.provider.outbox.sent.get(to.replace(/\D/g, '')) ?? 0;
+  const rows: AbuseResult[] = [];
+  const row = async (
+    name: string,
+    what: string,
+    limit: number,
+    run: () => Promise<{ statuses: number[]; through: number }>,
+  ) => {
+    const started = performance.now();
+    const { statuses, through } = await run();
+    const r = {
+      name,
+      what,
+      attempts: statuses.length,
+      answers: statusCounts(statuses),
+      through,
+      limit,
+      exceeded: through > limit,
+      seconds: Math.round((performance.now() - started) / 1000),
+    };
+    console.log(
+      `${name}: ${r.attempts} attempts → ${through} through (limit ${limit}) · answers ${JSON.stringify(r.answers)}`,
+    );
+    rows.push(r);
+  };
+  try {
+    const base = 3_000_000 + Math.floor(Math.random() * 900) * 1000;
+    await row('abuse-one-number', `${count} starts to one number (LIMIT_SENDS_PER_DESTINATION 5/10m)`, 5, async () => {
+      const to = `+1212${base + 999}`;
+      const statuses: number[] = [];
+      await pool(count, 50, async () => void statuses.push((await start(to)).status));
+      await sleep(3000);
+      return { statuses, through: sent(to) };
+    });
+    await row(
+      'abuse-one-prefix',
+      `${count} starts to ${count} numbers of one prefix (LIMIT_SENDS_PER_PREFIX 50/10m)`,
+      50,
+      async () => {
+        const prefix = base + 1000;
+        const numbers = Array.from({ length: count }, (_, i) => `+1212${prefix + (i % 1000)}`);
+        const statuses: number[] = [];
+        await pool(count, 50, async (i) => void statuses.push((await start(numbers[i])).status));
+        await sleep(3000);
+        return { statuses, through: [...new Set(numbers)].reduce((t, to) => t + sent(to), 0) };
+      },
+    );
+    await row(
+      'abuse-wrong-guesses',
+      `${count} wrong guesses over the verifications of one number (LIMIT_FAILED_CHECKS_PER_DESTINATION 15/1h)`,
+      15,
+      async () => {
+        const to = `+1212${base + 2000}`;
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) {
+          const res = await start(to, { maxCodeAttempts: 10 });
+          if (res.status === 201 || res.status === 202) ids.push(res.body.id);
+        }
+        await sys.provider.outbox.waitFor(to, ids.length - 1, 30_000);
+        const statuses: number[] = [];
+        let evaluated = 0;
+        await pool(count, 20, async (i) => {
+          const res = await http<{ status?: string }>(
+            'POST',
+            `${sys.apiUrl}/v1/verifications/${ids[i % ids.length]}/check`,
+            { code: '000000' },
+            60_000,
+            sys.authHeader,
+          );
+          statuses.push(res.status);
+          if (res.status === 200 && (res.body.status === 'invalid_code' || res.body.status === 'failed')) evaluated++;
+        });
+        return { statuses, through: evaluated };
+      },
+    );
+  } finally {
+    await sys.stop();
+  }
+  return rows;
+}
 
 async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
@@ -437,14 +587,17 @@ async function main(): Promise<void> {
   } finally {
     await sys.stop();
   }
+  const abuse = !only.size || only.has('abuse') ? await abusePhase(quick ? 300 : 1000) : [];
+  results.abuse = abuse;
   results.totals = rows.reduce(
     (t, r) => ({
+      ...t,
       lost: t.lost + r.lost,
       duplicated: t.duplicated + r.duplicated,
       stuck: t.stuck + r.stuck,
       wrong: t.wrong + r.wrong,
     }),
-    { lost: 0, duplicated: 0, stuck: 0, wrong: 0 },
+    { lost: 0, duplicated: 0, stuck: 0, wrong: 0, exceeded: abuse.filter((a) => a.exceeded).length },
   );
   results.loadAtEnd = load();
   results.finishedAt = new Date().toISOString();
@@ -465,6 +618,12 @@ async function main(): Promise<void> {
       `| ${r.name} | ${r.verifications} | ${r.completedAsExpected} | ${r.lost} | ${r.duplicated} | ${r.stuck} | ${r.wrong} | ` +
         `${r.callbacks.answered503} / ${r.callbacks.retried} / ${r.callbacks.dropped} |`,
     );
+  }
+  if (abuse.length) {
+    console.log('\n| abuse | attempts | through | limit | answers |');
+    for (const a of abuse) {
+      console.log(`| ${a.name} | ${a.attempts} | ${a.through} | ${a.limit} | ${JSON.stringify(a.answers)} |`);
+    }
   }
 }
 

@@ -111,6 +111,9 @@ async function schemathesis(sys: System): Promise<SchemathesisSummary> {
     [
       'run',
       `${sys.apiUrl}/docs/openapi.json`,
+      // As an API client: the generated requests reach the routes' own validation, not just the 401 of the guard.
+      '--header',
+      `Authorization: Bearer ${sys.apiKey}`,
       '--checks',
       CHECKS.join(','),
       '--max-examples',

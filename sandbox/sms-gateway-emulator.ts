@@ -8,6 +8,11 @@ export interface SmsGatewayEmulatorOptions {
   auth: SmsGatewayAuth;
   outbox: Outbox;
   logger?: { log(msg: string): void; warn(msg: string): void };
+  /**
+   * Chaos: how long to hold the 200 of an accepted message, read on every request (the message is already in the
+   * outbox: "sent", its answer not yet back — the moment a worker can die mid-send).
+   */
+  replyDelayMs?: () => number;
 }
 
 /** What reached the emulator, per route (for tests; never the recipient or the text). */
@@ -113,6 +118,8 @@ export class SmsGatewayEmulator {
       });
     }
     this.opts.logger?.log(`sms gateway sandbox: message ${id} accepted`);
-    res.status(200).json({ id });
+    const delay = this.opts.replyDelayMs?.() ?? 0;
+    if (delay > 0) setTimeout(() => res.status(200).json({ id }), delay).unref();
+    else res.status(200).json({ id });
   }
 }

@@ -50,7 +50,11 @@ button { font-size: 1rem; padding: 0.4rem 1rem; margin-right: 0.5rem; }
   const b64 = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)));
   const text = (s) => b64url(new TextEncoder().encode(s));
   const showError = (msg) => { $('error').textContent = msg || ''; };
-  const entityPath = () => base + '/v2/Services/' + device.serviceSid + '/Entities/' + encodeURIComponent(identity);
+  // The Twilio entity the app brokered the token for (client-identity), kept with the device.
+  const entityPath = () =>
+    base + '/v2/Services/' + device.serviceSid + '/Entities/' + encodeURIComponent(device.entity || identity);
+  // The page stands in for the app backend, which brokers tokens with its API key (the sandbox test client's, or ?key=).
+  const apiKey = new URLSearchParams(location.search).get('key') || 'vf_test_sandbox';
 
   async function key() {
     if (!signingKey) signingKey = await crypto.subtle.importKey('jwk', device.jwk, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
@@ -81,14 +85,18 @@ button { font-size: 1rem; padding: 0.4rem 1rem; margin-right: 0.5rem; }
     try {
       const tokenRes = await fetch('/v1/push/access-tokens', {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: 'Bearer ' + apiKey },
         body: JSON.stringify({ identity }),
       });
       const brokered = await tokenRes.json();
       if (!tokenRes.ok) throw new Error(brokered.message || 'access token refused');
       const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
       const publicKey = b64(await crypto.subtle.exportKey('spki', pair.publicKey));
-      device = { serviceSid: brokered.serviceSid, jwk: await crypto.subtle.exportKey('jwk', pair.privateKey) };
+      device = {
+        serviceSid: brokered.serviceSid,
+        entity: brokered.identity,
+        jwk: await crypto.subtle.exportKey('jwk', pair.privateKey),
+      };
       const factor = await verifyApi('POST', entityPath() + '/Factors', 'Basic ' + btoa('token:' + brokered.token), {
         FriendlyName: 'Sandbox device page',
         FactorType: 'push',

@@ -1,8 +1,14 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { Client } from '@temporalio/client';
+import { ApiSecurity } from './auth/api-security';
+import { ApiAuthGuard } from './auth/auth.guard';
+import { Authenticator } from './auth/authenticator';
 import { CodecModule } from './codec/codec.module';
+import { RetryAfterInterceptor } from './common/http-errors';
 import { MetricsModule } from './metrics/metrics';
-import { OnboardingsController, OnboardingsService } from './onboardings/onboardings.controller';
+import { OnboardingsController } from './onboardings/onboardings.controller';
+import { OnboardingsService } from './onboardings/onboardings.service';
 import { AppConfig } from './config/config';
 import { EncryptionCodec } from './temporal/codec';
 import { HealthController } from './health/health.controller';
@@ -18,10 +24,13 @@ import { IdentityService } from './verifications/identity.service';
 import { StripeWebhookController } from './webhooks/stripe-webhook.controller';
 import { SmsGatewayModule } from './sms-gateway/sms-gateway.module';
 
-/** The API: REST over the contract, provider webhooks, health. Config and the Temporal client come from outside. */
+/**
+ * The API: REST over the contract (every route authenticated by the global ApiAuthGuard unless @Public), provider
+ * webhooks, health. Config, the Temporal client and the trust-boundary services come from outside.
+ */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, client: Client): DynamicModule {
+  static forRoot(config: AppConfig, client: Client, security: ApiSecurity): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -47,6 +56,10 @@ export class AppModule {
       ],
       providers: [
         { provide: AppConfig, useValue: config },
+        { provide: ApiSecurity, useValue: security },
+        { provide: Authenticator, useValue: new Authenticator(config.auth) },
+        { provide: APP_GUARD, useClass: ApiAuthGuard },
+        { provide: APP_INTERCEPTOR, useClass: RetryAfterInterceptor },
         VerificationsService,
         PushService,
         IdentityService,

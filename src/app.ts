@@ -2,6 +2,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { Client } from '@temporalio/client';
+import type { AbuseGuard } from '../activities/abuse-guard';
+import { ApiSecurity, templatesOf } from './auth/api-security';
 import type { AppConfig } from './config/config';
 import { AppModule } from './app.module';
 import { HttpErrorsFilter } from './common/http-errors.filter';
@@ -16,10 +18,17 @@ export interface ApiApp {
 /**
  * Builds the API application: JSON-only REST bodies and raw bodies kept for webhook signatures (common/request-bodies),
  * errors answered in Nest's shape and logged by status (common/http-errors.filter), OpenAPI at /docs, the sandbox
- * emulators when in sandbox mode. The caller listens and closes.
+ * emulators when in sandbox mode. `guard` is the abuse guard, the same store as the workers' (the caller owns and
+ * closes it). The caller listens and closes.
  */
-export async function createApi(config: AppConfig, client: Client, options: { logger?: false } = {}): Promise<ApiApp> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, client), {
+export async function createApi(
+  config: AppConfig,
+  client: Client,
+  guard: AbuseGuard,
+  options: { logger?: false } = {},
+): Promise<ApiApp> {
+  const security = new ApiSecurity(guard, templatesOf(config), config.hashSecret);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, client, security), {
     rawBody: true,
     bodyParser: false,
     ...(options.logger === false ? { logger: false } : {}),
@@ -37,6 +46,7 @@ export async function createApi(config: AppConfig, client: Client, options: { lo
         'Durable user verification on Temporal. Every call maps to the Temporal contract (docs in README).',
       )
       .setVersion('0.1.0')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key, or a JWT of your identity provider' })
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });

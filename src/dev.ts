@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
+import { createAbuseGuard } from './auth/abuse-guard';
+import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_KEY } from './config/auth-config';
 import { loadConfig } from './config/config';
 import { createApi } from './app';
 import { connectClient } from './temporal/client';
@@ -12,7 +14,9 @@ import { runMain } from './run-main';
  * unless TEMPORAL_ADDRESS points elsewhere, the worker, the API and — without provider credentials — the sandbox.
  */
 runMain(async () => {
-  const config = loadConfig();
+  // One process: the abuse guard may count in memory, and the API and the worker must share that one guard.
+  const config = loadConfig(process.env, { singleProcess: true });
+  const guard = createAbuseGuard(config.limits);
   let server: DevServer | undefined;
   if (config.temporal.embedded) {
     server = await startDevServer({
@@ -25,9 +29,9 @@ runMain(async () => {
     });
   }
   const client = await connectClient(config);
-  const { worker, connection } = await createWorker(config);
+  const { worker, connection } = await createWorker(config, guard);
   const running = worker.run();
-  const { app, sandbox } = await createApi(config, client);
+  const { app, sandbox } = await createApi(config, client, guard);
   await app.listen(config.port, config.host);
 
   console.log(
@@ -35,6 +39,11 @@ runMain(async () => {
       '',
       'verifyflow is running',
       `  API            ${config.publicUrl}  (OpenAPI: ${config.publicUrl}/docs)`,
+      ...(config.sandbox && config.auth.keys.length === 1 && config.auth.keys[0].client === SANDBOX_CLIENT_ID
+        ? [
+            `  API key        ${SANDBOX_CLIENT_KEY}  (sandbox test client "${SANDBOX_CLIENT_ID}": -H 'Authorization: Bearer ${SANDBOX_CLIENT_KEY}')`,
+          ]
+        : []),
       `  Temporal       ${config.temporal.connect.connectionOptions.address}${server?.uiUrl ? `  (Web UI: ${server.uiUrl})` : ''}`,
       `  Task queue     ${config.taskQueue}`,
       `  Codec server   ${config.publicUrl}/codec  (payloads are encrypted; the Web UI decodes through it)`,
@@ -56,6 +65,7 @@ runMain(async () => {
     await connection.close();
     sandbox?.close();
     await app.close();
+    await guard.close();
     await server?.stop();
   };
 });

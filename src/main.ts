@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createAbuseGuard } from './auth/abuse-guard';
 import { loadConfig } from './config/config';
 import { createApi } from './app';
 import { connectClient } from './temporal/client';
@@ -8,7 +9,8 @@ import { runMain } from './run-main';
 runMain(async () => {
   const config = loadConfig();
   const client = await connectClient(config);
-  const { app, sandbox } = await createApi(config, client);
+  const guard = createAbuseGuard(config.limits);
+  const { app, sandbox } = await createApi(config, client, guard);
   await app.listen(config.port, config.host);
   console.log(
     `verifyflow API on ${config.publicUrl} (docs ${config.publicUrl}/docs)${sandbox ? ', sandbox mode' : ''}`,
@@ -16,5 +18,6 @@ runMain(async () => {
   return async () => {
     sandbox?.close();
     await app.close();
+    await guard.close();
   };
 });

@@ -70,6 +70,45 @@ export function failureType(err: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * What a send or check activity needs to ask the abuse guard: who asks (the API client; `temporal` for Temporal callers
+ * without one) and the destination (phone number or e-mail address; hashed by the guard, never stored in clear).
+ * `counted`: the REST API already counted this send before starting the run (its first send only).
+ */
+export interface GuardParams {
+  client: string;
+  to: string;
+  counted?: boolean;
+}
+/** The client id the guard counts sends of Temporal callers under when their input names no client. */
+export const TEMPORAL_CALLER_CLIENT = 'temporal';
+
+/**
+ * The abuse guard's refusal in an error's cause chain (activity failures wrap it): the non-retryable
+ * ApplicationFailure of type RateLimited or DestinationNotAllowed, with its details (`[{scope, retryAfterSeconds}]`).
+ */
+export function findRefusal(err: unknown): ApplicationFailure | undefined {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if (
+      e instanceof ApplicationFailure &&
+      (e.type === FailureType.RateLimited || e.type === FailureType.DestinationNotAllowed)
+    ) {
+      return e;
+    }
+  }
+  return undefined;
+}
+
+/** The same refusal, raised again from an update handler so the caller gets it (the REST API answers 429/422). */
+export function rethrowRefusal(refusal: ApplicationFailure): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: refusal.type ?? FailureType.RateLimited,
+    message: refusal.message,
+    details: refusal.details ? [...refusal.details] : undefined,
+    nonRetryable: true,
+  });
+}
+
 /** Update validators' guard: a run that is over takes no more updates (rejected before history, `NotLive`). */
 export function rejectIfNotLive(status: VerificationStatus, what = 'verification'): void {
   if (isTerminal(status)) {

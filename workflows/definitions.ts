@@ -35,6 +35,8 @@ export const REASONS = [
   'user_denied',
   'no_verified_factor',
   'fallback_failed',
+  /** The abuse guard refused a send the run needed (sends per destination, prefix or client; failed checks). */
+  'rate_limited',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
@@ -53,6 +55,12 @@ export enum FailureType {
   ProviderNotFound = 'ProviderNotFound',
   /** `resend` on a channel that has no code of ours to resend, or with no resends left. */
   ResendNotAvailable = 'ResendNotAvailable',
+  /** The abuse guard refused a send or a check (details: `[{scope, retryAfterSeconds}]`): nothing was sent or checked. */
+  RateLimited = 'RateLimited',
+  /** The destination's country is not in the allowed countries: nothing was sent. */
+  DestinationNotAllowed = 'DestinationNotAllowed',
+  /** `approveFactor` refused: the factor does not wait for approval, or the approving verification does not qualify. */
+  ApprovalRefused = 'ApprovalRefused',
 }
 
 export const CHANNELS = ['silent_auth', 'sms', 'voice', 'whatsapp', 'email'] as const;
@@ -83,6 +91,41 @@ export const referenceSchema = z
   .string()
   .regex(/^[A-Za-z0-9._:-]{1,34}$/, 'must be 1-34 characters of A-Z a-z 0-9 . _ : -');
 
+/**
+ * An API client's id: 1-32 letters and digits. The REST API fills it in from the caller's credential (callers cannot
+ * set it); it prefixes the workflow IDs of the client's verifications, so two clients' references never collide, and
+ * is kept in the `VerificationClient` search attribute. Temporal callers may set it; children inherit it.
+ */
+export const clientIdSchema = z.string().regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1-32 letters or digits');
+
+/**
+ * A sender name / brand shown to the user (Vonage's sender-name rules): 1-16 printable characters, no control,
+ * bidirectional-override, zero-width or line-separator characters (they disguise who is writing), no edge spaces.
+ */
+export const brandSchema = z
+  .string()
+  .min(1, 'must be 1-16 characters')
+  .max(16, 'must be 1-16 characters')
+  .refine((v) => v === v.trim(), 'must not start or end with spaces')
+  .refine(
+    (v) => !/[\p{C}\p{Zl}\p{Zp}]/u.test(v),
+    'must be printable: no control, bidi, zero-width or line-separator characters',
+  );
+
+/** The name of a message template configured for the API client or the SMS gateway (never free text). */
+export const templateNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be the name of a configured template (1-32 of a-z 0-9 _ -)');
+/** The template every sms_gateway channel has: `Your @@brand@@ code is @@password@@`. */
+export const DEFAULT_TEMPLATE_NAME = 'default';
+
+/**
+ * The workflow ID of a verification of `kind`: `<kind>-<client>-<reference or random>` when started for an API client,
+ * `<kind>-<reference or random>` when started by a Temporal caller without one.
+ */
+export const verificationIdFor = (kind: string, key: string, client?: string): string =>
+  client ? `${kind}-${client}-${key}` : `${kind}-${key}`;
+
 /** A configured SMS gateway's name (SMS_GATEWAYS; `sandbox`, `sandbox-500`, `sandbox-hang` in sandbox mode). */
 export const gatewayNameSchema = z
   .string()
@@ -102,7 +145,16 @@ export const channelSpecSchema = z
     /** `sms_gateway` only: which configured gateway sends the code (default: the first configured one). */
     gateway: gatewayNameSchema.optional(),
     timeoutSeconds: z.number().int().min(1).max(900).optional(),
-    to: e164.optional(),
+    /** `email` channels only (and required there): the address the code goes to. Phone channels use the top-level `to`. */
+    to: z.email({ error: 'must be an e-mail address' }).max(254).optional(),
+  })
+  .refine((c) => c.to === undefined || c.channel === 'email', {
+    path: ['to'],
+    message: "only an email channel takes an address of its own; phone channels use the verification's `to`",
+  })
+  .refine((c) => c.to !== undefined || c.channel !== 'email', {
+    path: ['to'],
+    message: 'an email channel needs the e-mail address to send the code to',
   })
   .refine((c) => c.provider !== 'sms_gateway' || c.channel === 'sms', {
     path: ['channel'],
@@ -116,7 +168,7 @@ export type ChannelSpec = z.input<typeof channelSpecSchema>;
 
 export const phoneVerificationInputSchema = z.strictObject({
   to: e164,
-  brand: z.string().trim().min(1).max(16),
+  brand: brandSchema,
   channels: z.array(channelSpecSchema).min(1).max(6).optional(),
   codeLength: z.number().int().min(4).max(10).optional(),
   locale: z
@@ -126,8 +178,11 @@ export const phoneVerificationInputSchema = z.strictObject({
   expirySeconds: z.number().int().min(5).max(3600).optional(),
   maxCodeAttempts: z.number().int().min(1).max(10).optional(),
   reference: referenceSchema.optional(),
-  /** sms_gateway channels: the SMS text (default `Your @@brand@@ code is @@password@@`). */
-  messageTemplate: otpTemplateSchema.optional(),
+  /**
+   * sms_gateway channels: the name of the SMS text to send, a template configured for the API client or the gateway
+   * (default `default`: `Your @@brand@@ code is @@password@@`). Never free text.
+   */
+  messageTemplate: templateNameSchema.optional(),
   /** sms_gateway channels: how long one of our codes is valid (default 300 s, like Auth0's `totp.time_step`). */
   codeValiditySeconds: z.number().int().min(5).max(3600).optional(),
   /** sms_gateway channels: `resend` updates allowed per verification (default 3). */
@@ -137,6 +192,13 @@ export const phoneVerificationInputSchema = z.strictObject({
    * channels fall back to the next provider (default 120 s, never past the verification's expiry).
    */
   providerRetrySeconds: z.number().int().min(5).max(900).optional(),
+  /** The API client that started it (set by the REST API, never by its callers). */
+  client: clientIdSchema.optional(),
+  /**
+   * Set by the REST API, which counted the first send against the abuse guard before starting the run: the first
+   * provider request is then not counted again. Temporal callers leave it unset (the worker counts every send).
+   */
+  firstSendCounted: z.boolean().optional(),
 });
 /** Input of `phoneVerification`. Only `to` and `brand` are required. */
 export type PhoneVerificationInput = z.input<typeof phoneVerificationInputSchema>;
@@ -165,6 +227,8 @@ export type ChannelState = z.infer<typeof channelStateSchema>;
 export const verificationStateSchema = z.object({
   id: z.string(),
   kind: z.enum(VERIFICATION_KINDS),
+  /** The API client that owns it (absent for runs started by Temporal callers without one). */
+  client: z.string().optional(),
   status: z.enum([...LIVE_STATUSES, ...TERMINAL_STATUSES]),
   reason: z.enum(REASONS).optional(),
   channel: z.enum(CHANNELS).optional(),
@@ -231,13 +295,19 @@ export const SA_STATUS = defineSearchAttributeKey('VerificationStatus', SearchAt
 export const SA_CHANNEL = defineSearchAttributeKey('VerificationChannel', SearchAttributeType.KEYWORD);
 export const SA_PROVIDER = defineSearchAttributeKey('VerificationProvider', SearchAttributeType.KEYWORD);
 export const SA_PROVIDER_REF = defineSearchAttributeKey('VerificationProviderRef', SearchAttributeType.KEYWORD_LIST);
-export const SEARCH_ATTRIBUTES = [SA_KIND, SA_STATUS, SA_CHANNEL, SA_PROVIDER, SA_PROVIDER_REF];
+/** The API client that owns the run (its children inherit it): the REST API lets a client see only its own. */
+export const SA_CLIENT = defineSearchAttributeKey('VerificationClient', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [SA_KIND, SA_STATUS, SA_CHANNEL, SA_PROVIDER, SA_PROVIDER_REF, SA_CLIENT];
 
 /** `provider:id`, the value kept in VerificationProviderRef. */
 export const providerRef = (provider: Provider, id: string): string => `${provider}:${id}`;
 
-/** Workflow ID of a phone verification: deterministic with a reference, else from a caller-made random id. */
-export const phoneVerificationId = (referenceOrRandom: string): string => `phone-${referenceOrRandom}`;
+/**
+ * Workflow ID of a phone verification: `phone-<client>-<reference>` (deterministic with a reference, else from a
+ * caller-made random id); `phone-<reference>` for Temporal callers without a client.
+ */
+export const phoneVerificationId = (referenceOrRandom: string, client?: string): string =>
+  verificationIdFor('phone', referenceOrRandom, client);
 
 /** Formats zod issues as `field: message; field: message`, naming each field. */
 export function formatIssues(error: z.ZodError): string {
@@ -306,6 +376,8 @@ export const pushVerificationInputSchema = z.strictObject({
   reference: referenceSchema
     .refine((v) => !v.startsWith('enrollment-'), 'must not start with enrollment- (reserved for enrollments)')
     .optional(),
+  /** The API client that started it (set by the REST API, never by its callers); the fallback inherits it. */
+  client: clientIdSchema.optional(),
 });
 /** Input of `pushVerification`. Only `identity` and `message` are required. */
 export type PushVerificationInput = z.input<typeof pushVerificationInputSchema>;
@@ -314,6 +386,7 @@ export type PushVerificationInput = z.input<typeof pushVerificationInputSchema>;
 export const pushVerificationStateSchema = z.object({
   id: z.string(),
   kind: z.literal('push'),
+  client: z.string().optional(),
   status: z.enum([...LIVE_STATUSES, ...TERMINAL_STATUSES]),
   reason: z.enum(REASONS).optional(),
   challengeSid: z.string().optional(),
@@ -360,26 +433,40 @@ export const getPushState = defineQuery<PushVerificationState>('getState');
 /** Cancel a live push verification (and its fallback). Returns the final state. */
 export const cancelPush = defineUpdate<PushVerificationState, [CancelInput]>('cancel');
 
-/** Workflow ID of a push verification: `push-<reference>` (idempotent start), else `push-<32 hex>`. Clients only. */
-export const pushVerificationId = (reference?: string): string =>
-  `push-${reference ?? globalThis.crypto.randomUUID().replace(/-/g, '')}`;
+/** Workflow ID of a push verification: `push-<client>-<reference>` (idempotent start), else a random one. Clients only. */
+export const pushVerificationId = (reference?: string, client?: string): string =>
+  verificationIdFor('push', reference ?? globalThis.crypto.randomUUID().replace(/-/g, '').slice(0, 20), client);
 /** Workflow ID of the fallback `phoneVerification` child: `phone-<push id without push->` (≤ 40 chars). */
 export const pushFallbackId = (pushId: string): string => `phone-${pushId.replace(/^push-/, '')}`;
 
+/**
+ * A push factor of the identity: `unverified` (created, not verified at Twilio), `pending_approval` (verified at
+ * Twilio while the identity already had a verified factor: it receives no challenge until approved — by a push
+ * challenge approved on an existing verified factor, or by a completed phone verification of the client), `verified`
+ * (challenges go to the newest one). The first factor of an identity is approved when Twilio verifies it.
+ */
+export const PUSH_FACTOR_STATUSES = ['unverified', 'pending_approval', 'verified'] as const;
 export const pushEnrollmentFactorSchema = z.object({
   sid: z.string(),
-  status: z.enum(['unverified', 'verified']),
+  status: z.enum(PUSH_FACTOR_STATUSES),
   createdAt: z.string(),
   verifiedAt: z.string().optional(),
+  /** When and by which completed verification a `pending_approval` factor was approved. */
+  approvedAt: z.string().optional(),
+  approvedBy: z.string().optional(),
 });
 export type PushEnrollmentFactor = z.infer<typeof pushEnrollmentFactorSchema>;
 
 export const pushEnrollmentInputSchema = z.strictObject({
   identity: pushIdentitySchema,
+  /** The API client whose identity this is (its Twilio entity is `<client>-<identity>`); absent for Temporal callers. */
+  client: clientIdSchema.optional(),
   /** Carried over by continue-as-new: the factors known so far. */
   factors: z.array(pushEnrollmentFactorSchema).max(20).optional(),
   /** Carried over by continue-as-new: an open enrollment window (ISO). */
   deadline: z.string().optional(),
+  /** Carried over by continue-as-new: the verifications that approved a factor (each approves one factor, once). */
+  approvals: z.array(z.string()).max(100).optional(),
 });
 /** Input of `pushEnrollment`: the identity (the rest is continue-as-new state). */
 export type PushEnrollmentInput = z.input<typeof pushEnrollmentInputSchema>;
@@ -397,7 +484,9 @@ export type EnrollmentRequest = z.infer<typeof enrollmentRequestSchema>;
 export const pushEnrollmentStateSchema = z.object({
   id: z.string(),
   kind: z.literal('push_enrollment'),
+  /** The Twilio entity identity (`<client>-<identity>` for an API client's users). */
   identity: z.string(),
+  client: z.string().optional(),
   status: z.enum(['pending', 'created', 'verified', 'expired', 'removed']),
   verified: z.boolean(),
   factorSid: z.string().optional(),
@@ -414,8 +503,29 @@ export const enrollmentRequested = defineSignal<[EnrollmentRequest]>('enrollment
 /** The identity's enrollment state. */
 export const getEnrollmentState = defineQuery<PushEnrollmentState>('getState');
 
-/** Workflow ID of the identity's enrollment: one per identity. */
-export const pushEnrollmentId = (identity: string): string => `push-enrollment-${identity}`;
+export const approveFactorInputSchema = z.strictObject({
+  factorSid: factorSidSchema,
+  /** The completed verification that approves it: a push verification or a phone verification of the same client. */
+  verificationId: z.string().min(1).max(200),
+  kind: z.enum(['push', 'phone']),
+  /** kind `push`: the factor its challenge was approved on (must be a verified factor of this identity). */
+  approvedOnFactorSid: factorSidSchema.optional(),
+  /** When that verification completed (ISO): it must be after the factor was created. */
+  completedAt: z.string(),
+});
+export type ApproveFactorInput = z.infer<typeof approveFactorInputSchema>;
+/**
+ * Approves a `pending_approval` factor (validated: the factor waits for approval; a push approval was given on a
+ * verified factor of this identity; the verification completed after the factor was created and approved nothing
+ * before). Returns the enrollment state.
+ */
+export const approveFactor = defineUpdate<PushEnrollmentState, [ApproveFactorInput]>('approveFactor');
+
+/** The Twilio entity identity of an API client's user: `<client>-<identity>` (Twilio's 8-64 dash-separated rule). */
+export const pushEntityIdentity = (identity: string, client?: string): string =>
+  client ? `${client}-${identity}` : identity;
+/** Workflow ID of the identity's enrollment: one per Twilio entity identity. */
+export const pushEnrollmentId = (entityIdentity: string): string => `push-enrollment-${entityIdentity}`;
 
 // ── identity ──
 
@@ -515,35 +625,40 @@ export const identityExpectedSchema = z
     message: 'must name at least one of firstName, lastName, dob',
   });
 
-export const identityVerificationInputSchema = z
-  .strictObject({
-    reference: identityReferenceSchema,
-    type: z.enum(IDENTITY_CHECK_TYPES),
-    options: identityDocumentOptionsSchema.optional(),
-    expected: identityExpectedSchema.optional(),
-    maxAttempts: z.number().int().min(1).max(10).optional(),
-    deadlineSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(30 * 24 * 3600)
-      .optional(),
-    returnUrl: z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-      .max(2048)
-      .optional(),
-    /** Redact the Stripe session this long after the verification ended (a durable timer in a child workflow). */
-    redactAfterSeconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(10 * 365 * 24 * 3600)
-      .optional(),
-  })
-  .refine((i) => i.options === undefined || i.type === 'document', {
+/** The fields of `identityVerification`'s input (its rules are added by `identityRules`). */
+export const identityVerificationFieldsSchema = z.strictObject({
+  reference: identityReferenceSchema,
+  type: z.enum(IDENTITY_CHECK_TYPES),
+  options: identityDocumentOptionsSchema.optional(),
+  expected: identityExpectedSchema.optional(),
+  maxAttempts: z.number().int().min(1).max(10).optional(),
+  deadlineSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24 * 3600)
+    .optional(),
+  returnUrl: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2048)
+    .optional(),
+  /** Redact the Stripe session this long after the verification ended (a durable timer in a child workflow). */
+  redactAfterSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 365 * 24 * 3600)
+    .optional(),
+  /** The API client that started it (set by the REST API, never by its callers). */
+  client: clientIdSchema.optional(),
+});
+/** The rules across fields of an identity input: `options` only with type `document`. */
+export const identityRules = <S extends z.ZodType<{ options?: unknown; type: string }>>(schema: S) =>
+  schema.refine((i) => i.options === undefined || i.type === 'document', {
     path: ['options'],
     message: 'applies only to type document',
   });
+export const identityVerificationInputSchema = identityRules(identityVerificationFieldsSchema);
 /** Input of `identityVerification`. Only `reference` and `type` are required. */
 export type IdentityVerificationInput = z.input<typeof identityVerificationInputSchema>;
 
@@ -577,6 +692,7 @@ export type IdentityRedactionInfo = z.infer<typeof identityRedactionInfoSchema>;
 export const identityVerificationStateSchema = z.object({
   id: z.string(),
   kind: z.literal('identity'),
+  client: z.string().optional(),
   type: z.enum(IDENTITY_CHECK_TYPES),
   status: z.enum([...LIVE_STATUSES, ...TERMINAL_STATUSES]),
   reason: z.enum(IDENTITY_REASONS).optional(),
@@ -694,8 +810,9 @@ export const cancelIdentity = defineUpdate<IdentityVerificationState, [CancelInp
  */
 export const redact = defineUpdate<IdentityRedactionInfo, [RedactInput]>('redact');
 
-/** Workflow ID of an identity verification: `identity-<reference>` (start it with conflict policy USE_EXISTING). */
-export const identityVerificationId = (reference: string): string => `identity-${reference}`;
+/** Workflow ID of an identity verification: `identity-<client>-<reference>` (`identity-<reference>` without a client). */
+export const identityVerificationId = (reference: string, client?: string): string =>
+  verificationIdFor('identity', reference, client);
 /**
  * Workflow ID of the redaction of a Stripe session: `redaction-stripe-<session id>` (`redaction-` is no verification
  * kind, so no clash). Derived from the session, so the `redacted` webhook finds it without a lookup, and a new
@@ -846,10 +963,10 @@ export type OnboardingStepName = (typeof ONBOARDING_STEPS)[number];
 export const onboardingInputSchema = z.strictObject({
   /** The platform's user id (not PII): every step's workflow ID derives from it. */
   reference: referenceSchema,
-  /** phoneVerification input, without `reference`. */
-  phone: phoneVerificationInputSchema.omit({ reference: true }),
-  /** identityVerification input, without `reference`. */
-  identity: z.strictObject(identityVerificationInputSchema.shape).omit({ reference: true }),
+  /** phoneVerification input, without `reference` (and what only the API sets). */
+  phone: phoneVerificationInputSchema.omit({ reference: true, client: true, firstSendCounted: true }),
+  /** identityVerification input, without `reference` (and `client`). */
+  identity: identityVerificationFieldsSchema.omit({ reference: true, client: true }),
   /** When given, onboarding also waits for this push identity to have a verified Twilio factor. */
   push: z
     .strictObject({
@@ -863,6 +980,8 @@ export const onboardingInputSchema = z.strictObject({
       pollIntervalSeconds: z.number().int().min(1).max(3600).optional(),
     })
     .optional(),
+  /** The API client that started it (set by the REST API, never by its callers); every step inherits it. */
+  client: clientIdSchema.optional(),
 });
 /** Input of `onboarding`: phone, then identity (then push enrollment), each a child workflow. */
 export type OnboardingInput = z.input<typeof onboardingInputSchema>;
@@ -878,6 +997,7 @@ export type OnboardingStep = z.infer<typeof onboardingStepSchema>;
 export const onboardingStateSchema = z.object({
   id: z.string(),
   kind: z.literal('onboarding'),
+  client: z.string().optional(),
   status: z.enum([...LIVE_STATUSES, ...TERMINAL_STATUSES]),
   /** `<step>:<reason of that step>` when a step ended the onboarding. */
   reason: z.string().optional(),
@@ -900,4 +1020,5 @@ export type OnboardingResult = z.infer<typeof onboardingResultSchema>;
 
 export const getOnboardingState = defineQuery<OnboardingState>('getState');
 export const cancelOnboarding = defineUpdate<OnboardingState, [CancelInput]>('cancel');
-export const onboardingId = (reference: string): string => `onboarding-${reference}`;
+export const onboardingId = (reference: string, client?: string): string =>
+  verificationIdFor('onboarding', reference, client);

@@ -41,6 +41,7 @@ import {
   providerRef,
   redact,
   redactInputSchema,
+  SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
   SA_PROVIDER_REF,
@@ -95,6 +96,7 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
   const state: IdentityVerificationState = {
     id,
     kind: 'identity',
+    ...(input.client ? { client: input.client } : {}),
     type: input.type,
     status: 'pending',
     attempts: 0,
@@ -156,6 +158,7 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
       { key: SA_STATUS, value: state.status },
       { key: SA_PROVIDER, value: 'stripe' },
       ...(refs.length ? [{ key: SA_PROVIDER_REF, value: [...refs] }] : []),
+      ...(input.client ? [{ key: SA_CLIENT, value: input.client }] : []),
     ]);
   };
 

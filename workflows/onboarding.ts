@@ -20,6 +20,9 @@ import {
   isTerminal,
   onboardingInputSchema,
   phoneVerificationId,
+  pushEnrollmentId,
+  pushEntityIdentity,
+  SA_CLIENT,
   SA_KIND,
   SA_STATUS,
   type OnboardingInput,
@@ -50,6 +53,10 @@ const { pushEnrollmentStatus } = proxyActivities<ReturnType<typeof createOnboard
  */
 export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingResult> {
   const input = parseInput(onboardingInputSchema, rawInput, 'onboarding');
+  const client = input.client;
+  /** Every step runs for the same API client (its IDs, search attribute and abuse-guard counts). */
+  const inherited = client ? { typedSearchAttributes: [{ key: SA_CLIENT, value: client }] } : {};
+  const pushIdentity = input.push ? pushEntityIdentity(input.push.identity, client) : undefined;
   const now = () => new Date().toISOString();
   const step = (name: OnboardingStep['name'], workflowId: string): OnboardingStep => ({
     name,
@@ -59,11 +66,12 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
   const state: OnboardingState = {
     id: workflowInfo().workflowId,
     kind: 'onboarding',
+    ...(client ? { client } : {}),
     status: 'pending',
     steps: [
-      step('phone', phoneVerificationId(input.reference)),
-      step('identity', identityVerificationId(input.reference)),
-      ...(input.push ? [step('push', `push-enrollment-${input.push.identity}`)] : []),
+      step('phone', phoneVerificationId(input.reference, client)),
+      step('identity', identityVerificationId(input.reference, client)),
+      ...(pushIdentity ? [step('push', pushEnrollmentId(pushIdentity))] : []),
     ],
     startedAt: now(),
     updatedAt: now(),
@@ -87,6 +95,7 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
     upsertSearchAttributes([
       { key: SA_KIND, value: 'onboarding' },
       { key: SA_STATUS, value: state.status },
+      ...(client ? [{ key: SA_CLIENT, value: client }] : []),
     ]);
   const mark = (s: OnboardingStep, status: OnboardingStep['status'], reason?: string) => {
     s.status = status;
@@ -143,8 +152,9 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
       case 'phone': {
         const r = await executeChild(phoneVerification, {
           workflowId: s.workflowId,
-          args: [{ ...input.phone, reference: input.reference }],
+          args: [{ ...input.phone, reference: input.reference, ...(client ? { client } : {}) }],
           staticSummary: `Phone step of ${state.id}`,
+          ...inherited,
         });
         results.phone = r;
         return {
@@ -155,8 +165,9 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
       case 'identity': {
         const r = await executeChild(identityVerification, {
           workflowId: s.workflowId,
-          args: [{ ...input.identity, reference: input.reference }],
+          args: [{ ...input.identity, reference: input.reference, ...(client ? { client } : {}) }],
           staticSummary: `Identity step of ${state.id}`,
+          ...inherited,
         });
         results.identity = r;
         return {
@@ -168,7 +179,7 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
         const push = input.push!;
         const deadline = Date.now() + (push.timeoutSeconds ?? 600) * 1000;
         for (;;) {
-          const status = await pushEnrollmentStatus(push.identity);
+          const status = await pushEnrollmentStatus(pushIdentity!);
           if (status.verified) {
             results.push = status;
             return { status: 'completed' };

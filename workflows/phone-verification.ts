@@ -16,11 +16,15 @@ import type { createPhoneActivities } from '../activities/phone';
 import {
   activitiesWithSummaries,
   failureType,
+  findRefusal,
   parseInput,
   PROVIDER_ACTIVITY_OPTIONS,
   providerSendOptions,
   rejectIfNotLive as rejectIfNotLiveStatus,
+  rethrowRefusal,
   setCancelHandler,
+  TEMPORAL_CALLER_CLIENT,
+  type GuardParams,
 } from './common';
 import type { createOtpActivities } from '../activities/otp';
 import {
@@ -45,11 +49,13 @@ import {
   providerRef,
   resend,
   SA_CHANNEL,
+  SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
   SA_PROVIDER_REF,
   SA_STATUS,
   type ChannelState,
+  type CheckCodeInput,
   type CheckCodeResult,
   type PhoneVerificationInput,
   type PhoneVerificationResult,
@@ -64,10 +70,13 @@ type PhoneActivities = ReturnType<typeof createPhoneActivities>;
 
 /**
  * Sends through an HTTP SMS gateway: the adapter enforces the gateway's own timeout (30 s by default); three attempts,
- * then the channel falls back, so a gateway that hangs costs about 1.5 minutes at most.
+ * then the channel falls back, so a gateway that hangs costs about 1.5 minutes at most. The send heartbeats while it
+ * waits on the gateway, so a worker that dies mid-send is noticed within the heartbeat timeout and the retry (which
+ * sends the same code again) follows at once instead of after the start-to-close timeout.
  */
 const gatewayActivityOptions: ActivityOptions = {
   startToCloseTimeout: '2m',
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
 };
 /** Runs a Vonage activity with a summary the Temporal UI shows next to it. */
@@ -98,6 +107,14 @@ interface ProviderRun {
   last: number;
   /** An sms_gateway channel: our own code, known only by its keyed HMAC (no provider request behind it). */
   otp?: OwnOtp;
+}
+
+/**
+ * A caller's update (nextChannel, resend) the main loop serves: when the abuse guard refuses the send it needs, the
+ * refusal is handed back to that update (the caller gets 429) and the run stays as it was.
+ */
+interface SendOrder {
+  refused?: ApplicationFailure;
 }
 
 /** One issued code of ours: the HMAC `otpSend` returned, its issue number and when it stops working. */
@@ -134,6 +151,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
   const state: VerificationState = {
     id: workflowInfo().workflowId,
     kind: 'phone',
+    ...(input.client ? { client: input.client } : {}),
     status: 'pending',
     channelIndex: 0,
     channel: specs[0].channel,
@@ -164,8 +182,29 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
   const providerRefs: string[] = [];
   /** Codes of ours issued so far (each send or resend is a new issue, bound into its HMAC). */
   let otpIssue = 0;
-  /** Our codes are compared one at a time, so each wrong one is counted before the next is looked at. */
-  let otpChecking = false;
+  /**
+   * Codes are checked one at a time, whatever the provider, so each wrong one is counted before the next is looked at:
+   * N parallel wrong codes cost at most `attemptsLeft` provider checks.
+   */
+  let checking = false;
+  /** The nextChannel update whose send the main loop is making (its refusal by the abuse guard goes back to it). */
+  let order: SendOrder | undefined;
+  /** A resend the main loop is to make: a new code of ours on the current channel. */
+  let resendOrder: SendOrder | undefined;
+  /** The next send was already counted by the abuse guard (the REST API counted the first one before starting). */
+  let nextSendCounted = input.firstSendCounted === true;
+  /** The abuse guard's view of this run: the client and, per channel, the destination. */
+  const guard = (index: number, counted = false): GuardParams => ({
+    client: input.client ?? TEMPORAL_CALLER_CLIENT,
+    to: specs[index].to,
+    ...(counted ? { counted } : {}),
+  });
+  /** The guard params of the next send, consuming the "already counted" mark. */
+  const sendGuard = (index: number): GuardParams => {
+    const counted = nextSendCounted;
+    nextSendCounted = false;
+    return guard(index, counted);
+  };
 
   const touch = (): void => {
     state.updatedAt = new Date().toISOString();
@@ -314,84 +353,47 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
 
   /** Checks a code against our own OTP: HMAC recomputed and compared in an activity (the key stays out of history). */
   const checkOwnCode = async (current: ProviderRun, otp: OwnOtp, code: string): Promise<CheckCodeResult> => {
-    await condition(() => !otpChecking);
-    if (isTerminal(state.status)) return terminalResult();
     // Replaced (resend, next channel) or past its validity: this code no longer works; no attempt is spent on it.
-    if (run !== current || Date.now() >= otp.expiresAtMs)
-      return { status: 'expired', attemptsLeft: state.attemptsLeft };
-    otpChecking = true;
-    try {
-      const matches = await callOtp(
-        'otpVerify',
-        { ...PROVIDER_ACTIVITY_OPTIONS, summary: `check code (${state.channel})` },
-        {
-          hmac: otp.hmac,
-          code,
-          channelIndex: current.first,
-          issue: otp.issue,
-        },
-      );
-      if (isTerminal(state.status)) return terminalResult();
-      if (!matches) return spendAttempt();
-      if (run !== current) return { status: 'expired', attemptsLeft: state.attemptsLeft };
-      run = undefined;
-      finish('completed', 'verified');
-      return { status: 'completed', attemptsLeft: state.attemptsLeft };
-    } finally {
-      otpChecking = false;
-    }
+    if (Date.now() >= otp.expiresAtMs) return { status: 'expired', attemptsLeft: state.attemptsLeft };
+    const matches = await callOtp(
+      'otpVerify',
+      { ...PROVIDER_ACTIVITY_OPTIONS, summary: `check code (${state.channel})` },
+      {
+        hmac: otp.hmac,
+        code,
+        channelIndex: current.first,
+        issue: otp.issue,
+        guard: guard(current.first),
+      },
+    );
+    if (isTerminal(state.status)) return terminalResult();
+    if (!matches) return spendAttempt();
+    if (run !== current) return { status: 'expired', attemptsLeft: state.attemptsLeft };
+    run = undefined;
+    finish('completed', 'verified');
+    return { status: 'completed', attemptsLeft: state.attemptsLeft };
   };
 
   setHandler(
     checkCode,
     async (req): Promise<CheckCodeResult> => {
-      // The code can reach us before the activity that created its request has reported back: wait for it.
+      // The code can reach us before the activity that created its request has reported back: wait for it. Then wait
+      // for our turn: one check at a time. (A condition wakes every waiter at once, so each looks again when it runs.)
       await condition(() => run !== undefined || isTerminal(state.status));
+      while (checking && !isTerminal(state.status)) await condition(() => !checking || isTerminal(state.status));
       const current = run;
-      if (!current) return terminalResult();
-      if (current.otp) return checkOwnCode(current, current.otp, req.code);
-      const onSilentAuth = specs[state.channelIndex]?.channel === 'silent_auth';
-      if (onSilentAuth && req.requestId !== undefined && req.requestId !== current.requestId) {
-        // Seed rule against man-in-the-middle: the redirect chain's request_id must be ours, else abort silent auth.
-        // Without a requestId the code is not a silent-auth result (e.g. the SMS of a step the provider already
-        // moved to, before its callback reached us): the provider judges it.
-        log.warn('silent auth result for another request_id: silent auth aborted');
-        advanceRequested = true;
-        const result = spendAttempt();
-        return { ...result, reason: result.reason ?? 'request_id_mismatch' };
-      }
-      const outcome = await call('vonageCheckCode', `check code (${state.channel})`, {
-        requestId: current.requestId,
-        code: req.code,
-      });
-      if (isTerminal(state.status)) return terminalResult();
-      switch (outcome) {
-        case 'completed':
-          if (run === current) run = undefined;
-          finish('completed', 'verified');
-          return { status: 'completed', attemptsLeft: state.attemptsLeft };
-        case 'invalid_code':
-          return spendAttempt();
-        case 'too_many_attempts':
-          if (run === current) run = undefined;
-          state.attemptsLeft = 0;
-          finish('failed', 'max_attempts');
-          return { status: 'failed', attemptsLeft: 0, reason: 'max_attempts' };
-        case 'gone_after_retry':
-          // Our lost earlier attempt may have completed the request: its `completed` callback would say so.
-          await condition(() => isTerminal(state.status) || run !== current, COMPLETED_CALLBACK_GRACE_MS, {
-            summary: 'wait for a completed callback',
-          });
-          if (isTerminal(state.status)) return terminalResult();
-          return requestOver(current);
-        case 'not_found':
-          return requestOver(current);
-        case 'code_not_supported':
-          throw ApplicationFailure.create({
-            type: FailureType.CodeNotSupported,
-            message: `the ${state.channel} channel does not take a code now`,
-            nonRetryable: true,
-          });
+      if (!current || isTerminal(state.status)) return terminalResult();
+      checking = true;
+      try {
+        return await checkWith(current, req);
+      } catch (err) {
+        // The abuse guard refused to check (too many failed checks for this destination): nothing was checked and no
+        // attempt is spent; the caller is told when to come back.
+        const refusal = findRefusal(err);
+        if (refusal) throw rethrowRefusal(refusal);
+        throw err;
+      } finally {
+        checking = false;
       }
     },
     {
@@ -403,18 +405,72 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     },
   );
 
+  /** Checks a code against the current run: our own code, or the provider's request. */
+  async function checkWith(current: ProviderRun, req: CheckCodeInput): Promise<CheckCodeResult> {
+    if (current.otp) return checkOwnCode(current, current.otp, req.code);
+    const onSilentAuth = specs[state.channelIndex]?.channel === 'silent_auth';
+    if (onSilentAuth && req.requestId !== undefined && req.requestId !== current.requestId) {
+      // Seed rule against man-in-the-middle: the redirect chain's request_id must be ours, else abort silent auth.
+      // Without a requestId the code is not a silent-auth result (e.g. the SMS of a step the provider already
+      // moved to, before its callback reached us): the provider judges it.
+      log.warn('silent auth result for another request_id: silent auth aborted');
+      advanceRequested = true;
+      const result = spendAttempt();
+      return { ...result, reason: result.reason ?? 'request_id_mismatch' };
+    }
+    const outcome = await call('vonageCheckCode', `check code (${state.channel})`, {
+      requestId: current.requestId,
+      code: req.code,
+      guard: guard(state.channelIndex),
+    });
+    if (isTerminal(state.status)) return terminalResult();
+    switch (outcome) {
+      case 'completed':
+        if (run === current) run = undefined;
+        finish('completed', 'verified');
+        return { status: 'completed', attemptsLeft: state.attemptsLeft };
+      case 'invalid_code':
+        return spendAttempt();
+      case 'too_many_attempts':
+        if (run === current) run = undefined;
+        state.attemptsLeft = 0;
+        finish('failed', 'max_attempts');
+        return { status: 'failed', attemptsLeft: 0, reason: 'max_attempts' };
+      case 'gone_after_retry':
+        // Our lost earlier attempt may have completed the request: its `completed` callback would say so.
+        await condition(() => isTerminal(state.status) || run !== current, COMPLETED_CALLBACK_GRACE_MS, {
+          summary: 'wait for a completed callback',
+        });
+        if (isTerminal(state.status)) return terminalResult();
+        return requestOver(current);
+      case 'not_found':
+        return requestOver(current);
+      case 'code_not_supported':
+        throw ApplicationFailure.create({
+          type: FailureType.CodeNotSupported,
+          message: `the ${state.channel} channel does not take a code now`,
+          nonRetryable: true,
+        });
+    }
+  }
+
   setHandler(
     nextChannel,
     async () => {
       const from = state.channelIndex;
+      const me: SendOrder = {};
+      order = me;
       advanceRequested = true;
       touch();
-      // Answer once the next channel is live (its request may have to be created first), or the run is over.
+      // Answer once the next channel is live (its request may have to be created first), or the run is over, or the
+      // abuse guard refused the send (the run stays on its channel).
       await condition(
         () =>
+          me.refused !== undefined ||
           isTerminal(state.status) ||
           (state.channelIndex !== from && state.channels[state.channelIndex]?.status === 'active'),
       );
+      if (me.refused) throw rethrowRefusal(me.refused);
       return state;
     },
     { validator: rejectIfNotLive },
@@ -430,16 +486,22 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       if (isTerminal(state.status) || state.channelIndex !== index || !current?.otp) return state;
       const previousIssue = current.otp.issue;
       state.resendsLeft = Math.max(0, (state.resendsLeft ?? 0) - 1);
-      // The old code stops working now; the main loop sends a new one on the same channel.
-      run = undefined;
-      state.codeExpiresAt = undefined;
+      // The main loop sends a new code on the same channel; the old one stops working once the new one is out (or
+      // keeps working when the abuse guard refuses the new send).
+      const me: SendOrder = {};
+      resendOrder = me;
       touch();
       await condition(
         () =>
+          me.refused !== undefined ||
           isTerminal(state.status) ||
           state.channelIndex !== index ||
           (run?.otp !== undefined && run.otp.issue > previousIssue),
       );
+      if (me.refused) {
+        state.resendsLeft = (state.resendsLeft ?? 0) + 1;
+        throw rethrowRefusal(me.refused);
+      }
       return state;
     },
     {
@@ -480,11 +542,29 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       { key: SA_CHANNEL, value: state.channel ?? '' },
       { key: SA_PROVIDER, value: specs[Math.min(state.channelIndex, specs.length - 1)].provider },
       { key: SA_PROVIDER_REF, value: [...providerRefs] },
+      ...(input.client ? [{ key: SA_CLIENT, value: input.client }] : []),
     ]);
   };
 
-  /** Issues a code of ours on an sms_gateway channel and sends it; falls back to the next channel when it cannot. */
-  const startOwnOtp = async (index: number): Promise<void> => {
+  /**
+   * The abuse guard refused a send: the update that asked for it is told (429) and the run stays as it was;
+   * a send nobody asked for (the first one, a timer's fallback) ends the run `failed` / `rate_limited`.
+   */
+  const refused = (refusal: ApplicationFailure, who?: SendOrder): void => {
+    log.warn('abuse guard refused a send', { type: refusal.type });
+    if (who) {
+      who.refused = refusal;
+      touch();
+    } else {
+      finish('failed', 'rate_limited');
+    }
+  };
+
+  /**
+   * Issues a code of ours on an sms_gateway channel and sends it; falls back to the next channel when it cannot. On a
+   * resend (`who`) the previous code keeps working until the new one is out.
+   */
+  const startOwnOtp = async (index: number, who?: SendOrder): Promise<void> => {
     const spec = specs[index];
     const issue = ++otpIssue;
     try {
@@ -492,10 +572,11 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
         gateway: spec.gateway,
         to: spec.to,
         brand: input.brand,
-        template: input.messageTemplate,
+        templateName: input.messageTemplate,
         codeLength: input.codeLength,
         channelIndex: index,
         issue,
+        guard: sendGuard(index),
       });
       const expiresAtMs = Date.now() + (input.codeValiditySeconds ?? DEFAULT_OTP_VALIDITY_SECONDS) * 1000;
       run = { requestId: `otp-${issue}`, first: index, last: index, otp: { hmac: sent.hmac, issue, expiresAtMs } };
@@ -504,14 +585,20 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       state.codeExpiresAt = new Date(expiresAtMs).toISOString();
     } catch (err) {
       if (isCancellation(err)) throw err;
+      const refusal = findRefusal(err);
+      if (refusal) return refused(refusal, who);
       log.warn('SMS gateway send failed, falling back', { gateway: spec.gateway, type: failureType(err) });
+      run = undefined;
       failChannels(index, index);
     }
   };
 
-  /** Starts one provider request for the channels from `index` on (up to 3 consecutive ones of that provider). */
-  const startRequest = async (index: number): Promise<void> => {
-    if (specs[index].provider === 'sms_gateway') return startOwnOtp(index);
+  /**
+   * Starts one provider request for the channels from `index` on (up to 3 consecutive ones of that provider), or, on
+   * an sms_gateway channel, a code of ours (`who`: the resend that asked for it).
+   */
+  const startRequest = async (index: number, who?: SendOrder): Promise<void> => {
+    if (specs[index].provider === 'sms_gateway') return startOwnOtp(index, who);
     const provider = specs[index].provider;
     let last = index;
     while (
@@ -543,6 +630,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
           channelTimeoutSeconds: Math.min(900, Math.max(15, ...steps.map((s) => s.timeoutSeconds + 30))),
           clientRef: id.length <= 40 ? id : undefined,
         },
+        sendGuard(index),
       );
       run = { requestId: created.requestId, first: index, last };
       providerRefs.push(providerRef(provider, created.requestId));
@@ -552,6 +640,8 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       }
     } catch (err) {
       if (isCancellation(err)) throw err;
+      const refusal = findRefusal(err);
+      if (refusal) return refused(refusal);
       const type = failureType(err);
       if (type === FailureType.InvalidDestination) {
         failChannels(index, last);
@@ -563,17 +653,43 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     }
   };
 
-  /** Leaves the current channel: the provider's next step when it has one, else the next request. */
-  const advance = async (): Promise<void> => {
+  /**
+   * Leaves the current channel: the provider's next step when it has one, else the next request. A move a caller asked
+   * for (`who`, the nextChannel update) first reserves its send with the abuse guard, so a refusal leaves the run on
+   * its channel; a timer's move is refused when its send is.
+   */
+  const advance = async (who?: SendOrder): Promise<void> => {
     const current = run;
     const from = state.channelIndex;
     if (current && from < current.last) {
-      const moved = await call('vonageNextWorkflow', `next channel after ${specs[from].channel}`, current.requestId);
+      let moved: boolean;
+      try {
+        moved = await call(
+          'vonageNextWorkflow',
+          `next channel after ${specs[from].channel}`,
+          current.requestId,
+          sendGuard(from + 1),
+        );
+      } catch (err) {
+        const refusal = findRefusal(err);
+        if (!refusal) throw err;
+        return refused(refusal, who);
+      }
       if (isTerminal(state.status) || run !== current || state.channelIndex !== from) return;
       if (moved) {
         failChannels(from, from);
         activate(from + 1);
         return;
+      }
+    }
+    if (who && from + 1 < specs.length) {
+      try {
+        await call('guardReserveSend', 'reserve the next send', guard(from + 1));
+        nextSendCounted = true;
+      } catch (err) {
+        const refusal = findRefusal(err);
+        if (!refusal) throw err;
+        return refused(refusal, who);
       }
     }
     if (current) {
@@ -620,14 +736,18 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
         finish('failed', 'all_channels_failed');
         break;
       }
-      if (!run) {
-        await startRequest(state.channelIndex);
+      if (!run || resendOrder) {
+        const who = resendOrder;
+        resendOrder = undefined;
+        await startRequest(state.channelIndex, who);
         publish();
         continue;
       }
       if (advanceRequested) {
         advanceRequested = false;
-        await advance();
+        const who = order;
+        order = undefined;
+        await advance(who);
         continue;
       }
       if (Date.now() >= channelDeadline) {

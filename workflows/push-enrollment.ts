@@ -1,5 +1,6 @@
 import {
   allHandlersFinished,
+  ApplicationFailure,
   condition,
   continueAsNew,
   log,
@@ -10,7 +11,10 @@ import {
 } from '@temporalio/workflow';
 import { parseInput } from './common';
 import {
+  approveFactor,
+  approveFactorInputSchema,
   DEFAULT_PUSH_ENROLLMENT_TIMEOUT_SECONDS,
+  FailureType,
   enrollmentRequested,
   enrollmentRequestSchema,
   formatIssues,
@@ -18,9 +22,11 @@ import {
   pushEnrollmentInputSchema,
   pushProviderEvent,
   pushProviderEventSchema,
+  SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
   SA_STATUS,
+  type ApproveFactorInput,
   type PushEnrollmentFactor,
   type PushEnrollmentInput,
   type PushEnrollmentState,
@@ -32,12 +38,17 @@ const EVENTS_PER_RUN = 500;
 const MAX_FACTORS = 20;
 
 /**
- * One per identity (`push-enrollment-<identity>`): follows the identity's push factors through the Verify webhooks
- * `factor.created` → `factor.verified` (and `factor.deleted`), so the platform can ask whether a user has a verified
- * push factor — and which — without calling Twilio. An access-token request opens an enrollment window
+ * One per identity (`push-enrollment-<entity identity>`): follows the identity's push factors through the Verify
+ * webhooks `factor.created` → `factor.verified` (and `factor.deleted`), so the platform can ask whether a user has a
+ * verified push factor — and which — without calling Twilio. An access-token request opens an enrollment window
  * (`enrollmentRequested`, signal-with-start); when it closes without a verified factor the run ends `expired`. While
  * a verified factor exists the run stays open (continuing as new when its history grows), and ends `removed` when
  * every factor was deleted.
+ *
+ * Only the first factor is trusted on Twilio's word: a factor verified while the identity already has a verified
+ * factor waits in `pending_approval` and receives no challenge until `approveFactor` (a push challenge approved on an
+ * existing factor, or a completed phone verification of the client) — so whoever gets hold of an access token cannot
+ * enroll a device of their own and answer the next challenge.
  */
 // Time here is the workflow clock: Date.now() and new Date() are deterministic inside the workflow sandbox.
 export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<PushEnrollmentState> {
@@ -49,10 +60,12 @@ export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<Pus
   let processed = 0;
   const seenEvents = new Set<string>();
   const now = new Date().toISOString();
+  const approvals: string[] = [...(input.approvals ?? [])];
   const state: PushEnrollmentState = {
     id: workflowInfo().workflowId,
     kind: 'push_enrollment',
     identity: input.identity,
+    ...(input.client ? { client: input.client } : {}),
     status: 'pending',
     verified: false,
     factors,
@@ -60,11 +73,11 @@ export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<Pus
     updatedAt: now,
   };
 
+  /** A factor's recency: approved, else verified, else created. */
+  const newest = (f: PushEnrollmentFactor): string => f.approvedAt ?? f.verifiedAt ?? f.createdAt;
   const windowOpen = (): boolean => deadlineMs !== undefined && Date.now() < deadlineMs;
   const refresh = (): void => {
-    const verified = factors
-      .filter((f) => f.status === 'verified')
-      .sort((a, b) => (b.verifiedAt ?? b.createdAt).localeCompare(a.verifiedAt ?? a.createdAt));
+    const verified = factors.filter((f) => f.status === 'verified').sort((a, b) => newest(b).localeCompare(newest(a)));
     state.verified = verified.length > 0;
     state.factorSid = verified[0]?.sid;
     if (state.verified) deadlineMs = undefined;
@@ -83,6 +96,7 @@ export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<Pus
       { key: SA_KIND, value: 'push_enrollment' },
       { key: SA_STATUS, value: state.status },
       { key: SA_PROVIDER, value: 'twilio' },
+      ...(input.client ? [{ key: SA_CLIENT, value: input.client }] : []),
     ]);
   };
   const describe = (): string => {
@@ -127,22 +141,39 @@ export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<Pus
           factors.push({ sid: event.factorSid, status: 'unverified', createdAt: at });
         everHadFactor = true;
         break;
-      case 'factor.verified':
-        // factor.verified may overtake factor.created: it is enough on its own.
+      case 'factor.verified': {
+        // factor.verified may overtake factor.created: it is enough on its own. A further factor waits for approval.
+        const trusted = factors.some((f) => f.status === 'verified' && f.sid !== event.factorSid);
+        const status = trusted ? 'pending_approval' : 'verified';
         if (existing) {
-          existing.status = 'verified';
-          existing.verifiedAt = at;
+          if (existing.status === 'unverified') existing.status = status;
+          existing.verifiedAt ??= at;
         } else if (factors.length < MAX_FACTORS) {
-          factors.push({ sid: event.factorSid, status: 'verified', createdAt: at, verifiedAt: at });
+          factors.push({ sid: event.factorSid, status, createdAt: at, verifiedAt: at });
         }
         everHadFactor = true;
         break;
+      }
       case 'factor.deleted':
         if (existing) factors.splice(factors.indexOf(existing), 1);
         break;
     }
     touch();
   });
+
+  setHandler(
+    approveFactor,
+    (req: ApproveFactorInput) => {
+      const factor = factors.find((f) => f.sid === req.factorSid)!;
+      factor.status = 'verified';
+      factor.approvedAt = new Date().toISOString();
+      factor.approvedBy = req.verificationId;
+      approvals.push(req.verificationId);
+      touch();
+      return state;
+    },
+    { validator: (req) => validateApproval(req, factors, approvals) },
+  );
 
   refresh();
   publish();
@@ -159,8 +190,10 @@ export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<Pus
       await condition(allHandlersFinished);
       await continueAsNew<typeof pushEnrollment>({
         identity: input.identity,
+        ...(input.client ? { client: input.client } : {}),
         factors: factors.map((f) => ({ ...f })),
         deadline: state.deadline,
+        approvals: approvals.slice(-100),
       });
     }
     const seen = tick;
@@ -170,4 +203,32 @@ export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<Pus
 
   await condition(allHandlersFinished);
   return state;
+}
+
+/**
+ * `approveFactor`'s validator (rejected before history): the factor waits for approval; the approving verification
+ * approved nothing before and completed after the factor was created; a push approval was given on a verified factor of
+ * this identity.
+ */
+function validateApproval(raw: unknown, factors: PushEnrollmentFactor[], approvals: string[]): void {
+  const refuse = (message: string): never => {
+    throw ApplicationFailure.create({ type: FailureType.ApprovalRefused, message, nonRetryable: true });
+  };
+  const parsed = approveFactorInputSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(formatIssues(parsed.error));
+  const req = parsed.data;
+  const factor = factors.find((f) => f.sid === req.factorSid);
+  if (!factor) refuse(`factor ${req.factorSid} is not a factor of this identity`);
+  if (factor!.status !== 'pending_approval')
+    refuse(`factor ${req.factorSid} is ${factor!.status}, not pending_approval`);
+  if (approvals.includes(req.verificationId)) refuse(`${req.verificationId} already approved a factor`);
+  if (!(Date.parse(req.completedAt) >= Date.parse(factor!.createdAt))) {
+    refuse(`${req.verificationId} completed before the factor was created`);
+  }
+  if (req.kind === 'push') {
+    const on = factors.find((f) => f.sid === req.approvedOnFactorSid);
+    if (!on || on.status !== 'verified' || on.sid === req.factorSid) {
+      refuse('a push approval must be given on another verified factor of this identity');
+    }
+  }
 }

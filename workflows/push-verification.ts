@@ -5,6 +5,7 @@ import {
   executeChild,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -33,6 +34,7 @@ import {
   pushProviderEventSchema,
   pushVerificationInputSchema,
   SA_CHANNEL,
+  SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
   SA_PROVIDER_REF,
@@ -72,6 +74,7 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
   const state: PushVerificationState = {
     id,
     kind: 'push',
+    ...(input.client ? { client: input.client } : {}),
     status: 'pending',
     resends: 0,
     expiresAt: new Date(expiresAtMs).toISOString(),
@@ -112,6 +115,7 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
       { key: SA_CHANNEL, value: 'push' },
       { key: SA_PROVIDER, value: 'twilio' },
       { key: SA_PROVIDER_REF, value: [...providerRefs] },
+      ...(input.client ? [{ key: SA_CLIENT, value: input.client }] : []),
     ]);
   };
 
@@ -149,9 +153,18 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
   /** Why push could not finish by itself; set when the fallback (or the matching terminal status) applies. */
   let pushReason: Reason | undefined;
 
-  // 1. The factor: the caller's, else the identity's newest verified push factor.
+  // 1. The factor: the caller's, else the identity's newest verified push factor — approved ones only: a factor
+  // enrolled while the identity already had one waits for approval and receives no challenge (runs from before this
+  // asked Twilio for the newest verified factor; the patch keeps their replay identical).
   let factorSid: string | null | undefined = input.factorSid;
-  if (!factorSid) {
+  if (patched('approved-factors-only')) {
+    setCurrentDetails(describe());
+    factorSid = await call('pushApprovedFactor', 'find the approved push factor', {
+      identity: input.identity,
+      factorSid: input.factorSid,
+    });
+    if (!factorSid) pushReason = 'no_verified_factor';
+  } else if (!factorSid) {
     setCurrentDetails(describe());
     factorSid = await call('twilioNewestVerifiedFactor', 'find the newest verified push factor', input.identity);
     if (!factorSid) pushReason = 'no_verified_factor';
@@ -281,8 +294,9 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
         const result = await fallbackScope.run(() =>
           executeChild(phoneVerification, {
             workflowId: childId,
-            args: [fallback],
+            args: [input.client ? { ...fallback, client: input.client } : fallback],
             staticSummary: `Fallback of push verification ${id} (push ${pushReason})`,
+            ...(input.client ? { typedSearchAttributes: [{ key: SA_CLIENT, value: input.client }] } : {}),
           }),
         );
         finish(result.status, result.reason ?? (result.status === 'completed' ? 'verified' : 'fallback_failed'));

@@ -28,6 +28,8 @@ export interface SmsGatewayConfig {
   timeoutMs?: number;
   /** Forward `req` (end-user IP and user agent) when the caller has it, like Auth0's `forward_req_info`. */
   forwardReqInfo?: boolean;
+  /** Named SMS texts of our own OTP on this gateway (`messageTemplate`): name → text with `@@password@@`. */
+  templates?: Record<string, string>;
 }
 
 /** What a gateway receives (seed 001 body). */

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import express from 'express';
 import { createOutboxRouter, Outbox, type OutboxEntry } from '../../sandbox/outbox';
+import { SmsGatewayEmulator } from '../../sandbox/sms-gateway-emulator';
 import { VonageEmulator, type VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
 import { freePort } from './util';
 
@@ -49,6 +50,12 @@ export interface ProviderSandbox {
   apiHost: string;
   emulator: VonageEmulator;
   outbox: WatchedOutbox;
+  /** An Auth0-style SMS gateway (our own OTP, `sms_gateway` channels), configured as the gateway `bench`. */
+  smsGateway: SmsGatewayEmulator;
+  /** Chaos: how long the SMS gateway holds its answer after taking a message. */
+  smsGatewayReplyDelayMs: number;
+  /** SMS_GATEWAYS of the API and worker (and OTP_HMAC_SECRET, which our own codes need). */
+  smsEnv: Record<string, string>;
   /** The application's credentials the API and worker are configured with. */
   credentials: { applicationId: string; privateKeyFile: string; signatureSecret: string };
   close(): Promise<void>;
@@ -83,23 +90,41 @@ export async function startProviderSandbox(
     outbox,
     ...options,
   });
+  const gatewayAuth = {
+    subject: 'urn:verifyflow:bench',
+    audience: 'urn:bench-gateway',
+    secret: randomBytes(24).toString('hex'),
+  };
+  const sandbox: { smsGatewayReplyDelayMs: number } = { smsGatewayReplyDelayMs: 0 };
+  const smsGateway = new SmsGatewayEmulator({
+    auth: gatewayAuth,
+    outbox,
+    replyDelayMs: () => sandbox.smsGatewayReplyDelayMs,
+  });
   const app = express();
   app.use('/sandbox/vonage', emulator.router());
+  app.use('/sandbox/sms-gateway', smsGateway.router());
   app.use('/sandbox/outbox', createOutboxRouter(outbox));
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(port, '127.0.0.1', () => resolve(s));
   });
   server.keepAliveTimeout = 30_000;
-  return {
+  return Object.assign(sandbox, {
     url,
     apiHost: `${url}/sandbox/vonage`,
     emulator,
     outbox,
+    smsGateway,
+    smsEnv: {
+      SMS_GATEWAYS: JSON.stringify([{ name: 'bench', url: `${url}/sandbox/sms-gateway`, ...gatewayAuth }]),
+      OTP_HMAC_SECRET: randomBytes(32).toString('hex'),
+    },
     credentials,
     async close() {
       emulator.close();
+      smsGateway.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
-  };
+  });
 }

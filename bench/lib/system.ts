@@ -1,7 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { startRedisServer, type RedisServer } from '../../src/common/redis-server';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import type { VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
 import type { ClientCalls } from '../api-child';
@@ -40,7 +41,21 @@ export interface SystemOptions {
   sandbox?: boolean;
   /** Node flags for the worker (e.g. --cpu-prof). */
   workerExecArgv?: string[];
+  /**
+   * Abuse limits of the API and worker (LIMIT_* variables). Default: so high that the load never meets them, while
+   * every send and check still goes through the guard (its cost stays in the figures).
+   */
+  limits?: Record<string, string>;
 }
+
+/** Limits the benchmark's load never reaches: the guard counts everything, refuses nothing. */
+export const UNREACHED_LIMITS: Record<string, string> = {
+  LIMIT_SENDS_PER_DESTINATION: '1000000/10m',
+  LIMIT_SENDS_PER_DESTINATION_DAY: '1000000/24h',
+  LIMIT_SENDS_PER_PREFIX: '1000000/10m',
+  LIMIT_SENDS_PER_CLIENT: '100000000/1h',
+  LIMIT_FAILED_CHECKS_PER_DESTINATION: '1000000/1h',
+};
 
 /**
  * The whole system on loopback, each part where production has it: the real Temporal dev server (CLI), the provider
@@ -50,6 +65,8 @@ export interface SystemOptions {
  */
 export class System {
   server?: DevServer;
+  /** The abuse guard's store, shared by the API and worker processes (as in production). */
+  redis?: RedisServer;
   api?: Child;
   worker?: Child;
   client!: Client;
@@ -59,6 +76,13 @@ export class System {
   apiPort = 0;
   /** Payload encryption is always on outside sandbox mode: one key per run. */
   readonly codecKeys = `bench:${randomBytes(32).toString('base64')}`;
+  /** The API key of the run's client `bench` (the API holds only its SHA-256). */
+  readonly apiKey = `vf_bench_${randomBytes(16).toString('hex')}`;
+
+  /** `Authorization` of every REST call the drivers make. */
+  get authHeader(): Record<string, string> {
+    return { authorization: `Bearer ${this.apiKey}` };
+  }
 
   constructor(readonly options: SystemOptions) {
     mkdirSync(options.runDir, { recursive: true });
@@ -77,6 +101,7 @@ export class System {
     system.temporalPort = await freePort();
     system.apiPort = await freePort();
     await system.startTemporal();
+    system.redis = await startRedisServer({ binary: process.env.REDIS_SERVER_BIN, pathEnv: process.env.PATH });
     system.client = new Client({
       connection: await Connection.connect({ address: system.temporalAddress }),
       namespace: 'default',
@@ -114,6 +139,10 @@ export class System {
             VONAGE_API_HOST: this.provider.apiHost,
           }),
       PAYLOAD_CODEC_KEYS: this.codecKeys,
+      ...(this.options.sandbox ? {} : this.provider.smsEnv),
+      API_KEYS: `bench:sha256:${createHash('sha256').update(this.apiKey).digest('hex')}`,
+      REDIS_URL: this.redis!.url,
+      ...(this.options.limits ?? UNREACHED_LIMITS),
       ...extra,
     };
   }
@@ -173,5 +202,6 @@ export class System {
     await this.provider?.close();
     await this.client?.connection.close().catch(() => undefined);
     await this.stopTemporal();
+    await this.redis?.dispose();
   }
 }

@@ -118,7 +118,7 @@ export async function fuzzVonageWebhook(sys: System, replays: number): Promise<P
   // A live target: silent auth waits for the device for 15 minutes.
   const start = await fetch(`${sys.apiUrl}/v1/verifications/phone`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...sys.authHeader },
     body: JSON.stringify({
       to: `+1212${String(3_000_000 + Math.floor(Math.random() * 900_000))}`,
       brand: 'Fuzz',
@@ -234,7 +234,11 @@ export async function fuzzVonageWebhook(sys: System, replays: number): Promise<P
   ];
 
   const results = await runProbes(sys, '/webhooks/vonage', id, probes);
-  await fetch(`${sys.apiUrl}/v1/verifications/${id}/cancel`, { method: 'POST', headers: json, body: '{}' });
+  await fetch(`${sys.apiUrl}/v1/verifications/${id}/cancel`, {
+    method: 'POST',
+    headers: { ...json, ...sys.authHeader },
+    body: '{}',
+  });
   return results;
 }
 
@@ -267,7 +271,7 @@ const oversized = (json: Record<string, string>): Probe[] => [
  */
 export async function fuzzStripeWebhook(sys: System, replays: number): Promise<ProbeResult[]> {
   const secret = loadConfig(sys.env()).stripe!.webhookSecret;
-  const json = { 'content-type': 'application/json' };
+  const json = { 'content-type': 'application/json', ...sys.authHeader };
   const start = await fetch(`${sys.apiUrl}/v1/verifications/identity`, {
     method: 'POST',
     headers: json,

@@ -135,6 +135,28 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
     await Promise.all(this.lockCounters(subject, limits).map((c) => c.limiter.penalty(c.key)));
   }
 
+  async reserveCheck(client: string, destination: string): Promise<GuardVerdict> {
+    const { limits, subject } = this.resolve(client, destination);
+    for (const c of this.lockCounters(subject, limits)) {
+      try {
+        await c.limiter.consume(c.key);
+      } catch (err) {
+        if (!(err instanceof RateLimiterRes)) throw err;
+        // A rejected consume still counted its point: give it back (a refused check is no failed check).
+        await giveBack([c]);
+        return { allowed: false, scope: c.scope, retryAfterSeconds: retryAfterSeconds(err.msBeforeNext) };
+      }
+    }
+    return ALLOWED;
+  }
+
+  async releaseCheck(client: string, destination: string): Promise<void> {
+    const { limits, subject } = this.resolve(client, destination);
+    for (const c of this.lockCounters(subject, limits)) {
+      if (live(await c.limiter.get(c.key))) await c.limiter.reward(c.key);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.redis && this.ownsRedis) {
       await this.redis.quit().catch(() => this.redis?.disconnect());

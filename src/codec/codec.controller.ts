@@ -15,6 +15,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Payload } from '@temporalio/common';
 import type { Request, Response } from 'express';
 import { CodecServerOptions } from './codec-server-options';
+import { Public } from '../auth/auth.guard';
 
 /** A payload in proto3 JSON, as the Web UI and the CLI send it: metadata values and data are base64. */
 export interface JsonPayload {
@@ -38,6 +39,8 @@ const ALLOWED_HEADERS = 'content-type, x-namespace, authorization';
  * configured UI origins. Payload contents are never logged.
  */
 @ApiExcludeController()
+// Not an API client route: authenticated by its own bearer token (CODEC_SERVER_TOKEN).
+@Public()
 @Controller('codec')
 export class CodecController {
   private readonly logger = new Logger(CodecController.name);

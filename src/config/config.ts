@@ -1,10 +1,12 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/definitions';
 import { parseCodecKeys, type CodecKeys } from '../temporal/codec';
+import { loadAuthConfig, type AuthConfig } from './auth-config';
+import { loadLimitsConfig, parseCountries, parseLimit, type GuardConfig } from './limits-config';
 import { listOf, loadSmsConfig, requireTogether, smsProviderCredentials, type SmsConfig } from './sms-config';
 
 /**
@@ -74,6 +76,15 @@ export interface AppConfig {
   };
   /** SMS: outbound HTTP gateways, our own OTP key, the Vonage SMS API, the inbound gateway (src/config/sms-config.ts). */
   sms: SmsConfig;
+  /** Who may call /v1 (API keys, JWT bearer tokens) and each client's settings (src/config/auth-config.ts). */
+  auth: AuthConfig;
+  /** The abuse guard: limits, per-client overrides, its store (src/config/limits-config.ts). */
+  limits: GuardConfig;
+  /**
+   * Keys the hashes that stand in for PII or requests where they are stored (abuse-guard store keys, the request hash
+   * of a start): VERIFYFLOW_HASH_SECRET, else derived from the current payload codec key.
+   */
+  hashSecret: Buffer;
   worker: {
     maxCachedWorkflows?: number;
     /** Load zod and libphonenumber-js once per worker instead of once per workflow (default true; docs/PERFORMANCE.md). */
@@ -183,13 +194,19 @@ const envSchema = z.object({
   TEMPORAL_VERSIONING_BEHAVIOR: z
     .enum(['PINNED', 'AUTO_UPGRADE'], { error: 'TEMPORAL_VERSIONING_BEHAVIOR must be PINNED or AUTO_UPGRADE' })
     .default('PINNED'),
+  VERIFYFLOW_HASH_SECRET: z.string().min(32, 'VERIFYFLOW_HASH_SECRET must be at least 32 characters').optional(),
 });
+
+/** How the process runs: `singleProcess` (npm run dev, the tests) lets the abuse guard keep its counts in memory. */
+export interface LoadOptions {
+  singleProcess?: boolean;
+}
 
 /**
  * Validates the environment once, at startup, into a typed config. A bad value throws a ConfigError naming the
  * variable; the entry points print it and exit.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): AppConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`).join('; ');
@@ -297,6 +314,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
   }
 
+  const hashSecret = e.VERIFYFLOW_HASH_SECRET
+    ? Buffer.from(e.VERIFYFLOW_HASH_SECRET, 'utf8')
+    : Buffer.from(hkdfSync('sha256', codecKeys.keys[codecKeys.current], Buffer.alloc(0), 'verifyflow/hash/v1', 32));
+  let auth: AuthConfig;
+  let limits: GuardConfig;
+  try {
+    auth = loadAuthConfig(env, { sandbox });
+    limits = loadLimitsConfig(env, { singleProcess: options.singleProcess === true, hashSecret });
+    limits.perClient = clientLimits(auth);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
+
   const embedded = !e.TEMPORAL_ADDRESS && !e.TEMPORAL_PROFILE;
   const envVars = Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
   let connect: ClientConnectConfig;
@@ -327,6 +357,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     twilio,
     stripe,
     sms,
+    auth,
+    limits,
+    hashSecret,
     worker: {
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       shareWorkflowLibraries: e.WORKER_SHARE_WORKFLOW_LIBRARIES === 'true',
@@ -413,3 +446,28 @@ function sandboxPrivateKey(dataDir: string): string {
     return readFileSync(file, 'utf8'); // another process made it first
   }
 }
+
+/** Each client's limit overrides from CLIENTS_FILE, parsed like the LIMIT_* variables. */
+function clientLimits(auth: AuthConfig): GuardConfig['perClient'] {
+  const perClient: GuardConfig['perClient'] = {};
+  for (const c of Object.values(auth.clients)) {
+    const o: GuardConfig['perClient'][string] = {};
+    const l = c.limits ?? {};
+    const name = (key: string) => `CLIENTS_FILE ${c.id}.limits.${key}`;
+    for (const key of LIMIT_KEYS) {
+      if (l[key] !== undefined) o[key] = parseLimit(name(key), String(l[key]));
+    }
+    if (l.prefixDropDigits !== undefined) o.prefixDropDigits = Number(l.prefixDropDigits);
+    if (c.allowedCountries)
+      o.allowedCountries = parseCountries(`CLIENTS_FILE ${c.id}.allowedCountries`, c.allowedCountries.join(','));
+    if (Object.keys(o).length) perClient[c.id] = o;
+  }
+  return perClient;
+}
+const LIMIT_KEYS = [
+  'sendsPerDestination',
+  'sendsPerDestinationDay',
+  'sendsPerPrefix',
+  'sendsPerClient',
+  'failedChecksPerDestination',
+] as const;

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { SmsGatewayConfig } from '../../activities/providers/sms-gateway';
 import { VONAGE_SIGNATURE_METHODS, type VonageSignatureMethod } from '../../activities/providers/vonage-sms-receipt';
-import { gatewayNameSchema, type SmsRoute } from '../../workflows/definitions';
+import { gatewayNameSchema, otpTemplateSchema, templateNameSchema, type SmsRoute } from '../../workflows/definitions';
 
 /** A sliding-window limit: at most `limit` hits per `windowSeconds`. */
 export interface RateLimitRule {
@@ -111,6 +111,8 @@ const gatewaySchema = z
     secretBase64: z.boolean().optional(),
     timeoutMs: z.number().int().min(100).max(110_000).optional(),
     forwardReqInfo: z.boolean().optional(),
+    /** SMS texts callers may name in `messageTemplate` for this gateway: name → text with `@@password@@`. */
+    templates: z.record(templateNameSchema, otpTemplateSchema).optional(),
   })
   .refine((g) => !g.secret || (g.subject && g.audience), {
     message: 'a gateway with a secret needs subject and audience (seed 001 gateway_authentication)',
@@ -174,7 +176,12 @@ export function loadSmsConfig(
   }
   const sandboxGateways: SmsGatewayConfig[] = sandbox
     ? [
-        { name: 'sandbox', url: `${publicUrl}/sandbox/sms-gateway`, auth: SANDBOX_GATEWAY_AUTH },
+        {
+          name: 'sandbox',
+          url: `${publicUrl}/sandbox/sms-gateway`,
+          auth: SANDBOX_GATEWAY_AUTH,
+          templates: { short: '@@password@@ is your @@brand@@ code' },
+        },
         { name: 'sandbox-500', url: `${publicUrl}/sandbox/sms-gateway/500`, auth: SANDBOX_GATEWAY_AUTH },
         { name: 'sandbox-hang', url: `${publicUrl}/sandbox/sms-gateway/hang`, auth: SANDBOX_GATEWAY_AUTH },
       ].filter((g) => !own.some((o) => o.name === g.name))
@@ -310,6 +317,7 @@ function parseGateways(json: string | undefined): SmsGatewayConfig[] {
     sender: g.sender,
     timeoutMs: g.timeoutMs,
     forwardReqInfo: g.forwardReqInfo,
+    templates: g.templates,
     auth: g.secret
       ? { subject: g.subject!, audience: g.audience!, secret: g.secret, secretBase64: g.secretBase64 }
       : undefined,

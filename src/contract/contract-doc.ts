@@ -19,7 +19,8 @@ export const WORKFLOW_CONTRACTS: WorkflowContract[] = [
     type: 'phoneVerification',
     summary: 'Verifies a phone number: silent auth → SMS → voice by default, the workflow owning the fallback.',
     idScheme:
-      '`phone-<reference>` (start with conflict policy USE_EXISTING: a repeat joins the running one) or `phone-<32 hex>`',
+      '`phone-<client>-<reference>` for an API client (the REST API), `phone-<reference>` for a Temporal caller without ' +
+      'one (start with conflict policy USE_EXISTING: a repeat joins the running one); random: `phone-<client>-<20 hex>`',
     input: contract.phoneVerificationInputSchema,
     result: contract.verificationStateSchema,
     updates: [
@@ -60,7 +61,8 @@ export const WORKFLOW_CONTRACTS: WorkflowContract[] = [
       'deadline; verified outputs in the result only. The client secret is fetched by the REST API on demand, never ' +
       'in the workflow. Reasons are `IDENTITY_REASONS` (Stripe last_error codes included).',
     idScheme:
-      '`identity-<reference>` (reference = a platform user id, not PII; start with conflict policy USE_EXISTING)',
+      '`identity-<client>-<reference>` (`identity-<reference>` without a client; reference = a platform user id, not ' +
+      'PII; start with conflict policy USE_EXISTING)',
     input: contract.identityVerificationInputSchema,
     result: contract.identityVerificationResultSchema,
     updates: [
@@ -120,7 +122,8 @@ export const WORKFLOW_CONTRACTS: WorkflowContract[] = [
       '`phoneVerification` runs as a child (ID `phone-<id without push->`) and its result becomes ours. Without ' +
       'webhooks the challenge is polled every `pollIntervalSeconds`.',
     idScheme:
-      '`push-<reference>` (start with conflict policy USE_EXISTING: a repeat joins the running one) or `push-<32 hex>`',
+      '`push-<client>-<reference>` (`push-<reference>` without a client; start with conflict policy USE_EXISTING: a ' +
+      'repeat joins the running one); random: `push-<client>-<20 hex>`',
     input: contract.pushVerificationInputSchema,
     result: contract.pushVerificationStateSchema,
     updates: [
@@ -146,11 +149,22 @@ export const WORKFLOW_CONTRACTS: WorkflowContract[] = [
       "One per identity: follows the identity's push factors through `factor.created` → `factor.verified` (and " +
       '`factor.deleted`) so the platform can ask for a verified factor without calling Twilio. An access-token ' +
       'request opens an enrollment window (signal-with-start `enrollmentRequested`); it ends `expired` when the ' +
-      'window closes unverified, `removed` when every factor was deleted, and runs on while a verified factor exists.',
-    idScheme: '`push-enrollment-<identity>`',
+      'window closes unverified, `removed` when every factor was deleted, and runs on while a verified factor exists. ' +
+      'A factor verified while the identity already has one is `pending_approval` (no challenge) until `approveFactor`.',
+    idScheme: "`push-enrollment-<entity identity>` (an API client's users: `<client>-<identity>`)",
     input: contract.pushEnrollmentInputSchema,
     result: contract.pushEnrollmentStateSchema,
-    updates: [],
+    updates: [
+      {
+        name: 'approveFactor',
+        input: contract.approveFactorInputSchema,
+        result: contract.pushEnrollmentStateSchema,
+        summary:
+          'Approve a `pending_approval` factor with a completed verification: a push approved on another verified ' +
+          'factor of the identity, or a phone verification; it must have completed after the factor was created and ' +
+          'approves one factor once (else `ApprovalRefused`).',
+      },
+    ],
     signals: [
       {
         name: 'enrollmentRequested',
@@ -214,7 +228,8 @@ export const WORKFLOW_CONTRACTS: WorkflowContract[] = [
     summary:
       'Onboards one user: phoneVerification, then identityVerification (then a verified push factor, when asked), each a child workflow; the first step that does not complete ends it.',
     idScheme:
-      '`onboarding-<reference>`; its steps are `phone-<reference>`, `identity-<reference>` (USE_EXISTING on start)',
+      '`onboarding-<client>-<reference>`; its steps are `phone-<client>-<reference>`, `identity-<client>-<reference>` ' +
+      '(without a client, the same without `<client>-`; USE_EXISTING on start)',
     input: contract.onboardingInputSchema,
     result: contract.onboardingResultSchema,
     updates: [
@@ -284,4 +299,5 @@ const SA_MEANING: Record<string, string> = {
   VerificationChannel: 'the current channel (`silent_auth`, `sms`, …)',
   VerificationProvider: 'the provider serving the current step (`vonage`, …)',
   VerificationProviderRef: '`provider:id` of every provider request/session (e.g. `vonage:<request_id>`)',
+  VerificationClient: 'the API client that owns the run (children inherit it); absent for Temporal callers without one',
 };

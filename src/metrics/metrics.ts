@@ -13,6 +13,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 import { tap, type Observable } from 'rxjs';
+import { Public } from '../auth/auth.guard';
 
 /** The API's Prometheus registry: process metrics plus one request counter and latency histogram per route. */
 @Injectable()
@@ -61,6 +62,8 @@ export class MetricsInterceptor implements NestInterceptor {
 }
 
 @ApiExcludeController()
+// Open by design (no API client credential), like health: Prometheus scrapes it; labels carry no ids or numbers.
+@Public()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: Metrics) {}

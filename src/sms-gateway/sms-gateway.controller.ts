@@ -5,12 +5,15 @@ import { jsonSchemaOf } from '../common/zod-body';
 import { formatIssues } from '../../workflows/definitions';
 import { smsGatewayRequestSchema } from './sms-gateway.schema';
 import { RateLimitedException, SmsGatewayService, type SmsGatewayAnswer } from './sms-gateway.service';
+import { Public } from '../auth/auth.guard';
 
 /**
  * `POST /sms-gateway`: a drop-in Auth0 custom SMS gateway (seed 001). Point a passwordless SMS connection's
  * `gateway_url` here with `gateway_authentication` (bearer, subject, audience, secret): see docs/sms-gateway.md.
  */
 @ApiTags('sms-gateway')
+// Not an API client route: authenticated by its own HS256 JWT (seed 001 gateway_authentication).
+@Public()
 @Controller('sms-gateway')
 export class SmsGatewayController {
   constructor(private readonly service: SmsGatewayService) {}

@@ -15,6 +15,7 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { DestinationNotAllowedException, RateLimitedException } from '../common/http-errors';
 import { FailureType } from '../../workflows/definitions';
 
 /** True when the Temporal frontend cannot be reached (callers answer 503 so providers retry). */
@@ -62,25 +63,37 @@ export async function firstState<T>(
   }
 }
 
-/** Maps Temporal client errors to HTTP: unknown → 404, rejected update → 400/409, unreachable → 503. */
-export function toHttpError(err: unknown, id: string): Error {
+/** Update failures that mean "not possible in the current state" (409), by their ApplicationFailure type. */
+const CONFLICT_TYPES: string[] = [
+  FailureType.NotLive,
+  FailureType.CodeNotSupported,
+  FailureType.ResendNotAvailable,
+  FailureType.ApprovalRefused,
+];
+
+/**
+ * The HTTP answer of a failed update: the abuse guard's refusals (429 with Retry-After, 422 for a country), 409 for
+ * what the state does not allow, 400 for what the validator refused. Matched on failure types, never message text.
+ */
+export function updateFailureToHttp(cause: unknown): HttpException {
+  if (!(cause instanceof ApplicationFailure)) return new BadRequestException((cause as Error)?.message ?? 'rejected');
+  if (cause.type === FailureType.RateLimited) {
+    const detail = (cause.details?.[0] ?? {}) as { scope?: string; retryAfterSeconds?: number };
+    return new RateLimitedException(detail.scope ?? 'destination', detail.retryAfterSeconds ?? 60, cause.message);
+  }
+  if (cause.type === FailureType.DestinationNotAllowed) return new DestinationNotAllowedException();
+  if (cause.type && CONFLICT_TYPES.includes(cause.type)) return new ConflictException(cause.message);
+  return new BadRequestException(cause.message);
+}
+
+/**
+ * Maps Temporal client errors to HTTP: unknown → 404, rejected update → 400/409/429, unreachable → 503. `what` names
+ * the thing in messages (a verification, an onboarding, …).
+ */
+export function toHttpError(err: unknown, id: string, what = 'verification'): Error {
   if (err instanceof HttpException) return err;
-  if (err instanceof WorkflowNotFoundError || (err as Error)?.name === 'WorkflowNotFoundError') {
-    return new NotFoundException(`verification ${id} not found`);
-  }
-  if (err instanceof WorkflowUpdateFailedError) {
-    const cause = err.cause;
-    if (cause instanceof ApplicationFailure) {
-      if (cause.type === FailureType.NotLive) return new ConflictException(cause.message);
-      if (cause.type === FailureType.CodeNotSupported) return new ConflictException(cause.message);
-      if (cause.type === FailureType.ResendNotAvailable) return new ConflictException(cause.message);
-      return new BadRequestException(cause.message);
-    }
-    return new BadRequestException(cause?.message ?? err.message);
-  }
+  if (err instanceof WorkflowNotFoundError) return new NotFoundException(`${what} ${id} not found`);
+  if (err instanceof WorkflowUpdateFailedError) return updateFailureToHttp(err.cause);
   if (isUnavailable(err)) return new ServiceUnavailableException('Temporal is unreachable; retry later');
-  const message = (err as Error)?.message ?? '';
-  if (/workflow execution already completed/i.test(message))
-    return new ConflictException(`verification ${id} is no longer live`);
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -2,6 +2,8 @@ import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { SimplePlugin } from '@temporalio/plugin';
 import type { BundleOptions, WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
+import type { AbuseGuard } from '../../activities/abuse-guard';
+import type { MessageTemplates } from '../../activities/message-templates';
 import { VonageVerifyAdapter, type VonageAdapterOptions } from '../../activities/providers/vonage';
 import { TwilioPushAdapter, type TwilioPushOptions } from '../../activities/providers/twilio-push';
 import { StripeIdentityAdapter, type StripeIdentityAdapterOptions } from '../../activities/providers/stripe-identity';
@@ -24,6 +26,13 @@ export interface VerificationPluginOptions {
   otpHmacSecret?: Buffer | string;
   /** The Vonage SMS API (smsDelivery routes). */
   vonageSms?: VonageSmsOptions;
+  /**
+   * The abuse guard every send and code check passes (sends per destination, prefix and client; failed checks per
+   * destination). Give the one your API uses (same store), or every worker counts on its own.
+   */
+  abuseGuard?: AbuseGuard;
+  /** Named SMS texts of our own OTP (`messageTemplate`); without it only `default`. */
+  templates?: MessageTemplates;
   deps?: ActivityDeps;
   /**
    * Evaluate the pure libraries our workflows use (zod, libphonenumber-js: `workflows/shared-libraries.ts`) once per
@@ -94,5 +103,7 @@ function buildDeps(options: VerificationPluginOptions): ActivityDeps {
       : undefined,
     otp: options.otpHmacSecret ? { hmacSecret: Buffer.from(options.otpHmacSecret) } : undefined,
     vonageSms: options.vonageSms ? new VonageSmsAdapter(options.vonageSms) : undefined,
+    guard: options.abuseGuard,
+    templates: options.templates,
   };
 }

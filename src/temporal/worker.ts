@@ -1,4 +1,6 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
+import type { AbuseGuard } from '../../activities/abuse-guard';
+import { templatesOf } from '../auth/api-security';
 import type { AppConfig } from '../config/config';
 import { EncryptionCodec } from './codec';
 import { VerificationPlugin } from './plugin';
@@ -9,6 +11,7 @@ import { VerificationPlugin } from './plugin';
  */
 export async function createWorker(
   config: AppConfig,
+  guard: AbuseGuard,
   overrides: { connection?: NativeConnection; taskQueue?: string } = {},
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection =
@@ -26,6 +29,8 @@ export async function createWorker(
         otpHmacSecret: config.sms.otpHmacSecret,
         vonageSms: config.sms.vonageSms,
         payloadCodec: new EncryptionCodec(config.codec.keys),
+        abuseGuard: guard,
+        templates: templatesOf(config),
         shareWorkflowLibraries: config.worker.shareWorkflowLibraries,
       }),
     ],

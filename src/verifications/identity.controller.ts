@@ -1,19 +1,18 @@
 import { Body, Controller, Get, Header, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrors, ApiStart } from '../common/api-responses';
+import { Caller } from '../auth/auth.guard';
+import type { ApiCaller } from '../auth/authenticator';
+import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
-import {
-  identityVerificationInputSchema,
-  redactInputSchema,
-  type IdentityVerificationInput,
-} from '../../workflows/definitions';
-import { IdentityService } from './identity.service';
+import { redactInputSchema, type IdentityVerificationInput } from '../../workflows/definitions';
+import { IdentityService, identityStartSchema } from './identity.service';
 
 /**
  * REST convenience over `identityVerification` (Stripe Identity). `GET /v1/verifications/:id` and `POST
  * /v1/verifications/:id/cancel` work for identity IDs through the generic controller.
  */
 @ApiTags('verifications')
+@ApiAuthenticated()
 @Controller('v1/verifications')
 export class IdentityController {
   constructor(private readonly service: IdentityService) {}
@@ -22,12 +21,13 @@ export class IdentityController {
   @ApiOperation({
     summary: 'Start an identity verification (Stripe Identity document or ID number check)',
     description:
-      'The ID is `identity-<reference>` (reference = your user id, not PII); a repeated start joins the running one.',
+      'The ID is `identity-<client>-<reference>` (reference = your user id, not PII); a repeat of the same request ' +
+      'joins the running one, another request with that reference answers 409 `reference_conflict`.',
   })
-  @ApiBody({ schema: jsonSchemaOf(identityVerificationInputSchema) })
+  @ApiBody({ schema: jsonSchemaOf(identityStartSchema) })
   @ApiStart('The verification state (never the verified outputs)')
-  start(@Body(new ZodBody(identityVerificationInputSchema)) body: IdentityVerificationInput) {
-    return this.service.start(body);
+  start(@Caller() caller: ApiCaller, @Body(new ZodBody(identityStartSchema)) body: IdentityVerificationInput) {
+    return this.service.start(caller.client, body);
   }
 
   @Post(':id/client-secret')
@@ -39,8 +39,8 @@ export class IdentityController {
   @ApiResponse({ status: 200, description: '{client_secret, url}' })
   @ApiResponse({ status: 409, description: 'The verification does not wait on the user (processing, or over)' })
   @ApiErrors(404, 503)
-  clientSecret(@Param('id') id: string) {
-    return this.service.clientSecret(id);
+  clientSecret(@Caller() caller: ApiCaller, @Param('id') id: string) {
+    return this.service.clientSecret(caller.client, id);
   }
 
   @Post(':id/redact')
@@ -51,8 +51,8 @@ export class IdentityController {
   @ApiBody({ schema: jsonSchemaOf(redactInputSchema), required: false })
   @ApiResponse({ status: 200, description: 'Where the redaction stands: {status, workflowId, redactAt}' })
   @ApiErrors(400, 404, 409, 503)
-  redact(@Param('id') id: string, @Body(new ZodBody(redactInputSchema)) _body: unknown) {
-    return this.service.redact(id);
+  redact(@Caller() caller: ApiCaller, @Param('id') id: string, @Body(new ZodBody(redactInputSchema)) _body: unknown) {
+    return this.service.redact(caller.client, id);
   }
 
   @Get(':id/redaction')
@@ -60,7 +60,7 @@ export class IdentityController {
   @ApiResponse({ status: 200, description: 'Where the redaction stands: {status, workflowId, redactAt}' })
   @ApiResponse({ status: 404, description: 'No redaction was started' })
   @ApiErrors(503)
-  redaction(@Param('id') id: string) {
-    return this.service.redaction(id);
+  redaction(@Caller() caller: ApiCaller, @Param('id') id: string) {
+    return this.service.redaction(caller.client, id);
   }
 }

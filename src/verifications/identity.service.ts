@@ -15,8 +15,11 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { StripeIdentityAdapter, type StripeIdentity } from '../../activities/providers/stripe-identity';
+import { ApiSecurity } from '../auth/api-security';
+import { ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
-import { firstState, toHttpError } from '../temporal/errors';
+import { toHttpError } from '../temporal/errors';
+import { startVerification } from '../temporal/start';
 import {
   DEFAULT_IDENTITY_DEADLINE_SECONDS,
   DEFAULT_IDENTITY_MAX_ATTEMPTS,
@@ -25,11 +28,11 @@ import {
   getRedactionState,
   identityRedactionId,
   identityVerificationId,
+  identityRules,
+  identityVerificationFieldsSchema,
   isTerminal,
   redact,
-  SA_KIND,
   SA_PROVIDER,
-  SA_STATUS,
   type IdentityRedactionInfo,
   type IdentityRedactionState,
   type IdentityVerificationInput,
@@ -37,7 +40,9 @@ import {
 } from '../../workflows/definitions';
 import { identityRedaction, identityVerification } from '../../workflows/identity-verification';
 
-const IDENTITY_ID = /^identity-[A-Za-z0-9._:-]{1,64}$/;
+/** Body of `POST /v1/verifications/identity`: the workflow input without what only the API sets. */
+export const identityStartSchema = identityRules(identityVerificationFieldsSchema.omit({ client: true }));
+
 /** How long `client-secret` waits for the workflow to have created its session (right after the start). */
 const SESSION_WAIT_MS = 10_000;
 
@@ -60,13 +65,13 @@ export class IdentityService {
   constructor(
     private readonly client: Client,
     private readonly config: AppConfig,
+    private readonly security: ApiSecurity,
   ) {
     this.stripe = config.stripe ? new StripeIdentityAdapter(config.stripe) : undefined;
   }
 
-  /** Starts (or, for a running one of the same reference, joins) an identity verification and returns its state. */
-  async start(input: IdentityVerificationInput): Promise<IdentityVerificationState> {
-    const id = identityVerificationId(input.reference);
+  /** Starts (or, repeated with the same body, joins) an identity verification for `caller` and returns its state. */
+  async start(caller: string, input: IdentityVerificationInput): Promise<IdentityVerificationState> {
     const options = input.options ?? {};
     const checks = [
       input.type,
@@ -74,43 +79,39 @@ export class IdentityService {
       options.requireIdNumber && 'ID number',
       options.requireLiveCapture && 'live capture',
     ].filter(Boolean);
-    try {
-      const handle = await this.client.workflow.start(identityVerification, {
-        workflowId: id,
-        taskQueue: this.config.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: SA_KIND, value: 'identity' },
-          { key: SA_STATUS, value: 'pending' },
-          { key: SA_PROVIDER, value: 'stripe' },
-        ],
-        // The reference is a platform user id (not PII); `expected` (names, date of birth) never goes here.
-        staticSummary: `Identity verification (${checks.join(' + ')}) of user ${input.reference} via Stripe Identity`,
-        staticDetails: [
-          `type: ${input.type}`,
-          options.allowedTypes ? `allowed documents: ${options.allowedTypes.join(', ')}` : undefined,
-          `max attempts: ${input.maxAttempts ?? DEFAULT_IDENTITY_MAX_ATTEMPTS}`,
-          `deadline: ${input.deadlineSeconds ?? DEFAULT_IDENTITY_DEADLINE_SECONDS} s`,
-          input.expected ? `compared with expected: ${Object.keys(input.expected).join(', ')}` : undefined,
-          input.redactAfterSeconds !== undefined ? `redact after: ${input.redactAfterSeconds} s` : undefined,
-        ]
-          .filter(Boolean)
-          .join('; '),
-      });
-      return await firstState(this.client, handle, 'identity', (h) => h.query(getIdentityState));
-    } catch (err) {
-      throw toHttpError(err, id);
-    }
+    return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
+      workflow: identityVerification,
+      workflowId: identityVerificationId(input.reference, caller),
+      input: { ...input, client: caller },
+      body: input,
+      kind: 'identity',
+      client: caller,
+      byReference: true,
+      searchAttributes: [{ key: SA_PROVIDER, value: 'stripe' }],
+      // The reference is a platform user id (not PII); `expected` (names, date of birth) never goes here.
+      staticSummary: `Identity verification (${checks.join(' + ')}) of user ${input.reference} via Stripe Identity`,
+      staticDetails: [
+        `client: ${caller}`,
+        `type: ${input.type}`,
+        options.allowedTypes ? `allowed documents: ${options.allowedTypes.join(', ')}` : undefined,
+        `max attempts: ${input.maxAttempts ?? DEFAULT_IDENTITY_MAX_ATTEMPTS}`,
+        `deadline: ${input.deadlineSeconds ?? DEFAULT_IDENTITY_DEADLINE_SECONDS} s`,
+        input.expected ? `compared with expected: ${Object.keys(input.expected).join(', ')}` : undefined,
+        input.redactAfterSeconds !== undefined ? `redact after: ${input.redactAfterSeconds} s` : undefined,
+      ]
+        .filter(Boolean)
+        .join('; '),
+      state: (h) => h.query(getIdentityState),
+    });
   }
 
   /**
    * The session's client secret and URL, read from Stripe now (Stripe hands out a fresh one while the session
    * waits on the user, e.g. after a failed attempt). 409 unless the verification waits on the user.
    */
-  async clientSecret(id: string): Promise<IdentityClientSecret> {
+  async clientSecret(caller: string, id: string): Promise<IdentityClientSecret> {
     const stripe = this.requireStripe();
-    const state = await this.waitForSession(id);
+    const state = await this.waitForSession(caller, id);
     let secret;
     try {
       secret = await stripe.clientSecret(state.sessionId!);
@@ -128,15 +129,16 @@ export class IdentityService {
    * Redacts the verification's Stripe session now: through the live verification (which ends, `cancelled` /
    * `redacted`), else through its `identityRedaction` workflow — started here when there is none yet.
    */
-  async redact(id: string): Promise<IdentityRedactionInfo> {
-    this.checkId(id);
-    const handle = this.client.workflow.getHandle(id);
-    try {
-      return await handle.executeUpdate(redact, { args: [{}] });
-    } catch (err) {
-      if (!isOver(err)) throw toHttpError(err, id);
+  async redact(caller: string, id: string): Promise<IdentityRedactionInfo> {
+    const { handle, description } = await ownedRun(this.client, caller, id, ['identity'], 'identity verification');
+    if (description.status.name === 'RUNNING') {
+      try {
+        return await handle.executeUpdate(redact, { args: [{}] });
+      } catch (err) {
+        if (!isOver(err)) throw toHttpError(err, id);
+      }
     }
-    const state = await this.state(id);
+    const state = await this.state(caller, id);
     if (!state.sessionId) throw new ConflictException(`verification ${id} has no Stripe session to redact`);
     const workflowId = identityRedactionId(state.sessionId);
     try {
@@ -156,8 +158,8 @@ export class IdentityService {
   }
 
   /** Where the redaction of the verification's session stands (404 when none was ever started). */
-  async redaction(id: string): Promise<IdentityRedactionState> {
-    const state = await this.state(id);
+  async redaction(caller: string, id: string): Promise<IdentityRedactionState> {
+    const state = await this.state(caller, id);
     if (!state.sessionId) throw new NotFoundException(`verification ${id} has no redaction`);
     try {
       return await this.client.workflow.getHandle(identityRedactionId(state.sessionId)).query(getRedactionState);
@@ -167,29 +169,29 @@ export class IdentityService {
     }
   }
 
-  private async state(id: string): Promise<IdentityVerificationState> {
-    this.checkId(id);
+  /** The state of one of the caller's identity verifications; another client's answers 404 like none. */
+  private async state(caller: string, id: string): Promise<IdentityVerificationState> {
+    if (!id.startsWith(`identity-${caller}-`)) throw notFoundIdentity(id);
+    let state: IdentityVerificationState;
     try {
-      return await this.client.workflow.getHandle(id).query(getIdentityState);
+      state = await this.client.workflow.getHandle(id).query(getIdentityState);
     } catch (err) {
-      throw toHttpError(err, id);
+      throw toHttpError(err, id, 'identity verification');
     }
+    if (state.client !== caller) throw notFoundIdentity(id);
+    return state;
   }
 
   /** The state once the workflow has created its session (it does so right after the start). */
-  private async waitForSession(id: string): Promise<IdentityVerificationState> {
+  private async waitForSession(caller: string, id: string): Promise<IdentityVerificationState> {
     const deadline = Date.now() + SESSION_WAIT_MS;
     for (;;) {
-      const state = await this.state(id);
+      const state = await this.state(caller, id);
       if (isTerminal(state.status)) throw new ConflictException(`verification ${id} is ${state.status}`);
       if (state.sessionId) return state;
       if (Date.now() > deadline) throw new ConflictException(`verification ${id} has no Stripe session yet; retry`);
       await new Promise((r) => setTimeout(r, 200));
     }
-  }
-
-  private checkId(id: string): void {
-    if (!IDENTITY_ID.test(id)) throw new NotFoundException(`identity verification ${id} not found`);
   }
 
   private requireStripe(): StripeIdentity {
@@ -199,13 +201,16 @@ export class IdentityService {
   }
 }
 
+const notFoundIdentity = (id: string) => new NotFoundException(`identity verification ${id} not found`);
+
 /** The update could not run because the verification is over (closed, or terminal and finishing). */
 function isOver(err: unknown): boolean {
   if (err instanceof HttpException) return false;
   if (err instanceof WorkflowUpdateFailedError) {
     return err.cause instanceof ApplicationFailure && err.cause.type === FailureType.NotLive;
   }
-  return /workflow execution already completed/i.test((err as Error)?.message ?? '');
+  // An update to a run that closed after our look answers "not found".
+  return err instanceof WorkflowNotFoundError;
 }
 
 function failureType(err: unknown): string | undefined {

@@ -1,8 +1,9 @@
 import {
   BadGatewayException,
+  BadRequestException,
+  ConflictException,
   HttpException,
   Injectable,
-  NotFoundException,
   NotImplementedException,
   ServiceUnavailableException,
 } from '@nestjs/common';
@@ -10,27 +11,36 @@ import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { TwilioPushAdapter, type TwilioPush } from '../../activities/providers/twilio-push';
+import { ApiSecurity } from '../auth/api-security';
+import { notFound, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
-import { firstState, isUnavailable, toHttpError } from '../temporal/errors';
+import { isUnavailable, toHttpError, updateFailureToHttp } from '../temporal/errors';
+import { startVerification } from '../temporal/start';
 import {
+  approveFactor,
   DEFAULT_PUSH_EXPIRY_SECONDS,
   DEFAULT_PUSH_POLL_INTERVAL_SECONDS,
   enrollmentRequested,
+  factorSidSchema,
   FailureType,
   getEnrollmentState,
   getPushState,
+  getState,
   pushEnrollmentId,
+  pushEntityIdentity,
   pushIdentitySchema,
   pushVerificationId,
+  pushVerificationInputSchema,
+  SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
-  SA_STATUS,
   type PushEnrollmentState,
   type PushVerificationInput,
   type PushVerificationState,
 } from '../../workflows/definitions';
 import { pushEnrollment } from '../../workflows/push-enrollment';
 import { pushVerification } from '../../workflows/push-verification';
+import { randomKey } from './verifications.service';
 
 /** Body of `POST /v1/push/access-tokens` (REST only: brokering a token is not a workflow operation). */
 export const pushAccessTokenInputSchema = z.strictObject({
@@ -40,9 +50,20 @@ export const pushAccessTokenInputSchema = z.strictObject({
 });
 export type PushAccessTokenInput = z.infer<typeof pushAccessTokenInputSchema>;
 
+/** Body of `POST /v1/verifications/push`: the workflow input without what only the API sets. */
+export const pushStartSchema = pushVerificationInputSchema.omit({ client: true });
+
+/** Body of `POST /v1/push/enrollments/:identity/factors/:factorSid/approve`. */
+export const approveFactorBodySchema = z.strictObject({
+  /** A completed verification of this client: a push verification approved on another verified factor of the identity, or a phone verification (step-up). */
+  verificationId: z.string().min(1).max(200),
+});
+export type ApproveFactorBody = z.infer<typeof approveFactorBodySchema>;
+
 /** What the device receives (seed 002: the access token, the identity and the Verify Service SID). */
 export interface PushAccessTokenResponse {
   token: string;
+  /** The Twilio entity identity the device enrolls under: `<client>-<identity>`. */
   identity: string;
   serviceSid: string;
   factorType: 'push';
@@ -50,9 +71,10 @@ export interface PushAccessTokenResponse {
 }
 
 /**
- * Push over REST: brokers Verify Push access tokens (opening the identity's `pushEnrollment`), starts
- * `pushVerification`, and answers whether an identity has a verified factor from its `pushEnrollment` — never asking
- * Twilio. Holds no state.
+ * Push over REST, per API client: a client's user `identity` is the Twilio entity `<client>-<identity>`, so two
+ * clients' users never share factors. Brokers Verify Push access tokens (opening the identity's `pushEnrollment`),
+ * starts `pushVerification`, reads the enrollment (never asking Twilio) and approves factors that wait for approval.
+ * Holds no state.
  */
 @Injectable()
 export class PushService {
@@ -61,33 +83,36 @@ export class PushService {
   constructor(
     private readonly client: Client,
     private readonly config: AppConfig,
+    private readonly security: ApiSecurity,
   ) {
     this.twilio = config.twilio ? new TwilioPushAdapter(config.twilio) : undefined;
   }
 
   /** Opens (or extends) the identity's enrollment window, then brokers an access token for its device. */
-  async createAccessToken(input: PushAccessTokenInput): Promise<PushAccessTokenResponse> {
+  async createAccessToken(caller: string, input: PushAccessTokenInput): Promise<PushAccessTokenResponse> {
     if (!this.twilio) throw new NotImplementedException('push is not configured on this server (TWILIO_ACCOUNT_SID)');
-    const workflowId = pushEnrollmentId(input.identity);
+    const entity = entityOf(caller, input.identity);
+    const workflowId = pushEnrollmentId(entity);
     try {
       // First the enrollment, so the factor webhooks that follow the token find it.
       await this.client.workflow.signalWithStart(pushEnrollment, {
         workflowId,
         taskQueue: this.config.taskQueue,
-        args: [{ identity: input.identity }],
+        args: [{ identity: entity, client: caller }],
         signal: enrollmentRequested,
         signalArgs: [{ timeoutSeconds: input.enrollmentTimeoutSeconds }],
         typedSearchAttributes: [
           { key: SA_KIND, value: 'push_enrollment' },
           { key: SA_PROVIDER, value: 'twilio' },
+          { key: SA_CLIENT, value: caller },
         ],
         staticSummary: 'Push enrollment (Twilio Verify): follows factor.created → factor.verified',
       });
     } catch (err) {
-      throw toHttpError(err, workflowId);
+      throw toHttpError(err, workflowId, 'push enrollment');
     }
     try {
-      const token = await this.twilio.createAccessToken(input.identity);
+      const token = await this.twilio.createAccessToken(entity);
       return {
         token: token.token,
         identity: token.identity,
@@ -100,50 +125,109 @@ export class PushService {
     }
   }
 
-  /** Starts (or, with a known reference, joins) a push verification and returns its state. */
-  async startPush(input: PushVerificationInput): Promise<PushVerificationState> {
-    const id = pushVerificationId(input.reference);
-    const fallback = input.fallback ? ` → ${input.fallback.brand} phone fallback` : '';
-    try {
-      const handle = await this.client.workflow.start(pushVerification, {
-        workflowId: id,
-        taskQueue: this.config.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: SA_KIND, value: 'push' },
-          { key: SA_STATUS, value: 'pending' },
-          { key: SA_PROVIDER, value: 'twilio' },
-        ],
-        // No identity, message or phone number in summaries: they are stored in clear.
-        staticSummary: `Push verification via Twilio Verify${fallback}`,
-        staticDetails: [
-          `expiry: ${input.expirySeconds ?? DEFAULT_PUSH_EXPIRY_SECONDS} s`,
-          `poll every ${input.pollIntervalSeconds ?? DEFAULT_PUSH_POLL_INTERVAL_SECONDS} s`,
-          input.resendAfterSeconds ? `resend after ${input.resendAfterSeconds} s` : 'no resend',
-          input.fallback ? `fallback: phone${input.fallbackOnDeny ? ' (also on deny)' : ''}` : 'no fallback',
-          ...(input.reference ? [`reference: ${input.reference}`] : []),
-        ].join('; '),
-      });
-      return await firstState(this.client, handle, 'push', (h) => h.query(getPushState));
-    } catch (err) {
-      throw toHttpError(err, id);
-    }
+  /** Starts (or, repeated with the same reference and body, joins) a push verification and returns its state. */
+  async startPush(caller: string, body: PushVerificationInput): Promise<PushVerificationState> {
+    const input: PushVerificationInput = { ...body, identity: entityOf(caller, body.identity), client: caller };
+    const fallback = body.fallback ? ` → ${body.fallback.brand} phone fallback` : '';
+    return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
+      workflow: pushVerification,
+      workflowId: pushVerificationId(body.reference ?? randomKey(), caller),
+      input,
+      body,
+      kind: 'push',
+      client: caller,
+      byReference: body.reference !== undefined,
+      searchAttributes: [{ key: SA_PROVIDER, value: 'twilio' }],
+      // No identity, message or phone number in summaries: they are stored in clear.
+      staticSummary: `Push verification via Twilio Verify${fallback}`,
+      staticDetails: [
+        `client: ${caller}`,
+        `expiry: ${body.expirySeconds ?? DEFAULT_PUSH_EXPIRY_SECONDS} s`,
+        `poll every ${body.pollIntervalSeconds ?? DEFAULT_PUSH_POLL_INTERVAL_SECONDS} s`,
+        body.resendAfterSeconds ? `resend after ${body.resendAfterSeconds} s` : 'no resend',
+        body.fallback ? `fallback: phone${body.fallbackOnDeny ? ' (also on deny)' : ''}` : 'no fallback',
+        ...(body.reference ? [`reference: ${body.reference}`] : []),
+      ].join('; '),
+      state: (h) => h.query(getPushState),
+      // The fallback's sends are counted by the worker when it makes them; a destination refused now starts nothing.
+      beforeStart: body.fallback ? () => this.security.checkFirstSend(caller, body.fallback!.to) : undefined,
+    });
   }
 
-  /** The identity's verified factor, from its `pushEnrollment`; 404 when it has none. */
-  async getEnrollment(identity: string): Promise<PushEnrollmentState> {
-    const id = pushEnrollmentId(identity);
+  /** The identity's enrollment: every factor with its status (`pending_approval` ones receive no challenge). */
+  async getEnrollment(caller: string, identity: string): Promise<PushEnrollmentState> {
+    const id = pushEnrollmentId(entityOf(caller, identity));
     let state: PushEnrollmentState;
     try {
       state = await this.client.workflow.getHandle(id).query(getEnrollmentState);
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundException(`no push enrollment for this identity`);
-      throw toHttpError(err, id);
+      if (err instanceof WorkflowNotFoundError) throw notFound('push enrollment of identity', identity);
+      throw toHttpError(err, id, 'push enrollment');
     }
-    if (!state.verified) throw new NotFoundException(`no verified push factor for this identity (${state.status})`);
+    if (state.client !== caller) throw notFound('push enrollment of identity', identity);
     return state;
   }
+
+  /**
+   * Approves a factor that waits for approval with a completed verification of the caller's: a push verification
+   * approved on another verified factor of the identity, or a phone verification (step-up). The verification must
+   * have completed after the factor was created, and approves one factor once (the enrollment checks both).
+   */
+  async approveFactor(
+    caller: string,
+    identity: string,
+    factorSid: string,
+    body: ApproveFactorBody,
+  ): Promise<PushEnrollmentState> {
+    if (!factorSidSchema.safeParse(factorSid).success) throw new BadRequestException('factorSid: must be a Factor SID');
+    const kind = body.verificationId.startsWith('push-')
+      ? 'push'
+      : body.verificationId.startsWith('phone-')
+        ? 'phone'
+        : undefined;
+    if (!kind) throw new BadRequestException('verificationId: must be a push or phone verification id');
+    const { handle } = await ownedRun(this.client, caller, body.verificationId, [kind]);
+    let proof: { status: string; updatedAt: string; factorSid?: string };
+    try {
+      proof = (await handle.query(getState)) as { status: string; updatedAt: string; factorSid?: string };
+    } catch (err) {
+      throw toHttpError(err, body.verificationId);
+    }
+    if (proof.status !== 'completed') {
+      throw new ConflictException(`verificationId: ${body.verificationId} is ${proof.status}, not completed`);
+    }
+    const enrollmentId = pushEnrollmentId(entityOf(caller, identity));
+    await this.getEnrollment(caller, identity);
+    try {
+      return await this.client.workflow.getHandle(enrollmentId).executeUpdate(approveFactor, {
+        args: [
+          {
+            factorSid,
+            verificationId: body.verificationId,
+            kind,
+            ...(kind === 'push' && proof.factorSid ? { approvedOnFactorSid: proof.factorSid } : {}),
+            completedAt: proof.updatedAt,
+          },
+        ],
+      });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ConflictException('the enrollment is over');
+      throw err instanceof HttpException
+        ? err
+        : (err as Error).name === 'WorkflowUpdateFailedError'
+          ? updateFailureToHttp((err as { cause?: unknown }).cause)
+          : toHttpError(err, enrollmentId, 'push enrollment');
+    }
+  }
+}
+
+/** A client's user identity as its Twilio entity (`<client>-<identity>`, at most 64 characters); 400 when too long. */
+function entityOf(client: string, identity: string): string {
+  const entity = pushEntityIdentity(identity, client);
+  if (entity.length > 64) {
+    throw new BadRequestException(`identity: must be at most ${63 - client.length} characters for this client`);
+  }
+  return entity;
 }
 
 /** Maps a classified Twilio failure to HTTP: outages 503 (retry), anything else from Twilio 502. */

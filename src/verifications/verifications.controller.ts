@@ -1,6 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiErrors, ApiStart } from '../common/api-responses';
+import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
+import { Caller } from '../auth/auth.guard';
+import type { ApiCaller } from '../auth/authenticator';
 import { ApiIdempotencyKey, IdempotencyKey } from '../common/idempotency-key';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import {
@@ -13,8 +15,15 @@ import {
 } from '../../workflows/definitions';
 import { VerificationsService } from './verifications.service';
 
-/** REST convenience over the Temporal contract (workflow `phoneVerification`, updates, `getState`). */
+/** The body of `POST /v1/verifications/phone`: the workflow input without what only the API sets. */
+export const phoneStartSchema = phoneVerificationInputSchema.omit({ client: true, firstSendCounted: true });
+
+/**
+ * REST convenience over the Temporal contract (workflow `phoneVerification`, updates, `getState`), for the
+ * authenticated API client on its own verifications.
+ */
 @ApiTags('verifications')
+@ApiAuthenticated()
 @Controller('v1/verifications')
 export class VerificationsController {
   constructor(private readonly service: VerificationsService) {}
@@ -23,12 +32,14 @@ export class VerificationsController {
   @ApiOperation({
     summary: 'Start a phone verification (silent auth → SMS → voice by default)',
     description:
-      'With `reference`, the ID is deterministic (`phone-<reference>`) and a repeated start returns the same verification.',
+      'With `reference`, the ID is deterministic (`phone-<client>-<reference>`): a repeat of the same request returns ' +
+      'the same verification, another request with that reference answers 409 `reference_conflict`. Every send ' +
+      'passes the abuse guard (429 `rate_limited`, 422 `destination_not_allowed`).',
   })
-  @ApiBody({ schema: jsonSchemaOf(phoneVerificationInputSchema) })
-  @ApiStart('The verification state')
-  startPhone(@Body(new ZodBody(phoneVerificationInputSchema)) body: PhoneVerificationInput) {
-    return this.service.startPhone(body);
+  @ApiBody({ schema: jsonSchemaOf(phoneStartSchema) })
+  @ApiStart('The verification state', { guarded: true })
+  startPhone(@Caller() caller: ApiCaller, @Body(new ZodBody(phoneStartSchema)) body: PhoneVerificationInput) {
+    return this.service.startPhone(caller.client, body);
   }
 
   @Get(':id')
@@ -36,8 +47,8 @@ export class VerificationsController {
   @ApiResponse({ status: 200, description: 'The verification state' })
   @ApiResponse({ status: 404, description: 'Unknown verification' })
   @ApiErrors(503)
-  get(@Param('id') id: string) {
-    return this.service.get(id);
+  get(@Caller() caller: ApiCaller, @Param('id') id: string) {
+    return this.service.get(caller.client, id);
   }
 
   @Post(':id/check')
@@ -46,24 +57,25 @@ export class VerificationsController {
   @ApiBody({ schema: jsonSchemaOf(checkCodeInputSchema) })
   @ApiResponse({ status: 200, description: '{status: completed|invalid_code|failed|expired, attemptsLeft}' })
   @ApiResponse({ status: 409, description: 'The verification is no longer live' })
-  @ApiErrors(400, 404, 503)
+  @ApiErrors(400, 404, 429, 503)
   @ApiIdempotencyKey()
   check(
+    @Caller() caller: ApiCaller,
     @Param('id') id: string,
     @Body(new ZodBody(checkCodeInputSchema)) body: CheckCodeInput,
     @IdempotencyKey() key?: string,
   ) {
-    return this.service.check(id, body, key);
+    return this.service.check(caller.client, id, body, key);
   }
 
   @Post(':id/next-channel')
   @HttpCode(200)
   @ApiOperation({ summary: 'Give up on the current channel and move to the next one' })
   @ApiResponse({ status: 200, description: 'The verification state' })
-  @ApiErrors(400, 404, 409, 503)
+  @ApiErrors(400, 404, 409, 422, 429, 503)
   @ApiIdempotencyKey()
-  nextChannel(@Param('id') id: string, @IdempotencyKey() key?: string) {
-    return this.service.nextChannel(id, key);
+  nextChannel(@Caller() caller: ApiCaller, @Param('id') id: string, @IdempotencyKey() key?: string) {
+    return this.service.nextChannel(caller.client, id, key);
   }
 
   @Post(':id/resend')
@@ -73,10 +85,10 @@ export class VerificationsController {
   })
   @ApiResponse({ status: 200, description: 'The verification state (a new code was sent)' })
   @ApiResponse({ status: 409, description: 'No code of ours on this channel, no resends left, or no longer live' })
-  @ApiErrors(400, 404, 503)
+  @ApiErrors(400, 404, 422, 429, 503)
   @ApiIdempotencyKey()
-  resend(@Param('id') id: string, @IdempotencyKey() key?: string) {
-    return this.service.resend(id, key);
+  resend(@Caller() caller: ApiCaller, @Param('id') id: string, @IdempotencyKey() key?: string) {
+    return this.service.resend(caller.client, id, key);
   }
 
   @Post(':id/cancel')
@@ -87,10 +99,11 @@ export class VerificationsController {
   @ApiBody({ schema: jsonSchemaOf(cancelInputSchema), required: false })
   @ApiIdempotencyKey()
   cancel(
+    @Caller() caller: ApiCaller,
     @Param('id') id: string,
     @Body(new ZodBody(cancelInputSchema)) body: CancelInput,
     @IdempotencyKey() key?: string,
   ) {
-    return this.service.cancel(id, body, key);
+    return this.service.cancel(caller.client, id, body, key);
   }
 }

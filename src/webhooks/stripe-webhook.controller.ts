@@ -20,6 +20,7 @@ import {
 import { AppConfig } from '../config/config';
 import { deliver, findByProviderRef, signalOnce } from './deliver';
 import { identityProviderEvent, identityRedactionId, providerRef } from '../../workflows/definitions';
+import { Public } from '../auth/auth.guard';
 
 const IDENTITY_ID = /^identity-[A-Za-z0-9._:-]{1,64}$/;
 
@@ -31,6 +32,8 @@ const IDENTITY_ID = /^identity-[A-Za-z0-9._:-]{1,64}$/;
  * so Stripe retries.
  */
 @ApiExcludeController()
+// Not an API client route: authenticated by the provider's signature, verified against the raw body.
+@Public()
 @Controller('webhooks/stripe')
 export class StripeWebhookController {
   private readonly logger = new Logger(StripeWebhookController.name);

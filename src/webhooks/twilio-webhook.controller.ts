@@ -23,11 +23,13 @@ import {
   pushEnrollmentId,
   pushIdentitySchema,
   pushProviderEvent,
+  SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
   type PushProviderEvent,
 } from '../../workflows/definitions';
 import { pushEnrollment } from '../../workflows/push-enrollment';
+import { Public } from '../auth/auth.guard';
 
 /** Visibility (search attributes) may lag a moment behind the workflow on some clusters: look a few times. */
 const LOOKUP_ATTEMPTS = 4;
@@ -46,6 +48,8 @@ const LOOKUP_DELAY_MS = 250;
  * (by the webhook `uuid`).
  */
 @ApiExcludeController()
+// Not an API client route: authenticated by the provider's signature, verified against the raw body.
+@Public()
 @Controller('webhooks/twilio')
 export class TwilioWebhookController {
   private readonly logger = new Logger(TwilioWebhookController.name);
@@ -91,14 +95,17 @@ export class TwilioWebhookController {
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
+    // An API client's users are the Twilio entities `<client>-<identity>`: the enrollment belongs to that client.
+    const client = Object.keys(this.config.auth.clients).find((c) => event.identity.startsWith(`${c}-`));
     await this.client.workflow.start(pushEnrollment, {
       workflowId,
       taskQueue: this.config.taskQueue,
-      args: [{ identity: event.identity }],
+      args: [{ identity: event.identity, ...(client ? { client } : {}) }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       typedSearchAttributes: [
         { key: SA_KIND, value: 'push_enrollment' },
         { key: SA_PROVIDER, value: 'twilio' },
+        ...(client ? [{ key: SA_CLIENT, value: client }] : []),
       ],
       staticSummary: 'Push enrollment (Twilio Verify): follows factor.created → factor.verified',
     });

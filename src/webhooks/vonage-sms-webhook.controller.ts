@@ -10,6 +10,7 @@ import {
   type VonageSmsReceipt,
 } from '../../activities/providers/vonage-sms-receipt';
 import { providerEvent, providerRef } from '../../workflows/definitions';
+import { Public } from '../auth/auth.guard';
 
 /**
  * Vonage SMS API delivery receipts → `providerEvent` signals to `smsDelivery`. Holds no state: verify the `sig`
@@ -18,6 +19,8 @@ import { providerEvent, providerRef } from '../../workflows/definitions';
  * → 503, so Vonage retries. Receipts come as POST (JSON or form) or GET (query), as the account is configured.
  */
 @ApiExcludeController()
+// Not an API client route: authenticated by the provider's signature, verified against the raw body.
+@Public()
 @Controller('webhooks/vonage-sms')
 export class VonageSmsWebhookController {
   private readonly logger = new Logger(VonageSmsWebhookController.name);

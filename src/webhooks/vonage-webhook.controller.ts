@@ -19,6 +19,7 @@ import {
   type VonageCallbackBody,
 } from '../../activities/providers/vonage-callback';
 import { providerEvent, providerRef } from '../../workflows/definitions';
+import { Public } from '../auth/auth.guard';
 
 /**
  * Vonage Verify v2 callbacks → `providerEvent` signals. Holds no state: verify the signature on the raw body,
@@ -26,6 +27,8 @@ import { providerEvent, providerRef } from '../../workflows/definitions';
  * and only then answer 2xx. Temporal unreachable → 503, so Vonage retries.
  */
 @ApiExcludeController()
+// Not an API client route: authenticated by the provider's signature, verified against the raw body.
+@Public()
 @Controller('webhooks/vonage')
 export class VonageWebhookController {
   private readonly logger = new Logger(VonageWebhookController.name);

@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createOtpActivities, generateOtp, otpHmac, renderOtpMessage } from '../../activities/otp';
+import { createMessageTemplates } from '../../activities/message-templates';
+import { createOtpActivities, deriveOtp, otpHmac, renderOtpMessage } from '../../activities/otp';
 import type { SmsGatewayMessage, SmsGateways } from '../../activities/providers/sms-gateway';
 
 /** Our own OTP's activities in a mock activity context, with a capturing gateway. */
@@ -14,9 +15,13 @@ const gateways: SmsGateways = {
     return { gateway: gateway ?? 'gw', status: 200 };
   },
 };
-const acts = createOtpActivities({ smsGateways: gateways, otp: { hmacSecret: secret } });
-const envFor = (workflowId: string) =>
-  new MockActivityEnvironment({ workflowExecution: { workflowId, runId: 'run-1' } } as never, {
+const templates = createMessageTemplates({
+  clients: { acme: { login: 'Acme login code: @@password@@' } },
+  gateways: { gw: { short: '@@password@@ is your @@brand@@ code' } },
+});
+const acts = createOtpActivities({ smsGateways: gateways, otp: { hmacSecret: secret }, templates });
+const envFor = (workflowId: string, attempt = 1) =>
+  new MockActivityEnvironment({ workflowExecution: { workflowId, runId: 'run-1' }, attempt } as never, {
     logger: new DefaultLogger('ERROR'),
   });
 
@@ -24,11 +29,57 @@ beforeEach(() => {
   sent.length = 0;
 });
 
-test('codes come from the CSPRNG: the asked length, digits only, not constant', () => {
-  const codes = Array.from({ length: 50 }, () => generateOtp(6));
+test('codes are derived from the key, the workflow, the channel and the issue: the asked length, digits, spread', () => {
+  const codes = Array.from({ length: 50 }, (_, i) => deriveOtp(secret, `phone-${i}`, { channelIndex: 0, issue: 1 }, 6));
   for (const c of codes) expect(c).toMatch(/^\d{6}$/);
   expect(new Set(codes).size).toBeGreaterThan(40);
-  expect(generateOtp(10)).toMatch(/^\d{10}$/);
+  expect(deriveOtp(secret, 'phone-a', { channelIndex: 0, issue: 1 }, 10)).toMatch(/^\d{10}$/);
+  const one = deriveOtp(secret, 'phone-a', { channelIndex: 0, issue: 1 }, 6);
+  expect(deriveOtp(secret, 'phone-a', { channelIndex: 0, issue: 1 }, 6)).toBe(one);
+  const others = [
+    deriveOtp(secret, 'phone-a', { channelIndex: 0, issue: 2 }, 6),
+    deriveOtp(secret, 'phone-a', { channelIndex: 1, issue: 1 }, 6),
+    deriveOtp(Buffer.from('another-key-another-key-another-key'), 'phone-a', { channelIndex: 0, issue: 1 }, 6),
+  ];
+  expect(others.filter((c) => c === one).length).toBeLessThanOrEqual(1);
+});
+
+test('a retried send (worker died mid-send) sends the same code, which still verifies', async () => {
+  const params = { gateway: 'gw', to: '+14155550100', brand: 'Acme', channelIndex: 0, issue: 1 };
+  const first: { hmac: string } = await envFor('phone-retry', 1).run(acts.otpSend, params);
+  const second: { hmac: string } = await envFor('phone-retry', 2).run(acts.otpSend, params);
+  expect(sent).toHaveLength(2);
+  expect(sent[1].message.body).toBe(sent[0].message.body);
+  expect(second.hmac).toBe(first.hmac);
+  const code = /(\d{6})$/.exec(sent[0].message.body)![1];
+  expect(await envFor('phone-retry').run(acts.otpVerify, { hmac: first.hmac, code, channelIndex: 0, issue: 1 })).toBe(
+    true,
+  );
+});
+
+test("templates are chosen by name: the client's, then the gateway's, then default; unknown names send nothing", async () => {
+  const send = (templateName: string | undefined, client?: string) =>
+    envFor('phone-tpl').run(acts.otpSend, {
+      gateway: 'gw',
+      to: '+14155550100',
+      brand: 'Acme',
+      channelIndex: 0,
+      issue: 1,
+      templateName,
+      ...(client ? { guard: { client, to: '+14155550100' } } : {}),
+    });
+  await send(undefined);
+  await send('short');
+  await send('login', 'acme');
+  expect(sent.map((s) => s.message.body.replace(/\d{6}/, 'CODE'))).toEqual([
+    'Your Acme code is CODE',
+    'CODE is your Acme code',
+    'Acme login code: CODE',
+  ]);
+  const err = await send('login', 'other').catch((e) => e as ApplicationFailure);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  expect(err).toMatchObject({ type: 'InvalidInput', nonRetryable: true });
+  expect(sent).toHaveLength(3);
 });
 
 test('the message template fills @@password@@ and @@brand@@', () => {
@@ -83,9 +134,9 @@ test('otpSend sends the code and returns only its HMAC; otpVerify accepts it onl
   ).toBe(false);
 });
 
-test('a template without @@password@@ is refused (non-retryable InvalidInput); no SMS is sent', async () => {
+test('an unknown template name is refused (non-retryable InvalidInput); no SMS is sent', async () => {
   const err = await envFor('phone-x')
-    .run(acts.otpSend, { to: '+14155550100', brand: 'Acme', template: 'no code here', channelIndex: 0, issue: 1 })
+    .run(acts.otpSend, { to: '+14155550100', brand: 'Acme', templateName: 'phishing', channelIndex: 0, issue: 1 })
     .catch((e) => e as ApplicationFailure);
   expect(err).toBeInstanceOf(ApplicationFailure);
   expect((err as ApplicationFailure).nonRetryable).toBe(true);

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { createAbuseGuard, RateLimiterAbuseGuard } from '../../src/auth/abuse-guard';
 import type { GuardConfig } from '../../src/config/limits-config';
 import { CA, guardBehaviour, guardConfig, limit, sendTimes, sequential, US } from '../support/guard-behaviour';
-import { startRedisServer, type RedisServer } from '../support/redis-server';
+import { startRedisServer, type RedisServer } from '../../src/common/redis-server';
 
 /**
  * The abuse guard on Redis, as deployed: a real redis-server with an append-only file. The same behaviour as on the
@@ -14,7 +14,7 @@ let server: RedisServer | undefined;
 const open: RateLimiterAbuseGuard[] = [];
 
 beforeAll(async () => {
-  server = await startRedisServer();
+  server = await startRedisServer({ binary: process.env.REDIS_SERVER_BIN, pathEnv: process.env.PATH });
 });
 
 afterEach(async () => {

@@ -8,7 +8,14 @@ import { isLoopbackUrl, smsProviderCredentials } from '../../src/config/sms-conf
  * When the sandbox runs: VERIFYFLOW_SANDBOX=true, or `auto` with no provider credential at all — never beside a real
  * one — and the public sandbox values are refused everywhere else.
  */
-const base = { PORT: '3999', DATA_DIR: join(tmpdir(), 'verifyflow-test-data'), TEMPORAL_ADDRESS: '127.0.0.1:7233' };
+/** Separate API and worker processes share the abuse guard through Redis; API clients are needed outside sandbox. */
+const base = {
+  PORT: '3999',
+  DATA_DIR: join(tmpdir(), 'verifyflow-test-data'),
+  TEMPORAL_ADDRESS: '127.0.0.1:7233',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  API_KEYS: 'test:sha256:abababababababababababababababababababababababababababababababab',
+};
 const { privateKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,
   privateKeyEncoding: { type: 'pkcs8', format: 'pem' },

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/config';
 
 /** The Stripe variables: sandbox defaults, real configuration, and errors that name the variable. */
-const base = { PORT: '3999', DATA_DIR: join(tmpdir(), 'verifyflow-test-data'), TEMPORAL_ADDRESS: '127.0.0.1:7233' };
+/** Separate API and worker processes share the abuse guard through Redis; API clients are needed outside sandbox. */
+const base = {
+  PORT: '3999',
+  DATA_DIR: join(tmpdir(), 'verifyflow-test-data'),
+  TEMPORAL_ADDRESS: '127.0.0.1:7233',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  API_KEYS: 'test:sha256:abababababababababababababababababababababababababababababababab',
+};
 const { privateKey } = generateKeyPairSync('rsa', {
   modulusLength: 2048,
   privateKeyEncoding: { type: 'pkcs8', format: 'pem' },

@@ -8,6 +8,7 @@ const base = {
   DATA_DIR: join(tmpdir(), 'verifyflow-test-data'),
   TEMPORAL_ADDRESS: '127.0.0.1:7233',
   VERIFYFLOW_SANDBOX: 'true',
+  REDIS_URL: 'redis://127.0.0.1:6379',
 };
 
 test('workflow libraries are shared by default, and the SDK cache size is left alone', () => {

@@ -3,6 +3,7 @@ import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor }
 import request from 'supertest';
 import Stripe from 'stripe';
 import { createApi } from '../../src/app';
+import { createAbuseGuard } from '../../src/auth/abuse-guard';
 import {
   identityRedactionId,
   SA_PROVIDER_REF,
@@ -98,13 +99,13 @@ function signedEvent(
   return { raw, header };
 }
 const postWebhook = (raw: string, header?: string) => {
-  const req = stack.http().post('/webhooks/stripe').set('content-type', 'application/json');
+  const req = stack.anon().post('/webhooks/stripe').set('content-type', 'application/json');
   return (header ? req.set('stripe-signature', header) : req).send(raw);
 };
 
 test('done-when: start, client secret, hosted page → document_expired, then verified on the same session → completed with outputs', async () => {
   const started = await start({ options: { allowedTypes: ['passport', 'driving_license'] } });
-  expect(started.id).toMatch(/^identity-user-/);
+  expect(started.id).toMatch(/^identity-sandbox-user-/);
   expect(started.kind).toBe('identity');
 
   const first = await clientSecret(started.id);
@@ -277,7 +278,7 @@ test('Temporal unreachable → 503 for the webhook, so Stripe retries', async ()
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 1 }))],
   });
   const client = new Client({ connection });
-  const api = await createApi(config, client, { logger: false });
+  const api = await createApi(config, client, createAbuseGuard(config.limits), { logger: false });
   await api.app.init();
   try {
     const { raw, header } = signedEvent('vs_unreachable', 'identity-unreachable');

@@ -28,17 +28,17 @@ test('phone then identity, each a child workflow; the result lists both steps', 
     });
   expect(res.status).toBe(201);
   const id = res.body.id as string;
-  expect(id).toBe(`onboarding-${reference}`);
+  expect(id).toBe(`onboarding-sandbox-${reference}`);
 
   const code = await eventually(async () => {
     const out = await stack.http().get('/sandbox/outbox').query({ to });
     return (out.body as { code: string }[]).pop()?.code;
   });
-  const checked = await stack.http().post(`/v1/verifications/phone-${reference}/check`).send({ code });
+  const checked = await stack.http().post(`/v1/verifications/phone-sandbox-${reference}/check`).send({ code });
   expect(checked.body).toMatchObject({ status: 'completed' });
 
   await eventually(async () => (await state(id)).step === 'identity');
-  const identityId = `identity-${reference}`;
+  const identityId = `identity-sandbox-${reference}`;
   const secret = await eventually(async () => {
     const r = await stack.http().post(`/v1/verifications/${identityId}/client-secret`);
     return r.status === 200 && (r.body as { url: string });
@@ -56,11 +56,11 @@ test('phone then identity, each a child workflow; the result lists both steps', 
     ['phone', 'completed'],
     ['identity', 'completed'],
   ]);
-  expect(result.results.phone).toMatchObject({ id: `phone-${reference}`, status: 'completed' });
+  expect(result.results.phone).toMatchObject({ id: `phone-sandbox-${reference}`, status: 'completed' });
   expect(result.results.identity).toMatchObject({ id: identityId, status: 'completed' });
   expect(result.results.identity?.verifiedOutputs).toBeDefined();
   await saveHistory('onboarding-e2e-phone-identity', stack.client.workflow.getHandle(id));
-  const parent = await stack.client.workflow.getHandle(`phone-${reference}`).describe();
+  const parent = await stack.client.workflow.getHandle(`phone-sandbox-${reference}`).describe();
   expect(parent.parentExecution?.workflowId).toBe(id);
 });
 
@@ -80,16 +80,23 @@ test('cancelling the onboarding cancels the running step', async () => {
   expect(cancelled.status).toBe(200);
   expect(cancelled.body).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
   expect(cancelled.body.steps.map((s: { status: string }) => s.status)).toEqual(['cancelled', 'skipped']);
+  // A second cancel of the finished onboarding: 409 naming the onboarding (not 404, not "verification").
+  const again = await stack.http().post(`/v1/onboardings/${id}/cancel`).send({});
+  expect(again.status).toBe(409);
+  expect(again.body.message).toMatch(/^onboarding .* is no longer live$/);
   const child = await eventually(async () => {
-    const d = await stack.client.workflow.getHandle(`phone-${reference}`).describe();
+    const d = await stack.client.workflow.getHandle(`phone-sandbox-${reference}`).describe();
     return d.status.name !== 'RUNNING' && d;
   });
   // The child ended gracefully: its own state says cancelled, and it released the Vonage request.
   expect(child.status.name).toBe('COMPLETED');
-  expect(await stack.client.workflow.getHandle(`phone-${reference}`).result()).toMatchObject({ status: 'cancelled' });
+  expect(await stack.client.workflow.getHandle(`phone-sandbox-${reference}`).result()).toMatchObject({
+    status: 'cancelled',
+  });
   await eventually(
     () =>
-      stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === `phone-${reference}`)?.status === 'cancelled',
+      stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === `phone-sandbox-${reference}`)?.status ===
+      'cancelled',
   );
 });
 
@@ -100,4 +107,21 @@ test('bad onboarding input names the field', async () => {
     .send({ reference: 'x', phone: { to: '+1', brand: 'B' }, identity: {} });
   expect(res.status).toBe(400);
   expect(res.body.message).toMatch(/phone\.to: .*identity\.type: /);
+});
+
+test('an onboarding whose phone step is already running is refused with 409 (it could never start that step)', async () => {
+  const reference = `onb-${randomUUID().slice(0, 8)}`;
+  const phone = await stack
+    .http()
+    .post('/v1/verifications/phone')
+    .send({ to: number(), brand: 'Onboard', reference, channels: [{ channel: 'sms' }] });
+  expect(phone.status).toBe(201);
+  const res = await stack
+    .http()
+    .post('/v1/onboardings')
+    .send({ reference, phone: { to: number(), brand: 'Onboard' }, identity: { type: 'document' } });
+  expect(res.status).toBe(409);
+  expect(res.body.message).toContain(`phone-sandbox-${reference} is running`);
+  await expect(stack.client.workflow.getHandle(`onboarding-sandbox-${reference}`).describe()).rejects.toThrow();
+  await stack.http().post(`/v1/verifications/${phone.body.id}/cancel`).send({});
 });

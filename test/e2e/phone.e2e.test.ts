@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { HttpException } from '@nestjs/common';
 import { sign } from 'jsonwebtoken';
+import { ApiSecurity, templatesOf } from '../../src/auth/api-security';
 import { VerificationsService } from '../../src/verifications/verifications.service';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { SA_CHANNEL, SA_STATUS, type ProviderEvent, type VerificationState } from '../../workflows/definitions';
@@ -57,7 +58,7 @@ const signedCallback = (body: object, secret = stack.config.vonage.signatureSecr
     { algorithm: 'HS256' },
   );
   return stack
-    .http()
+    .anon()
     .post('/webhooks/vonage')
     .set('content-type', 'application/json')
     .set('authorization', `Bearer ${token}`)
@@ -68,7 +69,7 @@ const uniqueNumber = () => `+1415555${String(Math.floor(Math.random() * 10_000))
 
 test('silent auth completes through the check URL redirect chain (request_id compared)', async () => {
   const started = await startPhone({ to: uniqueNumber() });
-  expect(started.id).toMatch(/^phone-[0-9a-f]{32}$/);
+  expect(started.id).toMatch(/^phone-sandbox-[0-9a-f]{20}$/);
   const pending = await waitFor(started.id, (s) => s.status === 'action_pending' && !!s.checkUrl);
   const device = await fetch(pending.checkUrl!, { redirect: 'follow' });
   expect(device.status).toBe(200);
@@ -197,7 +198,7 @@ test('a repeated start with the same reference returns the same verification and
   const reference = `user-${randomUUID().slice(0, 8)}`;
   const a = await startPhone({ to, reference, channels: [{ channel: 'sms' }] });
   const b = await startPhone({ to, reference, channels: [{ channel: 'sms' }] });
-  expect(a.id).toBe(`phone-${reference}`);
+  expect(a.id).toBe(`phone-sandbox-${reference}`);
   expect(b.id).toBe(a.id);
   await outboxCode(to, 'sms');
   await new Promise((r) => setTimeout(r, 500));
@@ -218,7 +219,7 @@ test('a forged callback is refused with 401 and changes nothing', async () => {
     client_ref: started.id,
   };
   expect((await signedCallback(forged, 'not-the-secret-at-all-0000')).status).toBe(401);
-  expect((await stack.http().post('/webhooks/vonage').send(forged)).status).toBe(401);
+  expect((await stack.anon().post('/webhooks/vonage').send(forged)).status).toBe(401);
   // A valid token over another body: payload_hash mismatch.
   const raw = JSON.stringify({ ...forged, status: 'failed' });
   const token = sign(
@@ -226,7 +227,7 @@ test('a forged callback is refused with 401 and changes nothing', async () => {
     stack.config.vonage.signatureSecret,
   );
   const swapped = await stack
-    .http()
+    .anon()
     .post('/webhooks/vonage')
     .set('content-type', 'application/json')
     .set('authorization', `Bearer ${token}`)
@@ -257,7 +258,7 @@ test('an undatable token (no iat) or one dated in the future is refused; a signe
     },
   );
   const refused = await stack
-    .http()
+    .anon()
     .post('/webhooks/vonage')
     .set('content-type', 'application/json')
     .set('authorization', `Bearer ${noIat}`)
@@ -355,7 +356,7 @@ test('bad input: 400 naming the field; unknown verification: 404', async () => {
 });
 
 test('metrics: Prometheus text with per-route counters, and no IDs or numbers in labels', async () => {
-  const res = await stack.http().get('/metrics');
+  const res = await stack.anon().get('/metrics');
   expect(res.status).toBe(200);
   expect(res.text).toMatch(
     /verifyflow_http_requests_total\{method="POST",route="\/v1\/verifications\/phone",status="201"\} \d+/,
@@ -365,7 +366,7 @@ test('metrics: Prometheus text with per-route counters, and no IDs or numbers in
 });
 
 test('health reports the Temporal connection; OpenAPI is served', async () => {
-  expect((await stack.http().get('/health')).body).toEqual({ status: 'ok', temporal: 'up' });
+  expect((await stack.anon().get('/health')).body).toEqual({ status: 'ok', temporal: 'up' });
   const doc = await stack.http().get('/docs/openapi.json');
   expect(doc.status).toBe(200);
   expect(Object.keys(doc.body.paths)).toEqual(
@@ -376,11 +377,16 @@ test('health reports the Temporal connection; OpenAPI is served', async () => {
     '201',
     '202',
     '400',
+    '401',
+    '409',
+    '422',
+    '429',
     '503',
   ]);
   expect(Object.keys(doc.body.paths['/v1/verifications/{id}/cancel'].post.responses).sort()).toEqual([
     '200',
     '400',
+    '401',
     '404',
     '409',
     '503',
@@ -389,17 +395,23 @@ test('health reports the Temporal connection; OpenAPI is served', async () => {
 
 test('a start whose first state cannot be read in time answers 202 with the id, never 503: it was started', async () => {
   // The API's task queue has no worker here, so the query after the start cannot be answered.
-  const service = new VerificationsService(stack.client, { ...stack.config, taskQueue: `no-worker-${randomUUID()}` });
-  const reference = randomUUID();
-  const answer = await service.startPhone({ to: '+14155550100', brand: 'Acme', reference }).catch((e: unknown) => e);
+  const service = new VerificationsService(
+    stack.client,
+    { ...stack.config, taskQueue: `no-worker-${randomUUID()}` },
+    new ApiSecurity(stack.guard, templatesOf(stack.config), stack.config.hashSecret),
+  );
+  const reference = randomUUID().slice(0, 30);
+  const answer = await service
+    .startPhone('sandbox', { to: '+14155550100', brand: 'Acme', reference })
+    .catch((e: unknown) => e);
   expect(answer).toBeInstanceOf(HttpException);
   expect((answer as HttpException).getStatus()).toBe(202);
   expect((answer as HttpException).getResponse()).toMatchObject({
-    id: `phone-${reference}`,
+    id: `phone-sandbox-${reference}`,
     kind: 'phone',
     status: 'pending',
   });
-  const handle = stack.client.workflow.getHandle(`phone-${reference}`);
+  const handle = stack.client.workflow.getHandle(`phone-sandbox-${reference}`);
   expect((await handle.describe()).status.name).toBe('RUNNING');
   await handle.terminate('test over');
 });

@@ -3,6 +3,7 @@ import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor }
 import request from 'supertest';
 import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
 import { createApi } from '../../src/app';
+import { createAbuseGuard } from '../../src/auth/abuse-guard';
 import type { EmulatedChallenge, WebhookDelivery } from '../../sandbox/twilio-verify-emulator';
 import {
   pushEnrollmentId,
@@ -14,7 +15,7 @@ import {
 import { saveHistory } from '../support/histories';
 import { freePort } from '../support/ports';
 import { PushDevice } from '../support/push-device';
-import { eventually, startStack, testConfig, type Stack } from '../support/stack';
+import { eventually, SANDBOX_AUTH, startStack, testConfig, type Stack } from '../support/stack';
 
 /**
  * Push end to end over HTTP: REST API → Temporal (real dev server) → worker → `twilio` SDK → Verify emulator →
@@ -59,7 +60,7 @@ const deliveries = async (): Promise<WebhookDelivery[]> =>
 /** A webhook as Twilio sends it: form-encoded, signed over the configured public URL. */
 const webhook = (params: Record<string, string>, signature?: string) =>
   stack
-    .http()
+    .anon()
     .post('/webhooks/twilio')
     .type('form')
     .set(
@@ -72,7 +73,7 @@ const challengeParams = (challengeSid: string, type: string): Record<string, str
   type,
   account_sid: stack.config.twilio!.accountSid,
   service_sid: stack.config.twilio!.serviceSid,
-  entity_identity: device.identity,
+  entity_identity: device.entityIdentity!,
   factor_sid: device.factorSid!,
   factor_type: 'push',
   challenge_sid: challengeSid,
@@ -84,9 +85,10 @@ const uniqueNumber = () => `+1415555${String(Math.floor(Math.random() * 10_000))
 test('enrollment: the device page flow makes the identity verified (asked of the workflow, not of Twilio)', async () => {
   const enrollment = await eventually(async () => {
     const r = await stack.http().get(`/v1/push/enrollments/${device.identity}`);
-    return r.status === 200 && (r.body as PushEnrollmentState);
+    return r.status === 200 && (r.body as PushEnrollmentState).verified && (r.body as PushEnrollmentState);
   });
   expect(enrollment).toMatchObject({ status: 'verified', verified: true, factorSid: device.factorSid });
+  expect(enrollment.factors).toEqual([expect.objectContaining({ sid: device.factorSid, status: 'verified' })]);
   expect((await stack.http().get(`/v1/push/enrollments/user-${randomUUID()}`)).status).toBe(404);
   // An enrollment is not a verification.
   expect((await stack.http().get(`/v1/verifications/push-enrollment-${device.identity}`)).status).toBe(404);
@@ -94,7 +96,7 @@ test('enrollment: the device page flow makes the identity verified (asked of the
 
 test('approved on the device → completed via the signed webhook; findable by provider ref', async () => {
   const started = await startPush({});
-  expect(started.id).toMatch(/^push-[0-9a-f]{32}$/);
+  expect(started.id).toMatch(/^push-sandbox-[0-9a-f]{20}$/);
   const challengeSid = await pendingChallenge(started.id);
   expect((await device.pending()).map((c) => c.sid)).toContain(challengeSid);
   await device.answer(challengeSid, 'approved');
@@ -140,18 +142,18 @@ test('unanswered until expiry → SMS fallback; the outbox code completes it', a
 });
 
 test('resend: the emulator records one challenge and a notification for it, never a second challenge', async () => {
-  const before = (await emulatedChallenges(device.identity)).length;
+  const before = (await emulatedChallenges(device.entityIdentity!)).length;
   const started = await startPush({ resendAfterSeconds: 1, expirySeconds: 60 });
   const challengeSid = await pendingChallenge(started.id);
   await waitFor(started.id, (s) => s.resends >= 1);
-  const challenges = await emulatedChallenges(device.identity);
+  const challenges = await emulatedChallenges(device.entityIdentity!);
   expect(challenges).toHaveLength(before + 1);
   const mine = challenges.find((c) => c.sid === challengeSid)!;
   expect(mine.notifications.length).toBeGreaterThanOrEqual(1);
   expect(mine.sends).toBe(mine.notifications.length + 1);
   await device.answer(challengeSid, 'approved');
   await waitFor(started.id, (s) => s.status === 'completed');
-  expect((await emulatedChallenges(device.identity)).filter((c) => c.sid === challengeSid)).toHaveLength(1);
+  expect((await emulatedChallenges(device.entityIdentity!)).filter((c) => c.sid === challengeSid)).toHaveLength(1);
 });
 
 test('no webhooks at all: the workflow polls the challenge and completes', async () => {
@@ -218,11 +220,11 @@ test('__proto__, constructor and prototype parameters are plain parameters: sign
 
 test('duplicate webhooks: a replayed factor.verified changes nothing; a replay after the end is acknowledged', async () => {
   const verified = (await deliveries()).find(
-    (d) => d.params.type === 'factor.verified' && d.params.entity_identity === device.identity,
+    (d) => d.params.type === 'factor.verified' && d.params.entity_identity === device.entityIdentity,
   )!;
   expect(verified).toBeDefined();
   const before = (await stack.http().get(`/v1/push/enrollments/${device.identity}`)).body as PushEnrollmentState;
-  const enrollment = stack.client.workflow.getHandle(pushEnrollmentId(device.identity));
+  const enrollment = stack.client.workflow.getHandle(pushEnrollmentId(device.entityIdentity!));
   const signals = async () => {
     const history = await enrollment.fetchHistory();
     return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;
@@ -250,6 +252,74 @@ test('duplicate webhooks: a replayed factor.verified changes nothing; a replay a
   const again = await webhook(approved.params, approved.signature);
   expect(again.status).toBe(200);
   expect(await getState(started.id)).toEqual(done);
+});
+
+test('2FA takeover replayed: a second device enrolled for the identity gets no challenge until approved', async () => {
+  // The victim's device is enrolled and approved (first factor). An attacker who got the platform to broker a token
+  // for the same identity (e.g. signed in with a stolen password) enrolls a device of their own and verifies it.
+  const victim = new PushDevice(stack.baseUrl, `user-${randomUUID()}`);
+  await victim.enroll();
+  const attacker = new PushDevice(stack.baseUrl, victim.identity);
+  await attacker.enroll();
+  const enrollment = await eventually(async () => {
+    const e = (await stack.http().get(`/v1/push/enrollments/${victim.identity}`)).body as PushEnrollmentState;
+    return e.factors?.length === 2 && e.factors.every((f) => f.status !== 'unverified') && e;
+  });
+  expect(enrollment.factors.find((f) => f.sid === victim.factorSid)).toMatchObject({ status: 'verified' });
+  expect(enrollment.factors.find((f) => f.sid === attacker.factorSid)).toMatchObject({ status: 'pending_approval' });
+  expect(enrollment.factorSid).toBe(victim.factorSid);
+
+  // The next challenge goes to the victim's device, not to the newest factor; the attacker's device sees nothing.
+  const login = await startPush({ identity: victim.identity, expirySeconds: 60 });
+  const challengeSid = await pendingChallenge(login.id);
+  expect((await getState(login.id)).factorSid).toBe(victim.factorSid);
+  expect((await attacker.pending()).map((c) => c.sid)).not.toContain(challengeSid);
+  await expect(attacker.answer(challengeSid, 'approved')).rejects.toThrow(/HTTP 4\d\d/);
+  expect((await getState(login.id)).status).toBe('action_pending');
+  await stack.http().post(`/v1/verifications/${login.id}/cancel`).send({});
+  // Naming the attacker's factor explicitly does not help either: it is not approved.
+  const direct = await startPush({ identity: victim.identity, factorSid: attacker.factorSid });
+  expect(await waitFor(direct.id, (s) => s.status === 'failed')).toMatchObject({ reason: 'no_verified_factor' });
+
+  // The legitimate path: a push approved on the existing device approves the new factor, once.
+  const newDevice = attacker; // (the same mechanics serve a user's own second phone)
+  const approval = await startPush({ identity: victim.identity, message: 'Approve your new device?' });
+  await victim.answer(await pendingChallenge(approval.id), 'approved');
+  await waitFor(approval.id, (s) => s.status === 'completed');
+  const approve = (factorSid: string, verificationId: string) =>
+    stack.http().post(`/v1/push/enrollments/${victim.identity}/factors/${factorSid}/approve`).send({ verificationId });
+  const approved = await approve(newDevice.factorSid!, approval.id);
+  expect(approved.status).toBe(200);
+  expect((approved.body as PushEnrollmentState).factors.find((f) => f.sid === newDevice.factorSid)).toMatchObject({
+    status: 'verified',
+    approvedBy: approval.id,
+  });
+  expect((await approve(newDevice.factorSid!, approval.id)).status).toBe(409);
+  // A third device: the push approval already used approves nothing more; a fresh phone step-up does.
+  const third = new PushDevice(stack.baseUrl, victim.identity);
+  await third.enroll();
+  await eventually(async () => {
+    const e = (await stack.http().get(`/v1/push/enrollments/${victim.identity}`)).body as PushEnrollmentState;
+    return e.factors.find((f) => f.sid === third.factorSid)?.status === 'pending_approval';
+  });
+  expect((await approve(third.factorSid!, approval.id)).status).toBe(409);
+  const to = uniqueNumber();
+  const phone = await stack
+    .http()
+    .post('/v1/verifications/phone')
+    .send({ to, brand: 'Acme', channels: [{ channel: 'sms' }] });
+  const code = await eventually(async () => {
+    const res = await stack.http().get('/sandbox/outbox').query({ to });
+    return (res.body as { channel: string; code: string }[]).filter((e) => e.channel === 'sms').pop()?.code;
+  });
+  expect((await approve(third.factorSid!, phone.body.id)).status).toBe(409); // not completed yet
+  await stack.http().post(`/v1/verifications/${phone.body.id}/check`).send({ code });
+  expect((await approve(third.factorSid!, phone.body.id)).status).toBe(200);
+});
+
+test('access tokens and enrollments need a client credential', async () => {
+  expect((await stack.anon().post('/v1/push/access-tokens').send({ identity: device.identity })).status).toBe(401);
+  expect((await stack.anon().get(`/v1/push/enrollments/${device.identity}`)).status).toBe(401);
 });
 
 test('cancel over the generic REST route; GET works by ID for push', async () => {
@@ -290,7 +360,7 @@ test('Temporal unreachable → 503 for webhooks and access tokens, so Twilio and
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 1 }))],
   });
   const client = new Client({ connection });
-  const api = await createApi(config, client, { logger: false });
+  const api = await createApi(config, client, createAbuseGuard(config.limits), { logger: false });
   await api.app.init();
   try {
     const params = {
@@ -298,7 +368,7 @@ test('Temporal unreachable → 503 for webhooks and access tokens, so Twilio and
       type: 'factor.created',
       account_sid: config.twilio!.accountSid,
       service_sid: config.twilio!.serviceSid,
-      entity_identity: device.identity,
+      entity_identity: device.entityIdentity!,
       factor_sid: device.factorSid!,
       factor_type: 'push',
     };
@@ -310,6 +380,7 @@ test('Temporal unreachable → 503 for webhooks and access tokens, so Twilio and
     expect(res.status).toBe(503);
     const token = await request(api.app.getHttpServer())
       .post('/v1/push/access-tokens')
+      .set('Authorization', SANDBOX_AUTH)
       .send({ identity: device.identity });
     expect(token.status).toBe(503);
   } finally {

@@ -73,7 +73,7 @@ const auth0Token = (
 };
 /** POSTs like Auth0 does; `token: null` sends no Authorization header. */
 const post = (body: unknown, token: string | null = auth0Token()) => {
-  const req = stack.http().post('/sms-gateway').set('content-type', 'application/json');
+  const req = stack.anon().post('/sms-gateway').set('content-type', 'application/json');
   if (token !== null) req.set('authorization', `Bearer ${token}`);
   return req.send(JSON.stringify(body));
 };
@@ -206,7 +206,7 @@ test('delivery receipt webhook: unsigned, forged and stale receipts → 401; a v
   const settings = stack.config.sms.vonageSms!;
   const now = Math.floor(Date.now() / 1000);
   const receipt = { messageId: 'NOPE0001', status: 'delivered', 'client-ref': 'sms-nobody', timestamp: String(now) };
-  const send = (body: object) => stack.http().post('/webhooks/vonage-sms').send(body);
+  const send = (body: object) => stack.anon().post('/webhooks/vonage-sms').send(body);
   const signed = (r: Record<string, string>, secret = settings.signatureSecret) => ({
     ...r,
     sig: vonageParamsSignature(r, secret, settings.signatureMethod),
@@ -219,8 +219,8 @@ test('delivery receipt webhook: unsigned, forged and stale receipts → 401; a v
   expect(ok.status).toBe(200);
   expect(ok.body).toEqual({ ok: true, delivered: false });
   // GET with query parameters (an account configured for GET receipts) is verified the same way.
-  expect((await stack.http().get('/webhooks/vonage-sms').query(signed(receipt))).status).toBe(200);
-  expect((await stack.http().get('/webhooks/vonage-sms').query(receipt)).status).toBe(401);
+  expect((await stack.anon().get('/webhooks/vonage-sms').query(signed(receipt))).status).toBe(200);
+  expect((await stack.anon().get('/webhooks/vonage-sms').query(receipt)).status).toBe(401);
 });
 
 test('OpenAPI documents POST /sms-gateway and POST /v1/verifications/{id}/resend', async () => {

@@ -273,6 +273,19 @@ export function guardBehaviour(make: (config: GuardConfig) => RateLimiterAbuseGu
     expect(await g.consumeSend('globex', US)).toEqual({ allowed: true });
   });
 
+  test('50 concurrent checks with 5 failed checks left: exactly 5 evaluated; right codes give their point back', async () => {
+    const g = guard(guardConfig({ failedChecksPerDestination: limit('5/1h') }));
+    const verdicts = await Promise.all(Array.from({ length: 50 }, () => g.reserveCheck('acme', US)));
+    expect(allowed(verdicts)).toBe(5);
+    for (const v of verdicts.filter((v) => !v.allowed)) expectRefused(v, 'failed_checks', 3590, 3600);
+    // The lock holds: sends refused too. A check reserved for a right code is released, freeing one check.
+    expectRefused(await g.consumeSend('acme', US), 'failed_checks', 3590, 3600);
+    await g.releaseCheck('acme', US);
+    expect(await g.reserveCheck('acme', US)).toEqual({ allowed: true });
+    expectRefused(await g.reserveCheck('acme', US), 'failed_checks', 3590, 3600);
+    expect(await g.reserveCheck('acme', CA)).toEqual({ allowed: true });
+  });
+
   test('50 concurrent sends by one client with a limit of 5: exactly 5 allowed, no destination counted for the others', async () => {
     const g = guard(
       guardConfig(

@@ -1,19 +1,23 @@
+import { SANDBOX_CLIENT_KEY } from '../../src/config/auth-config';
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 
 /**
- * A Verify Push "device" for tests, doing over HTTP what the sandbox device page does in the browser: asks the app
- * for an access token, creates its factor with an ES256 key, verifies it, and answers challenges with JWTs signed by
- * that key (Basic `token:<jwt>`).
+ * A Verify Push "device" for tests, doing over HTTP what the sandbox device page does in the browser: gets an access
+ * token brokered by the app (the platform's backend asks for it with its API key), creates its factor with an ES256
+ * key, verifies it, and answers challenges with JWTs signed by that key (Basic `token:<jwt>`).
  */
 export class PushDevice {
   readonly privateKey: KeyObject;
   readonly publicKeySpki: string;
   serviceSid?: string;
   factorSid?: string;
+  /** The Twilio entity the token was brokered for: `<client>-<identity>`. */
+  entityIdentity?: string;
 
   constructor(
     private readonly baseUrl: string,
     readonly identity: string,
+    private readonly authorization = `Bearer ${SANDBOX_CLIENT_KEY}`,
   ) {
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     this.privateKey = pair.privateKey;
@@ -21,7 +25,7 @@ export class PushDevice {
   }
 
   private get entity(): string {
-    return `${this.baseUrl}/sandbox/twilio/v2/Services/${this.serviceSid}/Entities/${this.identity}`;
+    return `${this.baseUrl}/sandbox/twilio/v2/Services/${this.serviceSid}/Entities/${this.entityIdentity}`;
   }
 
   /** A fresh device token for the factor. */
@@ -50,12 +54,13 @@ export class PushDevice {
   async enroll(): Promise<string> {
     const res = await fetch(`${this.baseUrl}/v1/push/access-tokens`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: this.authorization },
       body: JSON.stringify({ identity: this.identity }),
     });
     const brokered = (await res.json()) as { token: string; serviceSid: string; identity: string };
     if (res.status !== 201) throw new Error(`access token: HTTP ${res.status} ${JSON.stringify(brokered)}`);
     this.serviceSid = brokered.serviceSid;
+    this.entityIdentity = brokered.identity;
     const factor = await this.verifyApi('POST', `${this.entity}/Factors`, brokered.token, {
       FriendlyName: 'test device',
       FactorType: 'push',

@@ -10,6 +10,7 @@ import type {
 } from '../../activities/providers/twilio-push';
 import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
 import {
+  approveFactor,
   cancelPush,
   checkCode,
   enrollmentRequested,
@@ -58,16 +59,41 @@ let client: Client;
 let fakeWorker: FakeWorker;
 const taskQueue = `push-wf-test-${randomUUID()}`;
 
+const FACTOR = 'YF0123456789abcdef0123456789abcdef';
+const IDENTITY = 'user-0b7c1f52-9a3e-4d2f';
+/** An identity with no enrollment at all: it has no verified (approved) factor. */
+const NOBODY = 'user-nobody-enrolled-0000';
+
 beforeAll(async () => {
   fakeWorker = await startFakeWorker({ twilio: push, vonage }, taskQueue);
   client = fakeWorker.client;
+  // IDENTITY's enrollment knows FACTOR as verified: push verifications challenge only factors their enrollment approved.
+  const enrollment = await client.workflow.signalWithStart(pushEnrollment, {
+    workflowId: pushEnrollmentId(IDENTITY),
+    taskQueue,
+    args: [{ identity: IDENTITY }],
+    signal: pushProviderEvent,
+    signalArgs: [
+      {
+        eventId: `twilio:${randomUUID()}`,
+        provider: 'twilio',
+        type: 'factor.verified',
+        identity: IDENTITY,
+        factorSid: FACTOR,
+      },
+    ],
+  });
+  await eventually(async () => (await enrollment.query(getEnrollmentState)).verified);
 });
 
 afterAll(async () => {
+  await client?.workflow
+    .getHandle(pushEnrollmentId(IDENTITY))
+    .terminate('tests over')
+    .catch(() => undefined);
   await fakeWorker?.stop();
 });
 
-const FACTOR = 'YF0123456789abcdef0123456789abcdef';
 let challengeSeq = 0;
 const challengeSid = (n: number) => `YC${n.toString(16).padStart(32, '0')}`;
 beforeEach(() => {
@@ -87,7 +113,6 @@ beforeEach(() => {
   vonage.nextWorkflow.mockResolvedValue(true);
 });
 
-const IDENTITY = 'user-0b7c1f52-9a3e-4d2f';
 const FALLBACK = { to: '+14155550100', brand: 'Acme', channels: [{ channel: 'sms' as const }] };
 const newId = () => `push-${randomUUID().replace(/-/g, '')}`;
 const start = (input: Partial<PushVerificationInput> = {}, id = newId()) =>
@@ -117,7 +142,7 @@ const pendingChallenge = async (handle: { query: (q: typeof getPushState) => Pro
 test('approved webhook → completed; duplicates and events of other challenges are ignored; search attributes', async () => {
   const handle = await start({ fields: [{ label: 'Location', value: 'Lisbon' }], hiddenDetails: { ip: '10.0.0.1' } });
   const state = await pendingChallenge(handle);
-  expect(push.newestVerifiedFactor).toHaveBeenCalledWith(IDENTITY);
+  expect(push.newestVerifiedFactor).not.toHaveBeenCalled();
   expect(push.createChallenge).toHaveBeenCalledTimes(1);
   expect(push.createChallenge.mock.calls[0][0]).toEqual({
     identity: IDENTITY,
@@ -203,8 +228,13 @@ test('expiry without a fallback → expired / expired', async () => {
 });
 
 test('no verified factor: no challenge; without a fallback → failed / no_verified_factor', async () => {
-  push.newestVerifiedFactor.mockResolvedValue(undefined);
-  const handle = await start();
+  const handle = await start({ identity: NOBODY });
+  expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'no_verified_factor' });
+  expect(push.createChallenge).not.toHaveBeenCalled();
+});
+
+test('a named factor the enrollment has not approved gets no challenge → failed / no_verified_factor', async () => {
+  const handle = await start({ factorSid: 'YF' + 'c'.repeat(32) });
   expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'no_verified_factor' });
   expect(push.createChallenge).not.toHaveBeenCalled();
 });
@@ -273,9 +303,8 @@ test('a poll that fails is retried at the next interval instead of failing the v
 });
 
 test('cancel during the fallback cancels the child; the closed run refuses further updates', async () => {
-  push.newestVerifiedFactor.mockResolvedValue(undefined);
   const id = newId();
-  const handle = await start({ fallback: FALLBACK }, id);
+  const handle = await start({ identity: NOBODY, fallback: FALLBACK }, id);
   const child = client.workflow.getHandle(`phone-${id.slice('push-'.length)}`);
   await eventually(async () => (await child.query(getState)).status === 'pending');
   const cancelled = await handle.executeUpdate(cancelPush, { args: [{ reason: 'user left' }] });
@@ -334,10 +363,41 @@ describe('pushEnrollment', () => {
       factors: [{ sid: FACTOR, status: 'verified' }],
     });
     expect(verified.deadline).toBeUndefined();
-    // A second device enrolls; the newest verified factor is the one reported.
+    // A second device enrolls: verified at Twilio, it waits for approval and is not the factor challenges go to.
     const second = 'YF' + 'b'.repeat(32);
     await handle.signal(pushProviderEvent, factorEvent(id, 'factor.verified', second));
-    await eventually(async () => (await handle.query(getEnrollmentState)).factorSid === second);
+    const pending = await eventually(async () => {
+      const s = await handle.query(getEnrollmentState);
+      return s.factors.find((f) => f.sid === second)?.status === 'pending_approval' && s;
+    });
+    expect(pending.factorSid).toBe(FACTOR);
+    // Approved with a push approved on the first factor, after the second was created: it becomes the newest.
+    const approval = {
+      factorSid: second,
+      verificationId: 'push-x-approval',
+      kind: 'push' as const,
+      approvedOnFactorSid: FACTOR,
+      completedAt: new Date(Date.now() + 1000).toISOString(),
+    };
+    await expect(
+      handle.executeUpdate(approveFactor, { args: [{ ...approval, approvedOnFactorSid: second }] }),
+    ).rejects.toMatchObject({
+      cause: { type: 'ApprovalRefused', message: expect.stringMatching(/another verified factor/) },
+    });
+    await expect(
+      handle.executeUpdate(approveFactor, { args: [{ ...approval, completedAt: '2000-01-01T00:00:00.000Z' }] }),
+    ).rejects.toMatchObject({
+      cause: { type: 'ApprovalRefused', message: expect.stringMatching(/before the factor was created/) },
+    });
+    const approved = await handle.executeUpdate(approveFactor, { args: [approval] });
+    expect(approved.factors.find((f) => f.sid === second)).toMatchObject({
+      status: 'verified',
+      approvedBy: 'push-x-approval',
+    });
+    expect(approved.factorSid).toBe(second);
+    await expect(handle.executeUpdate(approveFactor, { args: [approval] })).rejects.toMatchObject({
+      cause: { type: 'ApprovalRefused', message: expect.stringMatching(/is verified, not pending/) },
+    });
     await handle.signal(pushProviderEvent, factorEvent(id, 'factor.deleted', second));
     await eventually(async () => (await handle.query(getEnrollmentState)).factorSid === FACTOR);
     await handle.signal(pushProviderEvent, factorEvent(id, 'factor.deleted'));

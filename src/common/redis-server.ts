@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { freePort } from './ports';
+import { freePort } from './free-port';
 
 /** A real redis-server child on a free loopback port, persisting to an append-only file in its own directory. */
 export interface RedisServer {
@@ -15,17 +15,18 @@ export interface RedisServer {
 
 const INSTALL = 'apt-get install -y redis-server';
 
-function findRedisServer(): string | undefined {
-  if (process.env.REDIS_SERVER_BIN) {
-    return existsSync(process.env.REDIS_SERVER_BIN) ? process.env.REDIS_SERVER_BIN : undefined;
-  }
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/bin', '/usr/sbin'];
+function findRedisServer(configured: string | undefined, pathEnv: string): string | undefined {
+  if (configured) return existsSync(configured) ? configured : undefined;
+  const dirs = [...pathEnv.split(delimiter).filter(Boolean), '/usr/bin', '/usr/sbin'];
   return dirs.map((d) => join(d, 'redis-server')).find((p) => existsSync(p));
 }
 
-/** Starts redis-server; a missing binary fails the calling suite with the install command (no skipping). */
-export async function startRedisServer(): Promise<RedisServer> {
-  const binary = findRedisServer();
+/**
+ * Starts a throwaway redis-server (tests, bench): `binary` (REDIS_SERVER_BIN), else `redis-server` on `pathEnv`. A
+ * missing binary fails the caller with the install command (no skipping).
+ */
+export async function startRedisServer(options: { binary?: string; pathEnv?: string } = {}): Promise<RedisServer> {
+  const binary = findRedisServer(options.binary, options.pathEnv ?? '');
   if (!binary) {
     throw new Error(`redis-server not found: install it (${INSTALL}) or set REDIS_SERVER_BIN to its path`);
   }

@@ -1,0 +1,63 @@
+import type { AbuseGuard } from '../../activities/abuse-guard';
+import { createMessageTemplates, type MessageTemplates } from '../../activities/message-templates';
+import { DestinationNotAllowedException, RateLimitedException } from '../common/http-errors';
+import type { AppConfig } from '../config/config';
+
+/** The SMS texts callers may name: each client's (CLIENTS_FILE) and each gateway's (SMS_GATEWAYS). */
+export function templatesOf(config: AppConfig): MessageTemplates {
+  return createMessageTemplates({
+    clients: Object.fromEntries(Object.values(config.auth.clients).map((c) => [c.id, c.templates])),
+    gateways: Object.fromEntries(config.sms.gateways.map((g) => [g.name, g.templates])),
+  });
+}
+
+/**
+ * What the REST API's services need to keep callers inside the trust boundary: the abuse guard (shared with the
+ * worker and every replica), the message templates callers may name, and the key of request hashes.
+ */
+export class ApiSecurity {
+  constructor(
+    readonly guard: AbuseGuard,
+    readonly templates: MessageTemplates,
+    /** Keys the hash of a start request kept in its memo (reference_conflict), never stored in clear. */
+    readonly hashKey: Buffer,
+  ) {}
+
+  /**
+   * Counts the first send of a verification about to start, or refuses it (429 `rate_limited` with its scope, 422
+   * `destination_not_allowed`). Returns the undo for a start that then does not happen.
+   */
+  async countFirstSend(client: string, to: string): Promise<() => Promise<void>> {
+    const verdict = await this.guard.consumeSend(client, to);
+    if (!verdict.allowed) throw refusalToHttp(verdict);
+    return () => this.guard.refundSend(client, to);
+  }
+
+  /** Refuses a check of a destination locked by failed checks (nothing evaluated, nothing counted). */
+  async checkAllowed(client: string, destination: unknown): Promise<void> {
+    if (typeof destination !== 'string') return;
+    const verdict = await this.guard.checkAllowed(client, destination);
+    if (!verdict.allowed) throw refusalToHttp(verdict);
+  }
+
+  /** Refuses a start whose first send would be refused, counting nothing (the run counts its own sends). */
+  async checkFirstSend(client: string, to: string): Promise<void> {
+    const verdict = await this.guard.peekSend(client, to);
+    if (!verdict.allowed) throw refusalToHttp(verdict);
+  }
+}
+
+/** The HTTP answer of a refused verdict. */
+export function refusalToHttp(verdict: {
+  allowed: false;
+  scope: string;
+  retryAfterSeconds?: number;
+}): RateLimitedException | DestinationNotAllowedException {
+  if (verdict.scope === 'country') return new DestinationNotAllowedException();
+  const seconds = verdict.retryAfterSeconds ?? 60;
+  return new RateLimitedException(
+    verdict.scope,
+    seconds,
+    `too many ${verdict.scope === 'failed_checks' ? 'failed checks for' : 'sends to'} this ${verdict.scope === 'client' ? 'client' : 'destination'}: retry in ${seconds} s`,
+  );
+}

@@ -1,0 +1,97 @@
+import { ConflictException, Injectable } from '@nestjs/common';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { ApiSecurity } from '../auth/api-security';
+import { notFound, ownedRun } from '../auth/ownership';
+import { AppConfig } from '../config/config';
+import { toHttpError } from '../temporal/errors';
+import { startVerification } from '../temporal/start';
+import {
+  cancelOnboarding,
+  getOnboardingState,
+  identityVerificationId,
+  onboardingId,
+  onboardingInputSchema,
+  phoneVerificationId,
+  type CancelInput,
+  type OnboardingInput,
+  type OnboardingState,
+} from '../../workflows/definitions';
+import { onboarding } from '../../workflows/onboarding';
+
+/** Body of `POST /v1/onboardings`: the workflow input without what only the API sets. */
+export const onboardingStartSchema = onboardingInputSchema.omit({ client: true });
+
+/** REST convenience over the `onboarding` workflow, per API client: start (idempotent per reference), read, cancel. */
+@Injectable()
+export class OnboardingsService {
+  constructor(
+    private readonly client: Client,
+    private readonly config: AppConfig,
+    private readonly security: ApiSecurity,
+  ) {}
+
+  /**
+   * Starts (or, repeated with the same body, joins) an onboarding. Refused with 409 when one of its steps' IDs is a
+   * verification already running (it could never start), and with 429/422 when its phone step's first send would be.
+   */
+  async start(caller: string, input: OnboardingInput): Promise<OnboardingState> {
+    return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
+      workflow: onboarding,
+      workflowId: onboardingId(input.reference, caller),
+      input: { ...input, client: caller },
+      body: input,
+      kind: 'onboarding',
+      client: caller,
+      byReference: true,
+      staticSummary: `Onboarding of ${input.reference}: phone → identity${input.push ? ' → push' : ''}`,
+      staticDetails: `client: ${caller}`,
+      state: (h) => h.query(getOnboardingState),
+      beforeStart: async () => {
+        for (const step of [
+          phoneVerificationId(input.reference, caller),
+          identityVerificationId(input.reference, caller),
+        ]) {
+          if (await this.running(step)) {
+            throw new ConflictException(
+              `reference: verification ${step} is running; an onboarding with this reference cannot start its step`,
+            );
+          }
+        }
+        await this.security.checkFirstSend(caller, input.phone.to);
+      },
+    });
+  }
+
+  async get(caller: string, id: string): Promise<OnboardingState> {
+    if (!id.startsWith(`onboarding-${caller}-`)) throw notFound('onboarding', id);
+    let state: OnboardingState;
+    try {
+      state = await this.client.workflow.getHandle(id).query(getOnboardingState);
+    } catch (err) {
+      throw toHttpError(err, id, 'onboarding');
+    }
+    if (state.client !== caller) throw notFound('onboarding', id);
+    return state;
+  }
+
+  /** Cancels a live onboarding and its running step: 404 when not the caller's, 409 when it is over. */
+  async cancel(caller: string, id: string, input: CancelInput): Promise<OnboardingState> {
+    const { handle, description } = await ownedRun(this.client, caller, id, ['onboarding'], 'onboarding');
+    if (description.status.name !== 'RUNNING') throw new ConflictException(`onboarding ${id} is no longer live`);
+    try {
+      return await handle.executeUpdate(cancelOnboarding, { args: [input] });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new ConflictException(`onboarding ${id} is no longer live`);
+      throw toHttpError(err, id, 'onboarding');
+    }
+  }
+
+  private async running(workflowId: string): Promise<boolean> {
+    try {
+      return (await this.client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw toHttpError(err, workflowId);
+    }
+  }
+}
