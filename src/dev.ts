@@ -2,20 +2,59 @@ import 'reflect-metadata';
 import { join } from 'node:path';
 import { createAbuseGuard } from './auth/abuse-guard';
 import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_KEY } from './config/auth-config';
-import { loadConfig } from './config/config';
+import { type AppConfig, loadConfig } from './config/config';
 import { createApi } from './app';
+import { LaunchError } from './common/launch-error';
+import { assertPortsFree, type PortClaim } from './common/ports';
 import { connectClient } from './temporal/client';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 import { createWorker } from './temporal/worker';
 import { runMain } from './run-main';
 
+/** The ports `npm run dev` listens on, with the variable that moves each. */
+function ports(config: AppConfig): PortClaim[] {
+  const claims: PortClaim[] = [
+    {
+      port: config.port,
+      host: config.host,
+      what: 'the API, PORT',
+      hint: 'stop that process or set PORT to a free port',
+    },
+  ];
+  if (!config.temporal.embedded) return claims;
+  const { devPort, uiPort } = config.temporal;
+  return [
+    ...claims,
+    {
+      port: devPort,
+      host: '127.0.0.1',
+      what: 'the Temporal frontend, TEMPORAL_DEV_PORT',
+      hint: `stop that process, set TEMPORAL_DEV_PORT to a free port, or set TEMPORAL_ADDRESS=127.0.0.1:${devPort} to use that server instead of starting one`,
+    },
+    {
+      port: uiPort,
+      host: '127.0.0.1',
+      what: 'the Temporal Web UI, TEMPORAL_UI_PORT',
+      hint: 'stop that process or set TEMPORAL_UI_PORT to a free port',
+    },
+  ];
+}
+
 /**
  * Everything at once, the embedded default (`npm run dev`): the Temporal dev server (SQLite under DATA_DIR, Web UI)
  * unless TEMPORAL_ADDRESS points elsewhere, the worker, the API and — without provider credentials — the sandbox.
+ *
+ * All or nothing: every port must be free before anything starts (we never attach to a server we did not start); the
+ * Temporal server ends with this process however it ends (it runs under a watchdog); and if the server or the worker
+ * stops on its own, the rest is stopped and the process exits 1 rather than run on as half a system.
  */
-runMain(async () => {
+runMain(async (lifecycle) => {
   // One process: the abuse guard may count in memory, and the API and the worker must share that one guard.
   const config = loadConfig(process.env, { singleProcess: true });
+  await assertPortsFree(
+    ports(config),
+    'npm run dev starts its own Temporal server and API, and never attaches to running ones.',
+  );
   const guard = createAbuseGuard(config.limits);
   let server: DevServer | undefined;
   if (config.temporal.embedded) {
@@ -27,12 +66,22 @@ runMain(async () => {
       dbFile: join(config.dataDir, 'temporal.db'),
       codecEndpoint: `${config.publicUrl}/codec`,
     });
+    void server.unexpectedExit.then((how) => lifecycle.fail(`the Temporal dev server ${how}`));
   }
   const client = await connectClient(config);
   const { worker, connection } = await createWorker(config, guard);
   const running = worker.run();
+  void running.then(
+    () => {
+      if (!lifecycle.stopping) lifecycle.fail('the worker stopped on its own');
+    },
+    (err: unknown) => lifecycle.fail(`the worker failed: ${err instanceof Error ? err.message : String(err)}`),
+  );
   const { app, sandbox } = await createApi(config, client, guard);
-  await app.listen(config.port, config.host);
+  await app.listen(config.port, config.host).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    throw new LaunchError(`port ${config.port} (the API, PORT) was taken while starting: set PORT to a free port`);
+  });
 
   console.log(
     [
@@ -60,8 +109,8 @@ runMain(async () => {
   );
 
   return async () => {
-    worker.shutdown();
-    await running;
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running.catch(() => undefined); // a failure was reported through lifecycle.fail
     await connection.close();
     sandbox?.close();
     await app.close();

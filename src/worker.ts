@@ -3,16 +3,25 @@ import { loadConfig } from './config/config';
 import { createWorker } from './temporal/worker';
 import { runMain } from './run-main';
 
-/** The worker process (stateless; scale it horizontally). `npm run start:worker`. */
-runMain(async () => {
+/**
+ * The worker process (stateless; scale it horizontally). `npm run start:worker`. If the worker fails, the process
+ * exits 1 so its supervisor restarts it.
+ */
+runMain(async (lifecycle) => {
   const config = loadConfig();
   const guard = createAbuseGuard(config.limits);
   const { worker, connection } = await createWorker(config, guard);
   const running = worker.run();
+  void running.then(
+    () => {
+      if (!lifecycle.stopping) lifecycle.fail('the worker stopped on its own');
+    },
+    (err: unknown) => lifecycle.fail(`the worker failed: ${err instanceof Error ? err.message : String(err)}`),
+  );
   console.log(`verifyflow worker on task queue ${config.taskQueue}`);
   return async () => {
-    worker.shutdown();
-    await running;
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+    await running.catch(() => undefined); // a failure was reported through lifecycle.fail
     await connection.close();
     await guard.close();
   };

