@@ -142,7 +142,7 @@ async function runBare(sys: System, bareWorker: Child, queue: string, concurrenc
       const t0 = performance.now();
       try {
         const workflowId = `bare-${randomUUID().replace(/-/g, '')}`;
-        const handle = await sys.client.workflow.start(bareVerification, {
+        const handle = await sys.bareClient.workflow.start(bareVerification, {
           taskQueue: queue,
           workflowId,
           args: [{ timeoutSeconds: 120 }],
@@ -371,7 +371,7 @@ async function main(): Promise<void> {
         const bareIds: string[] = [];
         for (let i = 0; i < 2; i++) {
           const workflowId = `bare-${randomUUID().replace(/-/g, '')}`;
-          const h = await sys.client.workflow.start(bareVerification, {
+          const h = await sys.bareClient.workflow.start(bareVerification, {
             taskQueue: bareQueue,
             workflowId,
             args: [{ timeoutSeconds: 120 }],
@@ -382,7 +382,8 @@ async function main(): Promise<void> {
           bareIds.push(workflowId);
         }
         const bareCounts = [];
-        for (const id of bareIds) bareCounts.push(countActions(await sys.client.workflow.getHandle(id).fetchHistory()));
+        for (const id of bareIds)
+          bareCounts.push(countActions(await sys.bareClient.workflow.getHandle(id).fetchHistory()));
         actions.push({ scenario: 'bare-baseline', history: meanCount(bareCounts), total: meanCount(bareCounts).total });
         results.actions = actions;
         await writeJson(out, results);

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startRedisServer, type RedisServer } from '../../src/common/redis-server';
+import { codecDataConverter, parseCodecKeys } from '../../src/temporal/codec';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import type { VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
 import type { ClientCalls } from '../api-child';
@@ -70,6 +71,8 @@ export class System {
   api?: Child;
   worker?: Child;
   client!: Client;
+  /** A client without the payload codec, for the bare baseline workflow. */
+  bareClient!: Client;
   provider!: ProviderSandbox;
   readonly taskQueue = `bench-${randomUUID().slice(0, 8)}`;
   temporalPort = 0;
@@ -102,10 +105,15 @@ export class System {
     system.apiPort = await freePort();
     await system.startTemporal();
     system.redis = await startRedisServer({ binary: process.env.REDIS_SERVER_BIN, pathEnv: process.env.PATH });
+    const connection = await Connection.connect({ address: system.temporalAddress });
     system.client = new Client({
-      connection: await Connection.connect({ address: system.temporalAddress }),
+      connection,
       namespace: 'default',
+      // The run's payload key: memos and results are encrypted like every payload.
+      dataConverter: codecDataConverter(parseCodecKeys(system.codecKeys)),
     });
+    // The bare baseline encrypts nothing, as before: its worker has no codec.
+    system.bareClient = new Client({ connection, namespace: 'default' });
     system.provider = await startProviderSandbox(
       options.runDir,
       () => `${system.apiUrl}/webhooks/vonage`,
