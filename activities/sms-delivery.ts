@@ -1,5 +1,5 @@
 import { log } from '@temporalio/activity';
-import type { SmsRequestInfo } from '../workflows/definitions';
+import type { SmsRequestInfo } from '../workflows/contract';
 import type { SmsGateways } from './providers/sms-gateway';
 import type { VonageSms } from './providers/vonage-sms';
 import { requireDep } from './require-dep';

@@ -9,11 +9,11 @@ import {
   STRIPE_IDENTITY_TERMINAL_CODES,
   STRIPE_IDENTITY_UNCOUNTED_CODES,
   type StripeIdentityErrorCode,
-} from '../workflows/definitions';
+} from '../workflows/contract';
 
 /**
- * `last_error.reason` per code, seed 003's descriptions as Stripe words them for the user: the contract's error codes
- * (workflows/definitions.ts) the emulator concludes. The contract knows more (address, e-mail and phone checks, an
+ * `last_error.reason` per code, as Stripe Identity's verification checks word them for the user: the contract's error
+ * codes (workflows/contract/identity.ts) the emulator concludes. The contract knows more (address, e-mail and phone checks, an
  * unsupported device): the sandbox does not emulate those checks, so they have no reason here and are no outcome.
  */
 const ERROR_REASONS = {

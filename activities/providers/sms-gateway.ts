@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { JsonWebTokenError, NotBeforeError, sign, TokenExpiredError, verify, type JwtPayload } from 'jsonwebtoken';
-import { FailureType, type SmsRequestInfo } from '../../workflows/definitions';
+import { FailureType, type SmsRequestInfo } from '../../workflows/contract';
 import { retryAfterMs } from './retry-after';
 
 /** Auth0's limit on a custom gateway call (seed 001); our default too. */

@@ -7,7 +7,7 @@ import {
   type IdentityEventType,
   type IdentityProviderEvent,
   type IdentityVerifiedOutputs,
-} from '../../workflows/definitions';
+} from '../../workflows/contract';
 import { retryAfterMs } from './retry-after';
 
 /** A VerificationSession as the workflows see it: no client secret, outputs only when asked for. */

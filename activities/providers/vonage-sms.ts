@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Vonage } from '@vonage/server-sdk';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 import { retryAfterMs } from './retry-after';
 
 export interface VonageSmsParams {

@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { SA_STATUS, type VerificationKind } from '../../workflows/definitions';
+import { SA_STATUS, type VerificationKind } from '../../workflows/contract';
 import { loadConfig } from '../../src/config/config';
 import { PushDevice } from '../../test/support/push-device';
 import { http, type Exchange } from './http';

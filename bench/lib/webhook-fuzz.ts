@@ -5,7 +5,7 @@ import { temporal } from '@temporalio/proto';
 import Stripe from 'stripe';
 import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
 import { loadConfig } from '../../src/config/config';
-import { SA_PROVIDER_REF } from '../../workflows/definitions';
+import { SA_PROVIDER_REF } from '../../workflows/contract';
 import type { System } from './system';
 import { sleep } from './util';
 

@@ -5,7 +5,7 @@ import {
   type WorkflowHandle,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { SA_CLIENT } from '../../workflows/definitions';
+import { SA_CLIENT } from '../../workflows/contract';
 import { toHttpError } from '../temporal/errors';
 
 /** Characters a workflow ID of ours is made of (references: A-Z a-z 0-9 . _ : -). */

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE } from '../../workflows/definitions';
+import { DEFAULT_TASK_QUEUE } from '../../workflows/contract';
 import { parseCodecKeys, type CodecKeys } from '../temporal/codec';
 import { loadAuthConfig, type AuthConfig } from './auth-config';
 import { loadLimitsConfig, parseCountries, parseLimit, type GuardConfig } from './limits-config';

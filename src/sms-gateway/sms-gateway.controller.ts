@@ -2,7 +2,7 @@ import { BadRequestException, Body, Controller, Headers, HttpCode, Post, Res } f
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { jsonSchemaOf } from '../common/zod-body';
-import { formatIssues } from '../../workflows/definitions';
+import { formatIssues } from '../../workflows/contract';
 import { smsGatewayRequestSchema } from './sms-gateway.schema';
 import { RateLimitedException, SmsGatewayService, type SmsGatewayAnswer } from './sms-gateway.service';
 import { Public } from '../auth/auth.guard';

@@ -15,16 +15,14 @@ import { AppConfig } from '../config/config';
 import type { RateLimitRule, SmsConfig } from '../config/sms-config';
 import { isUnavailable, toHttpError } from '../temporal/errors';
 import {
-  acquire,
-  awaitAcceptance,
-  rateLimitId,
+  type AcquireResult,
+  rateLimitContract,
   SA_KIND,
   SA_STATUS,
-  smsDeliveryId,
-  type AcquireResult,
+  smsDeliveryContract,
   type SmsDeliveryInput,
   type SmsDeliveryState,
-} from '../../workflows/definitions';
+} from '../../workflows/contract';
 import { rateLimit } from '../../workflows/rate-limit';
 import { smsDelivery } from '../../workflows/sms-delivery';
 import type { SmsGatewayRequest } from './sms-gateway.schema';
@@ -120,7 +118,8 @@ export class SmsGatewayService {
     const window = inbound.dedupeWindowSeconds * 1000;
     const now = Date.now();
     const bucket = window > 0 ? Math.floor(now / window) : now;
-    const idOf = (b: number) => smsDeliveryId(this.hash(inbound, `sms\n${message.recipient}\n${message.body}\n${b}`));
+    const idOf = (b: number) =>
+      smsDeliveryContract.id(this.hash(inbound, `sms\n${message.recipient}\n${message.body}\n${b}`));
     const id = idOf(bucket);
     // One second of the budget is kept for answering.
     const waitSeconds = () => Math.max(0, Math.floor((deadline - Date.now() - 1000) / 100) / 10);
@@ -131,7 +130,7 @@ export class SmsGatewayService {
       if (running) {
         return await this.client.workflow
           .getHandle(running)
-          .executeUpdate(awaitAcceptance, { args: [{ waitSeconds: waitSeconds() }] });
+          .executeUpdate(smsDeliveryContract.messages.awaitAcceptance, { args: [{ waitSeconds: waitSeconds() }] });
       }
       await this.enforceRateLimits(message, inbound);
       const input: SmsDeliveryInput = {
@@ -145,7 +144,7 @@ export class SmsGatewayService {
         dedupeWindowSeconds: inbound.dedupeWindowSeconds,
       };
       const routes = inbound.routes.map((r) => (r.gateway ? `${r.provider}:${r.gateway}` : r.provider)).join(' → ');
-      return await this.client.workflow.executeUpdateWithStart(awaitAcceptance, {
+      return await this.client.workflow.executeUpdateWithStart(smsDeliveryContract.messages.awaitAcceptance, {
         args: [{ waitSeconds: waitSeconds() }],
         startWorkflowOperation: new WithStartWorkflowOperation(smsDelivery, {
           workflowId: id,
@@ -218,9 +217,9 @@ export class SmsGatewayService {
 
   /** One hit on the `rateLimit` workflow of (scope, key), started if needed. */
   private async acquire(inbound: Inbound, scope: string, key: string, rule: RateLimitRule): Promise<AcquireResult> {
-    const workflowId = rateLimitId(scope, this.hash(inbound, `${scope}\n${key}`));
+    const workflowId = rateLimitContract.id(scope, this.hash(inbound, `${scope}\n${key}`));
     const run = () =>
-      this.client.workflow.executeUpdateWithStart(acquire, {
+      this.client.workflow.executeUpdateWithStart(rateLimitContract.messages.acquire, {
         args: [rule],
         startWorkflowOperation: new WithStartWorkflowOperation(rateLimit, {
           workflowId,

@@ -9,7 +9,7 @@ import {
 import type { SearchAttributePair } from '@temporalio/common';
 import type { Workflow } from '@temporalio/common';
 import { ReferenceConflictException } from '../common/http-errors';
-import { SA_CLIENT, SA_KIND, SA_STATUS } from '../../workflows/definitions';
+import { SA_CLIENT, SA_KIND, SA_STATUS } from '../../workflows/contract';
 import { firstState, toHttpError } from './errors';
 
 /** What a REST start needs: the run to start for an API client, and how to read its first state. */

@@ -4,7 +4,7 @@ import { Caller } from '../auth/auth.guard';
 import type { ApiCaller } from '../auth/authenticator';
 import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
-import { formatIssues, pushIdentitySchema, type PushVerificationInput } from '../../workflows/definitions';
+import { formatIssues, type PushVerificationInput, shared } from '../../workflows/contract';
 import {
   approveFactorBodySchema,
   pushAccessTokenInputSchema,
@@ -95,7 +95,7 @@ export class PushController {
 }
 
 function parseIdentity(identity: string): string {
-  const parsed = pushIdentitySchema.safeParse(identity);
+  const parsed = shared.pushIdentity().safeParse(identity);
   if (!parsed.success) throw new BadRequestException(formatIssues(parsed.error).replace(/^body/, 'identity'));
   return parsed.data;
 }

@@ -6,17 +6,16 @@ import type { ApiCaller } from '../auth/authenticator';
 import { ApiIdempotencyKey, IdempotencyKey } from '../common/idempotency-key';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import {
-  cancelInputSchema,
-  checkCodeInputSchema,
-  phoneVerificationInputSchema,
   type CancelInput,
   type CheckCodeInput,
+  phoneContract,
   type PhoneVerificationInput,
-} from '../../workflows/definitions';
+  shared,
+} from '../../workflows/contract';
 import { VerificationsService } from './verifications.service';
 
 /** The body of `POST /v1/verifications/phone`: the workflow input without what only the API sets. */
-export const phoneStartSchema = phoneVerificationInputSchema.omit({ client: true, firstSendCounted: true });
+export const phoneStartSchema = phoneContract.schemas().input.omit({ client: true, firstSendCounted: true });
 
 /**
  * REST convenience over the Temporal contract (workflow `phoneVerification`, updates, `getState`), for the
@@ -54,7 +53,7 @@ export class VerificationsController {
   @Post(':id/check')
   @HttpCode(200)
   @ApiOperation({ summary: 'Check a code (OTP, or silent-auth code with its requestId)' })
-  @ApiBody({ schema: jsonSchemaOf(checkCodeInputSchema) })
+  @ApiBody({ schema: jsonSchemaOf(phoneContract.schemas().checkCodeInput) })
   @ApiResponse({ status: 200, description: '{status: completed|invalid_code|failed|expired, attemptsLeft}' })
   @ApiResponse({ status: 409, description: 'The verification is no longer live' })
   @ApiErrors(400, 404, 429, 503)
@@ -62,7 +61,7 @@ export class VerificationsController {
   check(
     @Caller() caller: ApiCaller,
     @Param('id') id: string,
-    @Body(new ZodBody(checkCodeInputSchema)) body: CheckCodeInput,
+    @Body(new ZodBody(phoneContract.schemas().checkCodeInput)) body: CheckCodeInput,
     @IdempotencyKey() key?: string,
   ) {
     return this.service.check(caller.client, id, body, key);
@@ -96,12 +95,12 @@ export class VerificationsController {
   @ApiOperation({ summary: 'Cancel a live verification' })
   @ApiResponse({ status: 200, description: 'The verification state (cancelled)' })
   @ApiErrors(400, 404, 409, 503)
-  @ApiBody({ schema: jsonSchemaOf(cancelInputSchema), required: false })
+  @ApiBody({ schema: jsonSchemaOf(shared.cancelInput()), required: false })
   @ApiIdempotencyKey()
   cancel(
     @Caller() caller: ApiCaller,
     @Param('id') id: string,
-    @Body(new ZodBody(cancelInputSchema)) body: CancelInput,
+    @Body(new ZodBody(shared.cancelInput())) body: CancelInput,
     @IdempotencyKey() key?: string,
   ) {
     return this.service.cancel(caller.client, id, body, key);

@@ -8,21 +8,13 @@ import { updateIdFor } from '../common/idempotency-key';
 import { toHttpError } from '../temporal/errors';
 import { startVerification } from '../temporal/start';
 import {
-  cancel,
-  checkCode,
-  DEFAULT_MAX_CODE_ATTEMPTS,
-  DEFAULT_PHONE_CHANNELS,
-  DEFAULT_PHONE_EXPIRY_SECONDS,
-  getState,
-  nextChannel,
-  phoneVerificationId,
-  resend,
   type CancelInput,
   type CheckCodeInput,
   type CheckCodeResult,
+  phoneContract,
   type PhoneVerificationInput,
-  type VerificationState,
-} from '../../workflows/definitions';
+  type PhoneVerificationState,
+} from '../../workflows/contract';
 import { phoneVerification } from '../../workflows/phone-verification';
 
 /** The kinds `/v1/verifications/:id` serves (push enrollments are not verifications: /v1/push/enrollments). */
@@ -48,15 +40,15 @@ export class VerificationsService {
    * Starts (or, repeated with the same reference and body, joins) a phone verification for `caller` and returns its
    * state. The first send is counted by the abuse guard before anything starts; a refusal starts nothing.
    */
-  async startPhone(caller: string, body: PhoneVerificationInput): Promise<VerificationState> {
+  async startPhone(caller: string, body: PhoneVerificationInput): Promise<PhoneVerificationState> {
     if (body.messageTemplate !== undefined && !this.security.templates.has(caller, body.messageTemplate)) {
       throw new BadRequestException(`messageTemplate: no template named ${body.messageTemplate} is configured`);
     }
-    const channels = (body.channels ?? DEFAULT_PHONE_CHANNELS).map((c) => c.channel).join(' → ');
+    const channels = (body.channels ?? phoneContract.defaults.channels).map((c) => c.channel).join(' → ');
     const input: PhoneVerificationInput = { ...body, client: caller, firstSendCounted: true };
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: phoneVerification,
-      workflowId: phoneVerificationId(body.reference ?? randomKey(), caller),
+      workflowId: phoneContract.id(body.reference ?? randomKey(), caller),
       input,
       body,
       kind: 'phone',
@@ -64,20 +56,20 @@ export class VerificationsService {
       byReference: body.reference !== undefined,
       // No destination in summaries: they are stored in clear.
       staticSummary: `Phone verification for ${body.brand} via ${channels}`,
-      staticDetails: `client: ${caller}; channels: ${channels}; expiry: ${body.expirySeconds ?? DEFAULT_PHONE_EXPIRY_SECONDS} s; max code attempts: ${body.maxCodeAttempts ?? DEFAULT_MAX_CODE_ATTEMPTS}${body.reference ? `; reference: ${body.reference}` : ''}`,
+      staticDetails: `client: ${caller}; channels: ${channels}; expiry: ${body.expirySeconds ?? phoneContract.defaults.expirySeconds} s; max code attempts: ${body.maxCodeAttempts ?? phoneContract.defaults.maxCodeAttempts}${body.reference ? `; reference: ${body.reference}` : ''}`,
       // The destination travels in the (encrypted) memo, so a check can be refused here, before it costs an update.
       memo: { guardDestination: body.to },
-      state: (h) => h.query(getState),
+      state: (h) => h.query(phoneContract.messages.getState),
       beforeStart: () => this.security.countFirstSend(caller, body.to),
     });
   }
 
   /** The state of one of the caller's verifications (phone, push or identity); another's answers 404 like none. */
-  async get(caller: string, id: string): Promise<VerificationState> {
+  async get(caller: string, id: string): Promise<PhoneVerificationState> {
     const handle = this.handle(caller, id);
-    let state: VerificationState;
+    let state: PhoneVerificationState;
     try {
-      state = await handle.query(getState);
+      state = await handle.query(phoneContract.messages.getState);
     } catch (err) {
       throw toHttpError(err, id);
     }
@@ -94,26 +86,30 @@ export class VerificationsService {
     return this.update(
       caller,
       id,
-      (h) => h.executeUpdate(checkCode, { args: [input], updateId: updateIdFor('check', key, input) }),
+      (h) =>
+        h.executeUpdate(phoneContract.messages.checkCode, {
+          args: [input],
+          updateId: updateIdFor('check', key, input),
+        }),
       (memo) => this.security.checkAllowed(caller, memo?.guardDestination),
     );
   }
 
-  async nextChannel(caller: string, id: string, key?: string): Promise<VerificationState> {
+  async nextChannel(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate(nextChannel, { args: [], updateId: updateIdFor('next', key, null) }),
+      h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId: updateIdFor('next', key, null) }),
     );
   }
 
-  async resend(caller: string, id: string, key?: string): Promise<VerificationState> {
+  async resend(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate(resend, { args: [], updateId: updateIdFor('resend', key, null) }),
+      h.executeUpdate(phoneContract.messages.resend, { args: [], updateId: updateIdFor('resend', key, null) }),
     );
   }
 
-  async cancel(caller: string, id: string, input: CancelInput, key?: string): Promise<VerificationState> {
+  async cancel(caller: string, id: string, input: CancelInput, key?: string): Promise<PhoneVerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate(cancel, { args: [input], updateId: updateIdFor('cancel', key, input) }),
+      h.executeUpdate(phoneContract.messages.cancel, { args: [input], updateId: updateIdFor('cancel', key, input) }),
     );
   }
 

@@ -19,7 +19,7 @@ import {
 } from '../../activities/providers/stripe-identity';
 import { AppConfig } from '../config/config';
 import { deliver, findByProviderRef, signalOnce } from './deliver';
-import { identityProviderEvent, identityRedactionId, providerRef } from '../../workflows/definitions';
+import { identityContract, identityRedactionContract, providerRef } from '../../workflows/contract';
 import { Public } from '../auth/auth.guard';
 
 const IDENTITY_ID = /^identity-[A-Za-z0-9._:-]{1,64}$/;
@@ -66,7 +66,7 @@ export class StripeWebhookController {
     const delivered = await deliver(this.client, this.logger, `stripe ${event.type} event`, async () => {
       const workflowId =
         event.type === 'redacted'
-          ? identityRedactionId(event.sessionId)
+          ? identityRedactionContract.id(event.sessionId)
           : verified.workflowId && IDENTITY_ID.test(verified.workflowId)
             ? verified.workflowId
             : await findByProviderRef(this.client, providerRef('stripe', event.sessionId), { kind: 'identity' });
@@ -74,7 +74,11 @@ export class StripeWebhookController {
         this.logger.warn(`stripe ${event.type} event for unknown session ${event.sessionId} acknowledged`);
         return false;
       }
-      await signalOnce(this.client, workflowId, identityProviderEvent, event);
+      const signal =
+        event.type === 'redacted'
+          ? identityRedactionContract.messages.providerEvent
+          : identityContract.messages.providerEvent;
+      await signalOnce(this.client, workflowId, signal, event);
       return true;
     });
     return { received: true, delivered };

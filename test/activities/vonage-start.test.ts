@@ -9,7 +9,7 @@ import { createPhoneActivities } from '../../activities/phone';
 import { VonageVerifyAdapter, type VonageStartParams, type VonageStarted } from '../../activities/providers/vonage';
 import { Outbox } from '../../sandbox/outbox';
 import { VonageEmulator } from '../../sandbox/vonage-emulator';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 
 /**
  * A start whose answer was lost (worker killed after Vonage created the request) is retried; Vonage then answers 409

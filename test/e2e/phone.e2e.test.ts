@@ -4,7 +4,7 @@ import { sign } from 'jsonwebtoken';
 import { ApiSecurity, templatesOf } from '../../src/auth/api-security';
 import { VerificationsService } from '../../src/verifications/verifications.service';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import { SA_CHANNEL, SA_STATUS, type ProviderEvent, type VerificationState } from '../../workflows/definitions';
+import { type PhoneVerificationState, type ProviderEvent, SA_CHANNEL, SA_STATUS } from '../../workflows/contract';
 import { saveHistory } from '../support/histories';
 import { eventually, startStack, type Stack } from '../support/stack';
 
@@ -20,20 +20,20 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const startPhone = async (body: Record<string, unknown>): Promise<VerificationState> => {
+const startPhone = async (body: Record<string, unknown>): Promise<PhoneVerificationState> => {
   const res = await stack
     .http()
     .post('/v1/verifications/phone')
     .send({ brand: 'Acme', ...body });
   expect(res.status).toBe(201);
-  return res.body as VerificationState;
+  return res.body as PhoneVerificationState;
 };
-const getState = async (id: string): Promise<VerificationState> => {
+const getState = async (id: string): Promise<PhoneVerificationState> => {
   const res = await stack.http().get(`/v1/verifications/${id}`);
   expect(res.status).toBe(200);
-  return res.body as VerificationState;
+  return res.body as PhoneVerificationState;
 };
-const waitFor = (id: string, pred: (s: VerificationState) => boolean, timeoutMs = 20_000) =>
+const waitFor = (id: string, pred: (s: PhoneVerificationState) => boolean, timeoutMs = 20_000) =>
   eventually(async () => {
     const s = await getState(id);
     return pred(s) && s;

@@ -4,7 +4,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Runtime } from '@temporalio/worker';
 import { sign } from 'jsonwebtoken';
 import { vonageParamsSignature } from '../../activities/providers/vonage-sms-receipt';
-import { getSmsDeliveryState, type SmsDeliveryState } from '../../workflows/definitions';
+import { smsDeliveryContract, type SmsDeliveryState } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /**
@@ -79,7 +79,7 @@ const post = (body: unknown, token: string | null = auth0Token()) => {
 };
 const outbox = async (to: string) =>
   (await stack.http().get('/sandbox/outbox').query({ to })).body as { provider: string; body: string }[];
-const deliveryState = (id: string) => stack.client.workflow.getHandle(id).query(getSmsDeliveryState);
+const deliveryState = (id: string) => stack.client.workflow.getHandle(id).query(smsDeliveryContract.messages.getState);
 const waitForDelivery = (id: string, pred: (s: SmsDeliveryState) => boolean) =>
   eventually(async () => {
     const s = await deliveryState(id);

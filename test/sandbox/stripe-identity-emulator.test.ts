@@ -10,7 +10,7 @@ import {
   verifyStripeWebhook,
 } from '../../activities/providers/stripe-identity';
 import { StripeIdentityEmulator, type StripeIdentityEmulatorOptions } from '../../sandbox/stripe-identity-emulator';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 import { freePort } from '../support/ports';
 
 const SECRET_KEY = 'sk_test_emulator_unit';

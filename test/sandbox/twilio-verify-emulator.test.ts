@@ -9,7 +9,7 @@ import {
   verifyTwilioSignature,
 } from '../../activities/providers/twilio-webhook';
 import { TwilioVerifyEmulator } from '../../sandbox/twilio-verify-emulator';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 import { PushDevice } from '../support/push-device';
 import { freePort } from '../support/ports';
 import { eventually } from '../support/stack';

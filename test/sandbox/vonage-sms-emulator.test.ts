@@ -11,7 +11,7 @@ import {
   type VonageSignatureMethod,
   type VonageSmsReceipt,
 } from '../../activities/providers/vonage-sms-receipt';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 import { Outbox } from '../../sandbox/outbox';
 import { VonageSmsEmulator } from '../../sandbox/vonage-sms-emulator';
 import { eventually } from '../support/stack';

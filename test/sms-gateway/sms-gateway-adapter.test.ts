@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import express from 'express';
 import { decode, sign, verify, type JwtPayload } from 'jsonwebtoken';
 import { HttpSmsGateways, verifyGatewayToken, type SmsGatewayAuth } from '../../activities/providers/sms-gateway';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 import { Outbox } from '../../sandbox/outbox';
 import { SmsGatewayEmulator } from '../../sandbox/sms-gateway-emulator';
 
