@@ -1,7 +1,7 @@
 import { ConflictException, Injectable } from '@nestjs/common';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApiSecurity } from '../auth/api-security';
-import { notFound, ownedRun } from '../auth/ownership';
+import { isClientId, notFound, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { toHttpError } from '../temporal/errors';
 import { startVerification } from '../temporal/start';
@@ -37,7 +37,7 @@ export class OnboardingsService {
       workflowId: onboardingContract.id(input.reference, caller),
       input: { ...input, client: caller },
       body: input,
-      kind: 'onboarding',
+      kind: onboardingContract.kind,
       client: caller,
       byReference: true,
       staticSummary: `Onboarding of ${input.reference}: phone → identity${input.push ? ' → push' : ''}`,
@@ -57,7 +57,7 @@ export class OnboardingsService {
   }
 
   async get(caller: string, id: string): Promise<OnboardingState> {
-    if (!id.startsWith(`onboarding-${caller}-`)) throw notFound('onboarding', id);
+    if (!isClientId(id, caller, [onboardingContract])) throw notFound('onboarding', id);
     let state: OnboardingState;
     try {
       state = await this.client.workflow.getHandle(id).query(onboardingContract.messages.getState);
@@ -70,7 +70,7 @@ export class OnboardingsService {
 
   /** Cancels a live onboarding and its running step: 404 when not the caller's, 409 when it is over. */
   async cancel(caller: string, id: string, input: CancelInput): Promise<OnboardingState> {
-    const { handle, description } = await ownedRun(this.client, caller, id, ['onboarding'], 'onboarding');
+    const { handle, description } = await ownedRun(this.client, caller, id, [onboardingContract], 'onboarding');
     if (description.status.name !== 'RUNNING') throw new ConflictException(`onboarding ${id} is no longer live`);
     try {
       return await handle.executeUpdate(onboardingContract.messages.cancel, { args: [input] });

@@ -152,7 +152,7 @@ export class SmsGatewayService {
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
           typedSearchAttributes: [
-            { key: SA_KIND, value: 'sms' },
+            { key: SA_KIND, value: smsDeliveryContract.kind },
             { key: SA_STATUS, value: 'sending' },
           ],
           // No recipient, text or IP in summaries: they are stored in clear.

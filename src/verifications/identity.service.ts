@@ -16,7 +16,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { StripeIdentityAdapter, type StripeIdentity } from '../../activities/providers/stripe-identity';
 import { ApiSecurity } from '../auth/api-security';
-import { ownedRun } from '../auth/ownership';
+import { isClientId, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { toHttpError } from '../temporal/errors';
 import { startVerification } from '../temporal/start';
@@ -78,7 +78,7 @@ export class IdentityService {
       workflowId: identityContract.id(input.reference, caller),
       input: { ...input, client: caller },
       body: input,
-      kind: 'identity',
+      kind: identityContract.kind,
       client: caller,
       byReference: true,
       searchAttributes: [{ key: SA_PROVIDER, value: 'stripe' }],
@@ -124,7 +124,13 @@ export class IdentityService {
    * `redacted`), else through its `identityRedaction` workflow — started here when there is none yet.
    */
   async redact(caller: string, id: string): Promise<IdentityRedactionInfo> {
-    const { handle, description } = await ownedRun(this.client, caller, id, ['identity'], 'identity verification');
+    const { handle, description } = await ownedRun(
+      this.client,
+      caller,
+      id,
+      [identityContract],
+      'identity verification',
+    );
     if (description.status.name === 'RUNNING') {
       try {
         return await handle.executeUpdate(identityContract.messages.redact, { args: [{}] });
@@ -167,7 +173,7 @@ export class IdentityService {
 
   /** The state of one of the caller's identity verifications; another client's answers 404 like none. */
   private async state(caller: string, id: string): Promise<IdentityVerificationState> {
-    if (!id.startsWith(`identity-${caller}-`)) throw notFoundIdentity(id);
+    if (!isClientId(id, caller, [identityContract])) throw notFoundIdentity(id);
     let state: IdentityVerificationState;
     try {
       state = await this.client.workflow.getHandle(id).query(identityContract.messages.getState);

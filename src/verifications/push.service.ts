@@ -24,6 +24,7 @@ import {
   type PushEnrollmentState,
   type PushVerificationInput,
   type PushVerificationState,
+  type PhoneVerificationState,
   SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
@@ -93,7 +94,7 @@ export class PushService {
         signal: pushEnrollmentContract.messages.enrollmentRequested,
         signalArgs: [{ timeoutSeconds: input.enrollmentTimeoutSeconds }],
         typedSearchAttributes: [
-          { key: SA_KIND, value: 'push_enrollment' },
+          { key: SA_KIND, value: pushEnrollmentContract.kind },
           { key: SA_PROVIDER, value: 'twilio' },
           { key: SA_CLIENT, value: caller },
         ],
@@ -125,7 +126,7 @@ export class PushService {
       workflowId: pushContract.id(body.reference ?? randomKey(), caller),
       input,
       body,
-      kind: 'push',
+      kind: pushContract.kind,
       client: caller,
       byReference: body.reference !== undefined,
       searchAttributes: [{ key: SA_PROVIDER, value: 'twilio' }],
@@ -172,20 +173,14 @@ export class PushService {
   ): Promise<PushEnrollmentState> {
     if (!shared.factorSid().safeParse(factorSid).success)
       throw new BadRequestException('factorSid: must be a Factor SID');
-    const kind = body.verificationId.startsWith('push-')
-      ? 'push'
-      : body.verificationId.startsWith('phone-')
-        ? 'phone'
-        : undefined;
-    if (!kind) throw new BadRequestException('verificationId: must be a push or phone verification id');
-    const { handle } = await ownedRun(this.client, caller, body.verificationId, [kind]);
+    const contract = [pushContract, phoneContract].find((c) => body.verificationId.startsWith(`${c.idPrefix}-`));
+    if (!contract) throw new BadRequestException('verificationId: must be a push or phone verification id');
+    const kind = contract.kind;
+    const { handle } = await ownedRun(this.client, caller, body.verificationId, [contract]);
     let proof: { status: string; updatedAt: string; factorSid?: string };
     try {
-      proof = (await handle.query(phoneContract.messages.getState)) as {
-        status: string;
-        updatedAt: string;
-        factorSid?: string;
-      };
+      // Either kind's state has the fields a proof needs (push adds the factor its challenge was approved on).
+      proof = await handle.query<PushVerificationState | PhoneVerificationState>(contract.messages.getState.name);
     } catch (err) {
       throw toHttpError(err, body.verificationId);
     }

@@ -3,7 +3,7 @@ import { BadRequestException, ConflictException, Injectable } from '@nestjs/comm
 import { Client, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { AppConfig } from '../config/config';
 import { ApiSecurity } from '../auth/api-security';
-import { notFound, ownedRun } from '../auth/ownership';
+import { isClientId, notFound, ownedRun } from '../auth/ownership';
 import { updateIdFor } from '../common/idempotency-key';
 import { toHttpError } from '../temporal/errors';
 import { startVerification } from '../temporal/start';
@@ -14,12 +14,9 @@ import {
   phoneContract,
   type PhoneVerificationInput,
   type PhoneVerificationState,
+  VERIFICATION_CONTRACTS,
 } from '../../workflows/contract';
 import { phoneVerification } from '../../workflows/phone-verification';
-
-/** The kinds `/v1/verifications/:id` serves (push enrollments are not verifications: /v1/push/enrollments). */
-export const VERIFICATION_ID_KINDS = ['phone', 'push', 'identity'] as const;
-const isEnrollment = (id: string) => id.startsWith('push-enrollment-');
 
 /** A random verification key: 80 bits, short enough for `phone-<client>-<key>` to fit Vonage's 40-char client_ref. */
 export const randomKey = (): string => randomBytes(10).toString('hex');
@@ -51,7 +48,7 @@ export class VerificationsService {
       workflowId: phoneContract.id(body.reference ?? randomKey(), caller),
       input,
       body,
-      kind: 'phone',
+      kind: phoneContract.kind,
       client: caller,
       byReference: body.reference !== undefined,
       // No destination in summaries: they are stored in clear.
@@ -113,10 +110,12 @@ export class VerificationsService {
     );
   }
 
-  /** The handle of an ID the caller could own (the query's state then tells whose it is). */
+  /**
+   * The handle of an ID the caller could own (the query's state then tells whose it is): an ID of one of the
+   * VERIFICATION_CONTRACTS (phone, push, identity; push enrollments are not verifications: /v1/push/enrollments).
+   */
   private handle(caller: string, id: string): WorkflowHandle {
-    if (isEnrollment(id)) throw notFound('verification', id);
-    if (!VERIFICATION_ID_KINDS.some((k) => id.startsWith(`${k}-${caller}-`))) throw notFound('verification', id);
+    if (!isClientId(id, caller, VERIFICATION_CONTRACTS)) throw notFound('verification', id);
     return this.client.workflow.getHandle(id);
   }
 
@@ -127,8 +126,7 @@ export class VerificationsService {
     fn: (h: WorkflowHandle) => Promise<T>,
     before?: (memo: Record<string, unknown> | undefined) => Promise<void>,
   ): Promise<T> {
-    if (isEnrollment(id)) throw notFound('verification', id);
-    const { handle, description } = await ownedRun(this.client, caller, id, VERIFICATION_ID_KINDS);
+    const { handle, description } = await ownedRun(this.client, caller, id, VERIFICATION_CONTRACTS);
     await before?.(description.memo);
     try {
       // Sent even when the run is over: a retried update (same Idempotency-Key) still gets its first answer.

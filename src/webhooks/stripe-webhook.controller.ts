@@ -22,8 +22,6 @@ import { deliver, findByProviderRef, signalOnce } from './deliver';
 import { identityContract, identityRedactionContract, providerRef } from '../../workflows/contract';
 import { Public } from '../auth/auth.guard';
 
-const IDENTITY_ID = /^identity-[A-Za-z0-9._:-]{1,64}$/;
-
 /**
  * Stripe `identity.verification_session.*` webhooks → `providerEvent` signals. Holds no state: verify
  * `Stripe-Signature` on the raw body with `stripe.webhooks.constructEvent` (a bad or stale signature → 400, nothing
@@ -67,9 +65,11 @@ export class StripeWebhookController {
       const workflowId =
         event.type === 'redacted'
           ? identityRedactionContract.id(event.sessionId)
-          : verified.workflowId && IDENTITY_ID.test(verified.workflowId)
+          : verified.workflowId && identityContract.idPattern.test(verified.workflowId)
             ? verified.workflowId
-            : await findByProviderRef(this.client, providerRef('stripe', event.sessionId), { kind: 'identity' });
+            : await findByProviderRef(this.client, providerRef('stripe', event.sessionId), {
+                kind: identityContract.kind,
+              });
       if (!workflowId) {
         this.logger.warn(`stripe ${event.type} event for unknown session ${event.sessionId} acknowledged`);
         return false;

@@ -103,7 +103,7 @@ export class TwilioWebhookController {
       args: [{ identity: event.identity, ...(client ? { client } : {}) }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       typedSearchAttributes: [
-        { key: SA_KIND, value: 'push_enrollment' },
+        { key: SA_KIND, value: pushEnrollmentContract.kind },
         { key: SA_PROVIDER, value: 'twilio' },
         ...(client ? [{ key: SA_CLIENT, value: client }] : []),
       ],

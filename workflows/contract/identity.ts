@@ -226,7 +226,7 @@ export type IdentityVerificationResult = z.infer<Schemas['result']>;
 /** The identity verification's contract (see WorkflowContract). */
 export const identityContract = {
   type: 'identityVerification',
-  kind: 'identity',
+  kind: 'identity' as const,
   summary:
     'Verifies an identity document (or ID number) with Stripe Identity: one VerificationSession reused across the ' +
     "user's retries, driven by signed webhooks; Stripe Identity's last_error codes (terminal at once, or an " +

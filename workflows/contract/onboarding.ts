@@ -91,7 +91,7 @@ export type OnboardingResult = z.infer<Schemas['result']>;
 /** The onboarding's contract (see WorkflowContract). */
 export const onboardingContract = {
   type: 'onboarding',
-  kind: 'onboarding',
+  kind: 'onboarding' as const,
   summary:
     'Onboards one user: phoneVerification, then identityVerification (then a verified push factor, when asked), each a child workflow; the first step that does not complete ends it.',
   idPrefix: 'onboarding',

@@ -167,7 +167,7 @@ const CHANNEL_TIMEOUT_SECONDS: Record<Channel, number> = {
 /** The phone verification's contract (see WorkflowContract). */
 export const phoneContract = {
   type: 'phoneVerification',
-  kind: 'phone',
+  kind: 'phone' as const,
   summary: 'Verifies a phone number: silent auth → SMS → voice by default, the workflow owning the fallback.',
   idPrefix: 'phone',
   idPattern: verificationIdPattern('phone', 34),

@@ -95,7 +95,7 @@ export type ApproveFactorInput = z.infer<Schemas['approveFactorInput']>;
 /** The push enrollment's contract (see WorkflowContract). */
 export const pushEnrollmentContract = {
   type: 'pushEnrollment',
-  kind: 'push_enrollment',
+  kind: 'push_enrollment' as const,
   summary:
     "One per identity: follows the identity's push factors through `factor.created` → `factor.verified` (and " +
     '`factor.deleted`) so the platform can ask for a verified factor without calling Twilio. An access-token ' +

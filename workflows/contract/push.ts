@@ -95,7 +95,7 @@ export type PushVerificationResult = PushVerificationState;
 /** The push verification's contract (see WorkflowContract). */
 export const pushContract = {
   type: 'pushVerification',
-  kind: 'push',
+  kind: 'push' as const,
   summary:
     'Verifies a user with one Twilio Verify Push challenge on their enrolled device. Unanswered after ' +
     '`resendAfterSeconds`: its notification is resent (never a second challenge). `challenge.approved` → ' +

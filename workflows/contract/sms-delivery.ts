@@ -101,7 +101,7 @@ export type AwaitAcceptanceInput = z.infer<Schemas['awaitAcceptanceInput']>;
 /** The SMS delivery's contract (see WorkflowContract). */
 export const smsDeliveryContract = {
   type: 'smsDelivery',
-  kind: 'sms',
+  kind: 'sms' as const,
   summary:
     'Delivers one SMS (the inbound Auth0-compatible gateway `POST /sms-gateway`) over ordered routes — Vonage SMS API with delivery receipts, HTTP SMS gateways — falling back on send failures and failed receipts; stays open for the dedupe window.',
   idPrefix: 'sms',
