@@ -6,7 +6,7 @@ import { FailureType, phoneContract } from '../workflows/contract';
 import type { AbuseGuard } from './abuse-guard';
 import { createMessageTemplates, type MessageTemplates } from './message-templates';
 import { countSend, guardCheck } from './phone';
-import type { SmsGateways } from './providers/sms-gateway';
+import type { SmsGateways } from '../providers/sms-gateway/http-gateways';
 import { requireDep } from './require-dep';
 
 /** The key our OTP HMACs are made with (OTP_HMAC_SECRET): it never enters workflow history. */

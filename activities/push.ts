@@ -1,7 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { pushEnrollmentContract } from '../workflows/contract';
-import type { PushChallengeParams, TwilioPush } from './providers/twilio-push';
+import type { PushChallengeParams, TwilioPush } from '../providers/twilio/push';
 import { requireDep } from './require-dep';
 
 /**

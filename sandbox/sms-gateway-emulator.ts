@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { verifyGatewayToken, type SmsGatewayAuth } from '../activities/providers/sms-gateway';
+import { verifyGatewayToken, type SmsGatewayAuth } from '../providers/sms-gateway/token';
 import type { Outbox } from './outbox';
 
 export interface SmsGatewayEmulatorOptions {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import Stripe from 'stripe';
+import { signStripeWebhook, STRIPE_API_VERSION } from '../providers/stripe/webhook';
 import { keepLast, pruneOldest } from './retention';
 import { type HostedPageBackend, hostedPageUrl, stripeHostedPage } from './stripe-hosted-page';
 import { WebhookSender } from './webhook-sender';
@@ -53,7 +53,7 @@ export const SANDBOX_IDENTITY_OUTCOMES: readonly SandboxIdentityOutcome[] = [
 export interface StripeIdentityEmulatorOptions {
   /** The only secret key accepted (`Authorization: Bearer sk_…`); anything else answers 401. */
   secretKey: string;
-  /** Signs the events (`Stripe-Signature`, as `stripe.webhooks.generateTestHeaderString` makes it). */
+  /** Signs the events (`Stripe-Signature`, as Stripe signs them: providers/stripe/webhook.ts). */
   webhookSecret: string;
   /** Where events are POSTed (the app's `/webhooks/stripe`). */
   webhookUrl: () => string;
@@ -619,7 +619,7 @@ export class StripeIdentityEmulator {
     const raw = JSON.stringify({
       id,
       object: 'event',
-      api_version: Stripe.API_VERSION,
+      api_version: STRIPE_API_VERSION,
       created,
       data: { object },
       livemode: false,
@@ -649,10 +649,7 @@ export class StripeIdentityEmulator {
           url: this.opts.webhookUrl(),
           headers: {
             'content-type': 'application/json; charset=utf-8',
-            'stripe-signature': Stripe.webhooks.generateTestHeaderString({
-              payload: event.raw,
-              secret: this.opts.webhookSecret,
-            }),
+            'stripe-signature': signStripeWebhook(event.raw, this.opts.webhookSecret),
             'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
           },
           body: event.raw,

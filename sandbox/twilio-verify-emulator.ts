@@ -8,7 +8,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { signTwilioWebhook } from '../activities/providers/twilio-webhook';
+import { signTwilioWebhook } from '../providers/twilio/webhook';
 import { keepLast, pruneOldest } from './retention';
 import { renderDevicePage } from './twilio-device-page';
 import { WebhookSender } from './webhook-sender';

@@ -22,7 +22,7 @@ import {
 } from './common';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createIdentityActivities } from '../activities/identity';
-import type { StripeSessionSnapshot } from '../activities/providers/stripe-identity';
+import type { StripeSessionSnapshot } from '../providers/stripe/identity';
 import {
   FailureType,
   formatIssues,

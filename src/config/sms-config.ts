@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { SmsGatewayConfig } from '../../activities/providers/sms-gateway';
-import { VONAGE_SIGNATURE_METHODS, type VonageSignatureMethod } from '../../activities/providers/vonage-sms-receipt';
+import type { SmsGatewayConfig } from '../../providers/sms-gateway/http-gateways';
+import { VONAGE_SIGNATURE_METHODS, type VonageSignatureMethod } from '../../providers/vonage/sms-receipt';
 import { shared, type SmsRoute } from '../../workflows/contract';
 
 /** A sliding-window limit: at most `limit` hits per `windowSeconds`. */

@@ -10,7 +10,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
-import { verifyGatewayToken } from '../../activities/providers/sms-gateway';
+import { verifyGatewayToken } from '../../providers/sms-gateway/token';
 import { AppConfig } from '../config/config';
 import type { RateLimitRule, SmsConfig } from '../config/sms-config';
 import { isUnavailable, toHttpError } from '../temporal/errors';

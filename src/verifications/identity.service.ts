@@ -14,7 +14,7 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { StripeIdentityAdapter, type StripeIdentity } from '../../activities/providers/stripe-identity';
+import { StripeIdentityAdapter, type StripeIdentity } from '../../providers/stripe/identity';
 import { ApiSecurity } from '../auth/api-security';
 import { isClientId, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';

@@ -10,7 +10,7 @@ import {
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { TwilioPushAdapter, type TwilioPush } from '../../activities/providers/twilio-push';
+import { TwilioPushAdapter, type TwilioPush } from '../../providers/twilio/push';
 import { ApiSecurity } from '../auth/api-security';
 import { notFound, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';

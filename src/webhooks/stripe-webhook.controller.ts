@@ -12,11 +12,7 @@ import {
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Client } from '@temporalio/client';
-import {
-  StripeMalformedEventError,
-  StripeSignatureError,
-  verifyStripeWebhook,
-} from '../../activities/providers/stripe-identity';
+import { StripeMalformedEventError, StripeSignatureError, verifyStripeWebhook } from '../../providers/stripe/webhook';
 import { AppConfig } from '../config/config';
 import { deliver, findByProviderRef, signalOnce } from './deliver';
 import { identityContract, identityRedactionContract, providerRef } from '../../workflows/contract';

@@ -14,11 +14,7 @@ import type { Request } from 'express';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { AppConfig } from '../config/config';
 import { deliver, findByProviderRef, signalOnce } from './deliver';
-import {
-  normalizeTwilioPushWebhook,
-  parseForm,
-  verifyTwilioSignature,
-} from '../../activities/providers/twilio-webhook';
+import { normalizeTwilioPushWebhook, parseForm, verifyTwilioSignature } from '../../providers/twilio/webhook';
 import {
   providerRef,
   pushEnrollmentContract,

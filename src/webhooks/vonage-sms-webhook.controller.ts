@@ -8,7 +8,7 @@ import {
   normalizeVonageSmsReceipt,
   verifyVonageSmsReceipt,
   type VonageSmsReceipt,
-} from '../../activities/providers/vonage-sms-receipt';
+} from '../../providers/vonage/sms-receipt';
 import { providerRef, smsDeliveryContract } from '../../workflows/contract';
 import { Public } from '../auth/auth.guard';
 

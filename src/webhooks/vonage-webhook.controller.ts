@@ -17,7 +17,7 @@ import {
   normalizeVonageCallback,
   verifyVonageCallback,
   type VonageCallbackBody,
-} from '../../activities/providers/vonage-callback';
+} from '../../providers/vonage/verify-callback';
 import { phoneContract, providerRef } from '../../workflows/contract';
 import { Public } from '../auth/auth.guard';
 

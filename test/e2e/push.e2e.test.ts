@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import request from 'supertest';
-import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
+import { signTwilioWebhook } from '../../providers/twilio/webhook';
 import { createApi } from '../../src/app';
 import { createAbuseGuard } from '../../src/auth/abuse-guard';
 import type { EmulatedChallenge, WebhookDelivery } from '../../sandbox/twilio-verify-emulator';

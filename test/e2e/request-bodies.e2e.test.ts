@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Logger, ServiceUnavailableException } from '@nestjs/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { vonageParamsSignature } from '../../activities/providers/vonage-sms-receipt';
+import { vonageParamsSignature } from '../../providers/vonage/sms-receipt';
 import { VerificationsService } from '../../src/verifications/verifications.service';
 import type { PhoneVerificationState } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Runtime } from '@temporalio/worker';
 import { sign } from 'jsonwebtoken';
-import { vonageParamsSignature } from '../../activities/providers/vonage-sms-receipt';
+import { vonageParamsSignature } from '../../providers/vonage/sms-receipt';
 import { smsDeliveryContract, type SmsDeliveryState } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
 

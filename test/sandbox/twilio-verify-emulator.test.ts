@@ -2,12 +2,8 @@ import type { Server } from 'node:http';
 import { ApplicationFailure } from '@temporalio/common';
 import express from 'express';
 import twilio from 'twilio';
-import { classifyTwilioError, TwilioHttpError, TwilioPushAdapter } from '../../activities/providers/twilio-push';
-import {
-  normalizeTwilioPushWebhook,
-  parseForm,
-  verifyTwilioSignature,
-} from '../../activities/providers/twilio-webhook';
+import { classifyTwilioError, TwilioHttpError, TwilioPushAdapter } from '../../providers/twilio/push';
+import { normalizeTwilioPushWebhook, parseForm, verifyTwilioSignature } from '../../providers/twilio/webhook';
 import { TwilioVerifyEmulator } from '../../sandbox/twilio-verify-emulator';
 import { FailureType } from '../../workflows/contract';
 import { PushDevice } from '../support/push-device';

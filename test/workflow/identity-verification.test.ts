@@ -6,7 +6,7 @@ import type {
   StripeCreateSessionParams,
   StripeIdentity,
   StripeSessionSnapshot,
-} from '../../activities/providers/stripe-identity';
+} from '../../providers/stripe/identity';
 import {
   FailureType,
   identityContract,

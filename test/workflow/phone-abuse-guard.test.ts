@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { AbuseGuard, GuardVerdict } from '../../activities/abuse-guard';
-import type { SmsGateways } from '../../activities/providers/sms-gateway';
-import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
+import type { SmsGateways } from '../../providers/sms-gateway/http-gateways';
+import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
 import { phoneContract, type PhoneVerificationInput } from '../../workflows/contract';
 import { phoneVerification } from '../../workflows/phone-verification';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
+import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
 import {
   FailureType,
   phoneContract,

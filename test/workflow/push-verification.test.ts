@@ -7,8 +7,8 @@ import type {
   PushFactor,
   ResendOutcome,
   TwilioPush,
-} from '../../activities/providers/twilio-push';
-import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
+} from '../../providers/twilio/push';
+import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
 import {
   FailureType,
   phoneContract,

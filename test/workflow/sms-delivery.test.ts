@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { type Client, WithStartWorkflowOperation, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { SmsGatewayMessage, SmsGatewaySent } from '../../activities/providers/sms-gateway';
-import type { VonageSmsParams, VonageSmsSent } from '../../activities/providers/vonage-sms';
+import type { SmsGatewayMessage, SmsGatewaySent } from '../../providers/sms-gateway/http-gateways';
+import type { VonageSmsParams, VonageSmsSent } from '../../providers/vonage/sms';
 import {
   FailureType,
   rateLimitContract,

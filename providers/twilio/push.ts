@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import { FailureType } from '../../workflows/contract';
-import { retryAfterMs } from './retry-after';
+import { retryAfterMs } from '../retry-after';
 
 /** The host every Verify v2 call of the SDK goes to; the sandbox replaces it with its own base URL. */
 export const TWILIO_VERIFY_HOST = 'https://verify.twilio.com';

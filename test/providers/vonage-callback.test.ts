@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { verifyVonageCallback } from '../../activities/providers/vonage-callback';
+import { verifyVonageCallback } from '../../providers/vonage/verify-callback';
 
 /** Vonage signed callbacks (seed 000): signature, payload hash and the token's date, checked without a server. */
 const SECRET = 'a-signature-secret-of-this-test';
