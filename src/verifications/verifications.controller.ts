@@ -1,45 +1,23 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
+import { ApiAuthenticated, ApiErrors } from '../common/api-responses';
 import { Caller } from '../auth/auth.guard';
 import type { ApiCaller } from '../auth/authenticator';
 import { ApiIdempotencyKey, IdempotencyKey } from '../common/idempotency-key';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
-import {
-  type CancelInput,
-  type CheckCodeInput,
-  phoneContract,
-  type PhoneVerificationInput,
-  shared,
-} from '../../workflows/contract';
+import { type CancelInput, type CheckCodeInput, phoneContract, shared } from '../../workflows/contract';
 import { VerificationsService } from './verifications.service';
 
-/** The body of `POST /v1/verifications/phone`: the workflow input without what only the API sets. */
-export const phoneStartSchema = phoneContract.schemas().input.omit({ client: true, firstSendCounted: true });
-
 /**
- * REST convenience over the Temporal contract (workflow `phoneVerification`, updates, `getState`), for the
- * authenticated API client on its own verifications.
+ * REST convenience over the messages every verification kind answers under the same wire names (`getState`,
+ * `cancel`) and phone's updates (`checkCode`, `nextChannel`, `resend`), addressed by verification ID, for the
+ * authenticated API client on its own verifications. Starts are per kind (src/phone/, src/push/, src/identity/).
  */
 @ApiTags('verifications')
 @ApiAuthenticated()
 @Controller('v1/verifications')
 export class VerificationsController {
   constructor(private readonly service: VerificationsService) {}
-
-  @Post('phone')
-  @ApiOperation({
-    summary: 'Start a phone verification (silent auth → SMS → voice by default)',
-    description:
-      'With `reference`, the ID is deterministic (`phone-<client>-<reference>`): a repeat of the same request returns ' +
-      'the same verification, another request with that reference answers 409 `reference_conflict`. Every send ' +
-      'passes the abuse guard (429 `rate_limited`, 422 `destination_not_allowed`).',
-  })
-  @ApiBody({ schema: jsonSchemaOf(phoneStartSchema) })
-  @ApiStart('The verification state', { guarded: true })
-  startPhone(@Caller() caller: ApiCaller, @Body(new ZodBody(phoneStartSchema)) body: PhoneVerificationInput) {
-    return this.service.startPhone(caller.client, body);
-  }
 
   @Get(':id')
   @ApiOperation({ summary: 'The state of a verification' })

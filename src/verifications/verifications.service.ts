@@ -1,29 +1,30 @@
-import { randomBytes } from 'node:crypto';
-import { BadRequestException, ConflictException, Injectable } from '@nestjs/common';
+import { ConflictException, Injectable } from '@nestjs/common';
 import { Client, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { AppConfig } from '../config/config';
 import { ApiSecurity } from '../auth/api-security';
 import { isClientId, notFound, ownedRun } from '../auth/ownership';
 import { updateIdFor } from '../common/idempotency-key';
 import { toHttpError } from '../temporal/errors';
-import { startVerification } from '../temporal/start';
 import {
   type CancelInput,
   type CheckCodeInput,
   type CheckCodeResult,
+  type IdentityVerificationState,
   phoneContract,
-  type PhoneVerificationInput,
   type PhoneVerificationState,
+  type PushVerificationState,
   VERIFICATION_CONTRACTS,
 } from '../../workflows/contract';
-import { phoneVerification } from '../../workflows/phone-verification';
 
-/** A random verification key: 80 bits, short enough for `phone-<client>-<key>` to fit Vonage's 40-char client_ref. */
-export const randomKey = (): string => randomBytes(10).toString('hex');
+/** The state of a verification of any kind `/v1/verifications/:id` serves. */
+export type VerificationState = PhoneVerificationState | PushVerificationState | IdentityVerificationState;
 
 /**
- * The REST API's view of the contract: every call is a Temporal start, update or query that any other Temporal
- * client could make the same way, made for the authenticated API client on its own verifications only. Holds no state.
+ * The routes on `/v1/verifications/:id`, for every kind of VERIFICATION_CONTRACTS (phone, push, identity): the state
+ * (`getState`) and `cancel`, which every kind has under the same wire name, and phone's `checkCode`, `nextChannel` and
+ * `resend` (a push verification's fallback is a phone verification with an ID of its own). Every call is a Temporal
+ * query or update any other Temporal client could make the same way, made for the authenticated API client on its own
+ * verifications only. Holds no state.
  */
 @Injectable()
 export class VerificationsService {
@@ -33,40 +34,12 @@ export class VerificationsService {
     private readonly security: ApiSecurity,
   ) {}
 
-  /**
-   * Starts (or, repeated with the same reference and body, joins) a phone verification for `caller` and returns its
-   * state. The first send is counted by the abuse guard before anything starts; a refusal starts nothing.
-   */
-  async startPhone(caller: string, body: PhoneVerificationInput): Promise<PhoneVerificationState> {
-    if (body.messageTemplate !== undefined && !this.security.templates.has(caller, body.messageTemplate)) {
-      throw new BadRequestException(`messageTemplate: no template named ${body.messageTemplate} is configured`);
-    }
-    const channels = (body.channels ?? phoneContract.defaults.channels).map((c) => c.channel).join(' → ');
-    const input: PhoneVerificationInput = { ...body, client: caller, firstSendCounted: true };
-    return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
-      workflow: phoneVerification,
-      workflowId: phoneContract.id(body.reference ?? randomKey(), caller),
-      input,
-      body,
-      kind: phoneContract.kind,
-      client: caller,
-      byReference: body.reference !== undefined,
-      // No destination in summaries: they are stored in clear.
-      staticSummary: `Phone verification for ${body.brand} via ${channels}`,
-      staticDetails: `client: ${caller}; channels: ${channels}; expiry: ${body.expirySeconds ?? phoneContract.defaults.expirySeconds} s; max code attempts: ${body.maxCodeAttempts ?? phoneContract.defaults.maxCodeAttempts}${body.reference ? `; reference: ${body.reference}` : ''}`,
-      // The destination travels in the (encrypted) memo, so a check can be refused here, before it costs an update.
-      memo: { guardDestination: body.to },
-      state: (h) => h.query(phoneContract.messages.getState),
-      beforeStart: () => this.security.countFirstSend(caller, body.to),
-    });
-  }
-
   /** The state of one of the caller's verifications (phone, push or identity); another's answers 404 like none. */
-  async get(caller: string, id: string): Promise<PhoneVerificationState> {
+  async get(caller: string, id: string): Promise<VerificationState> {
     const handle = this.handle(caller, id);
-    let state: PhoneVerificationState;
+    let state: VerificationState;
     try {
-      state = await handle.query(phoneContract.messages.getState);
+      state = await handle.query<VerificationState>(phoneContract.messages.getState.name);
     } catch (err) {
       throw toHttpError(err, id);
     }
@@ -104,9 +77,12 @@ export class VerificationsService {
     );
   }
 
-  async cancel(caller: string, id: string, input: CancelInput, key?: string): Promise<PhoneVerificationState> {
+  async cancel(caller: string, id: string, input: CancelInput, key?: string): Promise<VerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate(phoneContract.messages.cancel, { args: [input], updateId: updateIdFor('cancel', key, input) }),
+      h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
+        args: [input],
+        updateId: updateIdFor('cancel', key, input),
+      }),
     );
   }
 

@@ -15,7 +15,7 @@ import { ApiSecurity } from '../auth/api-security';
 import { notFound, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { isUnavailable, toHttpError, updateFailureToHttp } from '../temporal/errors';
-import { startVerification } from '../temporal/start';
+import { randomKey, startVerification } from '../temporal/start';
 import {
   FailureType,
   phoneContract,
@@ -32,7 +32,6 @@ import {
 } from '../../workflows/contract';
 import { pushEnrollment } from '../../workflows/push-enrollment';
 import { pushVerification } from '../../workflows/push-verification';
-import { randomKey } from './verifications.service';
 
 /** Body of `POST /v1/push/access-tokens` (REST only: brokering a token is not a workflow operation). */
 export const pushAccessTokenInputSchema = z.strictObject({

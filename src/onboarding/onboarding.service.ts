@@ -20,7 +20,7 @@ export const onboardingStartSchema = onboardingContract.schemas().input.omit({ c
 
 /** REST convenience over the `onboarding` workflow, per API client: start (idempotent per reference), read, cancel. */
 @Injectable()
-export class OnboardingsService {
+export class OnboardingService {
   constructor(
     private readonly client: Client,
     private readonly config: AppConfig,

@@ -5,14 +5,14 @@ import type { ApiCaller } from '../auth/authenticator';
 import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import { type CancelInput, type OnboardingInput, shared } from '../../workflows/contract';
-import { onboardingStartSchema, OnboardingsService } from './onboardings.service';
+import { onboardingStartSchema, OnboardingService } from './onboarding.service';
 
 /** REST over the `onboarding` workflow: phone → identity (→ push), each a child workflow. */
 @ApiTags('onboardings')
 @ApiAuthenticated()
 @Controller('v1/onboardings')
-export class OnboardingsController {
-  constructor(private readonly service: OnboardingsService) {}
+export class OnboardingController {
+  constructor(private readonly service: OnboardingService) {}
 
   @Post()
   @ApiOperation({ summary: 'Start an onboarding: phone verification, then identity (then push enrollment)' })
