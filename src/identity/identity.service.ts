@@ -110,7 +110,7 @@ export class IdentityService {
     try {
       secret = await stripe.clientSecret(state.sessionId!);
     } catch (err) {
-      this.logger.warn(`stripe session of ${id} could not be read: ${failureType(err) ?? 'error'}`);
+      this.logger.warn(`stripe session of ${id} could not be read: ${errorLabel(err) ?? 'error'}`);
       throw new BadGatewayException('Stripe could not be reached; retry later');
     }
     if (secret.status !== 'requires_input' || !secret.clientSecret) {
@@ -215,6 +215,10 @@ function isOver(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError;
 }
 
-function failureType(err: unknown): string | undefined {
+/**
+ * What a log line says about an error: its ApplicationFailure `type`, else its class name. (workflows/common.ts's
+ * `failureType` is another thing: the `type` of an ApplicationFailure anywhere in a cause chain.)
+ */
+function errorLabel(err: unknown): string | undefined {
   return err instanceof ApplicationFailure ? (err.type ?? undefined) : (err as Error)?.name;
 }
