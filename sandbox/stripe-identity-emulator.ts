@@ -221,7 +221,7 @@ const SANDBOX_PERSON = {
 };
 
 /**
- * Offline emulator of Stripe Identity's VerificationSession API, faithful to seeds 003/004: the same paths
+ * Offline emulator of Stripe Identity's VerificationSession API, faithful to its API reference and Stripe Identity's verification checks: the same paths
  * (`/v1/identity/verification_sessions`, `/:id`, `/:id/cancel`, `/:id/redact`), form-encoded bodies, status rules
  * (cancel only from requires_input; redact from requires_input — which cancels — or verified), error bodies
  * (`{error: {type, code, message, param}}`), `last_error`, verified outputs (expand), redaction placeholders and
@@ -527,7 +527,7 @@ export class StripeIdentityEmulator {
     }
     s.redaction = { status: 'processing' };
     if (s.status === 'requires_input') {
-      // Seed 004: redacting a session that waits on the user cancels it.
+      // VerificationSession API reference: redacting a session that waits on the user cancels it.
       s.status = 'canceled';
       s.clientSecret = null;
       this.emit(s, this.event(s, 'canceled'));

@@ -3,16 +3,16 @@ import { FailureType, type SmsRequestInfo } from '../../workflows/contract';
 import { retryAfterMs } from '../retry-after';
 import { signGatewayToken, type SmsGatewayAuth } from './token';
 
-/** Auth0's limit on a custom gateway call (seed 001); our default too. */
+/** Auth0's limit on a custom SMS gateway call; our default too. */
 export const DEFAULT_SMS_GATEWAY_TIMEOUT_MS = 30_000;
 
-/** One configured HTTP SMS gateway (seed 001 `gateway_url` + `gateway_authentication` + `from`). */
+/** One configured HTTP SMS gateway (the Auth0 custom SMS gateway's `gateway_url` + `gateway_authentication` + `from`). */
 export interface SmsGatewayConfig {
   name: string;
   url: string;
   /** `sender` of every message through this gateway; else the caller's (the brand for our own OTP). */
   sender?: string;
-  /** Without it no Authorization header is sent (seed 001 makes authentication optional). */
+  /** Without it no Authorization header is sent (the Auth0 custom SMS gateway makes authentication optional). */
   auth?: SmsGatewayAuth;
   /** Per-call timeout; default 30 s (Auth0's). */
   timeoutMs?: number;
@@ -22,7 +22,7 @@ export interface SmsGatewayConfig {
   templates?: Record<string, string>;
 }
 
-/** What a gateway receives (seed 001 body). */
+/** What a gateway receives (the Auth0 custom SMS gateway's body). */
 export interface SmsGatewayMessage {
   recipient: string;
   body: string;
@@ -102,7 +102,7 @@ export class HttpSmsGateways implements SmsGateways {
         nonRetryable: false,
       });
     }
-    // Only the status counts (seed 001); the body is drained so the connection can be reused.
+    // Only the status counts (Auth0 reads nothing else); the body is drained so the connection can be reused.
     await res.arrayBuffer().catch(() => undefined);
     if (res.status >= 200 && res.status < 300) return { gateway: gateway.name, status: res.status };
 

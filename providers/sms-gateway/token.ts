@@ -6,12 +6,12 @@
 import { randomUUID } from 'node:crypto';
 import { JsonWebTokenError, NotBeforeError, sign, TokenExpiredError, verify, type JwtPayload } from 'jsonwebtoken';
 
-/** `gateway_authentication` of seed 001 (method `bearer`). */
+/** `gateway_authentication` of the Auth0 custom SMS gateway (method `bearer`). */
 export interface SmsGatewayAuth {
   subject: string;
   audience: string;
   secret: string;
-  /** The secret is base64url-encoded (seed 001 `secret_base64_encoded`): the key is its decoded bytes. */
+  /** The secret is base64url-encoded (`secret_base64_encoded`): the key is its decoded bytes. */
   secretBase64?: boolean;
 }
 
@@ -26,7 +26,7 @@ export const GATEWAY_TOKEN_MAX_LIFETIME_SECONDS = 300;
 export const GATEWAY_TOKEN_CLOCK_SKEW_SECONDS = 60;
 
 /**
- * The bearer token Auth0 puts on every gateway call (seed 001): an HS256 JWT whose `sub` and `aud` are
+ * The bearer token Auth0 puts on every gateway call: an HS256 JWT whose `sub` and `aud` are
  * `gateway_authentication.subject` and `.audience`, signed with its secret. Short-lived: `iat` and `exp` 5 minutes
  * apart at most, as `verifyGatewayToken` requires.
  */
@@ -41,7 +41,7 @@ export function signGatewayToken(auth: SmsGatewayAuth, lifetimeSeconds = GATEWAY
 }
 
 /**
- * Verifies the bearer token of a gateway call (seed 001 `gateway_authentication`): HS256 with the secret, `sub` and
+ * Verifies the bearer token of a gateway call (`gateway_authentication`): HS256 with the secret, `sub` and
  * `aud` as configured, not expired, and short-lived — it must carry `exp`, and live at most 5 minutes: exp − iat ≤
  * 300 s, and exp at most 300 s (+ 60 s of clock skew) from now, so a token signed once cannot be replayed for long.
  * The reason, when refused, is fit for a 401 body and a log line (it never holds the token).

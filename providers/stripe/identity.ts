@@ -125,7 +125,7 @@ export class StripeIdentityAdapter implements StripeIdentity {
     try {
       const session = await this.stripe.identity.verificationSessions.retrieve(
         sessionId,
-        // dob is expandable on its own (seed 004's redacted example expands both).
+        // dob is expandable on its own (the VerificationSession API reference's redacted example expands both).
         opts.expandOutputs ? { expand: ['verified_outputs', 'verified_outputs.dob'] } : {},
       );
       return toSnapshot(session, !!opts.expandOutputs);

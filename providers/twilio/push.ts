@@ -55,7 +55,7 @@ export type ResendOutcome = 'sent' | 'max_sends' | 'not_pending';
 
 /** The narrow interface the activities and the API use; the only door to Twilio Verify Push. */
 export interface TwilioPush {
-  /** Brokers an enrollment access token for a device (seed 002 "Obtain a Verify Push API access token"). */
+  /** Brokers an enrollment access token for a device (Twilio Verify Push: "Obtain a Verify Push API access token"). */
   createAccessToken(identity: string): Promise<BrokeredAccessToken>;
   listFactors(identity: string): Promise<PushFactor[]>;
   /** The identity's newest verified push factor, or undefined (also when Twilio does not know the entity). */

@@ -39,7 +39,7 @@ export function verifyVonageCallback(
   return { ok: true };
 }
 
-/** A Verify v2 callback body (seed 000). */
+/** A Verify v2 callback body (Vonage Verify v2 API reference, callbacks). */
 export interface VonageCallbackBody {
   request_id?: string;
   triggered_at?: string;

@@ -34,7 +34,7 @@ export interface SmsConfig {
   };
   /** The inbound gateway; absent (the endpoint answers 503) when SMS_INBOUND_SECRET is not set outside sandbox. */
   inbound?: {
-    /** Seed 001 `gateway_authentication`: the token must carry this `sub` and `aud`, signed with this secret. */
+    /** The Auth0 custom SMS gateway's `gateway_authentication`: the token must carry this `sub` and `aud`, signed with this secret. */
     subject: string;
     audience: string;
     secret: string;
@@ -115,7 +115,7 @@ const gatewaySchema = z
     templates: z.record(shared.templateName(), shared.otpTemplate()).optional(),
   })
   .refine((g) => !g.secret || (g.subject && g.audience), {
-    message: 'a gateway with a secret needs subject and audience (seed 001 gateway_authentication)',
+    message: 'a gateway with a secret needs subject and audience (Auth0 custom SMS gateway gateway_authentication)',
   });
 
 const envSchema = z.object({

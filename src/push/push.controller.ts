@@ -15,7 +15,7 @@ import {
 } from './push.service';
 
 /**
- * REST convenience over push: Verify Push access tokens for devices (seed 002), `pushVerification` starts and the
+ * REST convenience over push: Verify Push access tokens for devices (Twilio Verify Push), `pushVerification` starts and the
  * identity's enrollment, for the authenticated API client's own users. GET / cancel of a push verification go
  * through `/v1/verifications/:id` like every kind.
  */

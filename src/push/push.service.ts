@@ -51,7 +51,7 @@ export const approveFactorBodySchema = z.strictObject({
 });
 export type ApproveFactorBody = z.infer<typeof approveFactorBodySchema>;
 
-/** What the device receives (seed 002: the access token, the identity and the Verify Service SID). */
+/** What the device receives (Twilio Verify Push quickstart: the access token, the identity and the Verify Service SID). */
 export interface PushAccessTokenResponse {
   token: string;
   /** The Twilio entity identity the device enrolls under: `<client>-<identity>`. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { shared } from '../../workflows/contract';
 
 /**
- * The body Auth0 POSTs to a custom SMS gateway (seed 001): `{recipient, body, sender, req?}`. Auth0 formats numbers
+ * The body Auth0 POSTs to a custom SMS gateway (Auth0's custom SMS gateway docs): `{recipient, body, sender, req?}`. Auth0 formats numbers
  * with spaces (`"+1 399 999"`), so spaces, dots, dashes and parentheses are dropped before the E.164 check. Unknown
  * fields are ignored (Auth0 may add some); `req` is there when the connection has `forward_req_info`.
  */

@@ -79,7 +79,7 @@ export class SmsGatewayService {
   }
 
   /**
-   * Verifies `Authorization: Bearer <HS256 JWT>` (seed 001): signature, `aud`, `sub`, expiry, and a life of at most
+   * Verifies `Authorization: Bearer <HS256 JWT>` (Auth0 custom SMS gateway): signature, `aud`, `sub`, expiry, and a life of at most
    * 5 minutes (`verifyGatewayToken`). 401 names the reason.
    */
   authenticate(authorization: string | undefined): void {
