@@ -4,7 +4,8 @@
  * `schemas()` call.
  */
 import { z } from 'zod';
-import { lazy, query, shared, signal, update, type IdentityProviderEvent, type WorkflowContract } from './common';
+import { shared, type IdentityProviderEvent } from './common';
+import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
 
 export const REDACTION_STATUSES = [
   'none',

@@ -7,17 +7,13 @@ import { z } from 'zod';
 import {
   LIVE_STATUSES,
   TERMINAL_STATUSES,
-  lazy,
-  query,
   shared,
-  signal,
-  update,
   verificationIdFor,
   verificationIdPattern,
   type CancelInput,
   type IdentityProviderEvent,
-  type WorkflowContract,
 } from './common';
+import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
 import { identityRedactionContract, type IdentityRedactionInfo, type RedactInput } from './identity-redaction';
 
 /** The identity document types Stripe Identity accepts in `options.document.allowed_types`. */

@@ -1,8 +1,9 @@
 /**
  * THE contract of verifyflow, one module per workflow kind: each exports one descriptor (workflow type, workflow-ID
  * helper and pattern, input and result schemas, messages with their summaries, defaults) and the types of its
- * payloads; ./common.ts holds what they share. `WORKFLOW_CONTRACTS` lists every descriptor: the API validates IDs,
- * docs/CONTRACT.md is generated and the replay test checks histories by iterating it.
+ * payloads; ./common.ts holds what they share, ./descriptor.ts how a kind is described. `WORKFLOW_CONTRACTS` lists
+ * every descriptor: the API validates IDs, docs/CONTRACT.md is generated and the replay test checks histories by
+ * iterating it.
  *
  * Deterministic and Node-free (workflow code imports it). Importing it builds no schema: each kind's `schemas()`
  * builds that kind's on its first call.
@@ -15,9 +16,10 @@ import { pushContract } from './push';
 import { pushEnrollmentContract } from './push-enrollment';
 import { rateLimitContract } from './rate-limit';
 import { smsDeliveryContract } from './sms-delivery';
-import type { WorkflowContract } from './common';
+import type { WorkflowContract } from './descriptor';
 
 export * from './common';
+export * from './descriptor';
 export * from './phone';
 export * from './push';
 export * from './push-enrollment';

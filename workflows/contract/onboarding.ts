@@ -6,15 +6,12 @@ import { z } from 'zod';
 import {
   LIVE_STATUSES,
   TERMINAL_STATUSES,
-  lazy,
-  query,
   shared,
-  update,
   verificationIdFor,
   verificationIdPattern,
   type CancelInput,
-  type WorkflowContract,
 } from './common';
+import { lazy, query, update, type WorkflowContract } from './descriptor';
 import { identityContract } from './identity';
 import { phoneContract } from './phone';
 

@@ -11,18 +11,14 @@ import {
   REASONS,
   TERMINAL_STATUSES,
   VERIFICATION_KINDS,
-  lazy,
-  query,
   shared,
-  signal,
-  update,
   verificationIdFor,
   verificationIdPattern,
   type CancelInput,
   type Channel,
   type ProviderEvent,
-  type WorkflowContract,
 } from './common';
+import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
 
 const schemas = lazy(() => {
   const channelSpec = z

@@ -4,7 +4,8 @@
  * Node-free; its schemas are built on the first `schemas()` call.
  */
 import { z } from 'zod';
-import { lazy, query, shared, signal, update, type PushProviderEvent, type WorkflowContract } from './common';
+import { shared, type PushProviderEvent } from './common';
+import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
 
 /**
  * A push factor of the identity: `unverified` (created, not verified at Twilio), `pending_approval` (verified at

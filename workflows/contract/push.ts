@@ -8,17 +8,13 @@ import {
   LIVE_STATUSES,
   REASONS,
   TERMINAL_STATUSES,
-  lazy,
-  query,
   shared,
-  signal,
-  update,
   verificationIdFor,
   verificationIdPattern,
   type CancelInput,
   type PushProviderEvent,
-  type WorkflowContract,
 } from './common';
+import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
 import { phoneContract } from './phone';
 
 const schemas = lazy(() => {

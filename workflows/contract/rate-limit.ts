@@ -3,7 +3,7 @@
  * recipient and per client IP). Deterministic and Node-free; its schemas are built on the first `schemas()` call.
  */
 import { z } from 'zod';
-import { lazy, update, type WorkflowContract } from './common';
+import { lazy, update, type WorkflowContract } from './descriptor';
 
 const schemas = lazy(() => {
   const input = z.strictObject({

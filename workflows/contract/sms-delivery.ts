@@ -4,7 +4,8 @@
  * Deterministic and Node-free; its schemas are built on the first `schemas()` call.
  */
 import { z } from 'zod';
-import { REASONS, lazy, query, shared, signal, update, type ProviderEvent, type WorkflowContract } from './common';
+import { REASONS, shared, type ProviderEvent } from './common';
+import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
 
 /** What can carry an SMS for `smsDelivery`: the Vonage SMS API, or one of our configured HTTP SMS gateways. */
 export const SMS_ROUTE_PROVIDERS = ['vonage', 'sms_gateway'] as const;
