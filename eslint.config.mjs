@@ -2,6 +2,17 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * One adapter per provider SDK: `@vonage/*`, `stripe` and `twilio` are imported only in providers/ (adapters and
+ * webhook verification) and sandbox/ (the emulators sign like the providers do). test/ is exempt: its suites drive
+ * the real SDKs against the emulators.
+ */
+const PROVIDER_SDKS = {
+  // A regex, not a gitignore group: `stripe` would also match our own providers/stripe/ folder.
+  regex: '^(@vonage/|(stripe|twilio)(/|$))',
+  message: 'provider SDKs are imported only in providers/ (adapters, webhook verification) and sandbox/',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', 'test/histories/**', 'bench/{results,tmp}/**'] },
   js.configs.recommended,
@@ -32,7 +43,7 @@ export default tseslint.config(
               group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity'],
               message: 'workflows/ imports @temporalio/workflow only',
             },
-            { group: ['@vonage/*', 'stripe', 'twilio'], message: 'provider SDKs belong in activities/providers/' },
+            PROVIDER_SDKS,
           ],
           paths: [
             'fs',
@@ -79,10 +90,16 @@ export default tseslint.config(
               group: ['**/sandbox/*'],
               message: 'src/ imports the sandbox only through its seam: mountSandbox from sandbox/index.ts',
             },
+            PROVIDER_SDKS,
           ],
         },
       ],
     },
+  },
+  {
+    // Activities call adapters; the benchmark signs and sends through providers/ helpers like the app does.
+    files: ['activities/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [PROVIDER_SDKS] }] },
   },
   {
     files: ['test/**/*.ts'],

@@ -1,7 +1,7 @@
 import { activityInfo, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType, type IdentityDocumentOptions } from '../workflows/definitions';
-import type { StripeIdentity } from './providers/stripe-identity';
+import { FailureType, type IdentityDocumentOptions } from '../workflows/contract';
+import type { StripeIdentity } from '../providers/stripe/identity';
 import { requireDep } from './require-dep';
 
 export interface CreateIdentitySessionParams {

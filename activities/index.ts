@@ -2,15 +2,15 @@ import type { AbuseGuard } from './abuse-guard';
 import type { MessageTemplates } from './message-templates';
 import { createOnboardingActivities } from './onboarding';
 import { createPhoneActivities } from './phone';
-import type { VonageVerify } from './providers/vonage';
+import type { VonageVerify } from '../providers/vonage/verify';
 import { createPushActivities } from './push';
-import type { TwilioPush } from './providers/twilio-push';
+import type { TwilioPush } from '../providers/twilio/push';
 import { createIdentityActivities } from './identity';
-import type { StripeIdentity } from './providers/stripe-identity';
+import type { StripeIdentity } from '../providers/stripe/identity';
 import { createOtpActivities, type OtpKey } from './otp';
 import { createSmsDeliveryActivities } from './sms-delivery';
-import type { SmsGateways } from './providers/sms-gateway';
-import type { VonageSms } from './providers/vonage-sms';
+import type { SmsGateways } from '../providers/sms-gateway/http-gateways';
+import type { VonageSms } from '../providers/vonage/sms';
 
 /**
  * Everything the activities need, built once per worker from config (see VerificationPlugin). Each provider is

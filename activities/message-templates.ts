@@ -1,4 +1,4 @@
-import { DEFAULT_OTP_TEMPLATE, DEFAULT_TEMPLATE_NAME } from '../workflows/definitions';
+import { phoneContract } from '../workflows/contract';
 
 /**
  * The SMS texts of our own OTP, by name: callers choose a name, never the text (a caller-set text is a phishing
@@ -19,7 +19,7 @@ export function createMessageTemplates(options: {
   const resolve = (client: string | undefined, gateway: string, name: string): string | undefined =>
     (client !== undefined ? clients[client]?.[name] : undefined) ??
     gateways[gateway]?.[name] ??
-    (name === DEFAULT_TEMPLATE_NAME ? DEFAULT_OTP_TEMPLATE : undefined);
+    (name === phoneContract.defaults.otp.templateName ? phoneContract.defaults.otp.template : undefined);
   return {
     resolve,
     has: (client, name) =>

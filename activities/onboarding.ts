@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { getEnrollmentState, pushEnrollmentId } from '../workflows/definitions';
+import { pushEnrollmentContract } from '../workflows/contract';
 
 /** Activities of `onboarding`: reading other verifyflow workflows through the worker's own Temporal client. */
 export const createOnboardingActivities = () => ({
@@ -8,8 +8,8 @@ export const createOnboardingActivities = () => ({
   async pushEnrollmentStatus(identity: string): Promise<{ verified: boolean; factorSid?: string }> {
     try {
       const state = await Context.current()
-        .client.workflow.getHandle(pushEnrollmentId(identity))
-        .query(getEnrollmentState);
+        .client.workflow.getHandle(pushEnrollmentContract.id(identity))
+        .query(pushEnrollmentContract.messages.getState);
       return { verified: state.verified, factorSid: state.factorSid };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return { verified: false };

@@ -2,11 +2,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GuardParams } from '../workflows/common';
-import { DEFAULT_OTP_LENGTH, DEFAULT_TEMPLATE_NAME, FailureType } from '../workflows/definitions';
+import { FailureType, phoneContract } from '../workflows/contract';
 import type { AbuseGuard } from './abuse-guard';
 import { createMessageTemplates, type MessageTemplates } from './message-templates';
 import { countSend, guardCheck } from './phone';
-import type { SmsGateways } from './providers/sms-gateway';
+import type { SmsGateways } from '../providers/sms-gateway/http-gateways';
 import { requireDep } from './require-dep';
 
 /** The key our OTP HMACs are made with (OTP_HMAC_SECRET): it never enters workflow history. */
@@ -110,7 +110,7 @@ export const createOtpActivities = (deps: {
      */
     async otpSend(params: OtpSendParams): Promise<{ hmac: string; gateway: string }> {
       const gateway = params.gateway ?? gateways().names()[0];
-      const name = params.templateName ?? DEFAULT_TEMPLATE_NAME;
+      const name = params.templateName ?? phoneContract.defaults.otp.templateName;
       const template = (deps.templates ?? BUILT_IN_TEMPLATES).resolve(params.guard?.client, gateway, name);
       if (!template?.includes('@@password@@')) {
         throw ApplicationFailure.create({
@@ -120,7 +120,7 @@ export const createOtpActivities = (deps: {
         });
       }
       const workflowId = boundWorkflowId();
-      const code = deriveOtp(key(), workflowId, params, params.codeLength ?? DEFAULT_OTP_LENGTH);
+      const code = deriveOtp(key(), workflowId, params, params.codeLength ?? phoneContract.defaults.otp.length);
       await countSend(deps.guard, params.guard);
       const beat = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
       let sent;

@@ -1,7 +1,7 @@
 import { activityInfo, log } from '@temporalio/activity';
 import type { GuardParams } from '../workflows/common';
 import { guardRefusal, type AbuseGuard } from './abuse-guard';
-import type { VonageCheckOutcome, VonageStartParams, VonageVerify } from './providers/vonage';
+import type { VonageCheckOutcome, VonageStartParams, VonageVerify } from '../providers/vonage/verify';
 
 /** What a code check tells the workflow: the provider's answer, or that a retried check found the request gone. */
 export type PhoneCheckOutcome = VonageCheckOutcome | 'gone_after_retry';

@@ -1,7 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { getEnrollmentState, pushEnrollmentId } from '../workflows/definitions';
-import type { PushChallengeParams, TwilioPush } from './providers/twilio-push';
+import { pushEnrollmentContract } from '../workflows/contract';
+import type { PushChallengeParams, TwilioPush } from '../providers/twilio/push';
 import { requireDep } from './require-dep';
 
 /**
@@ -26,8 +26,8 @@ export const createPushActivities = (deps: { twilio?: TwilioPush }) => {
       let factors;
       try {
         const state = await Context.current()
-          .client.workflow.getHandle(pushEnrollmentId(params.identity))
-          .query(getEnrollmentState);
+          .client.workflow.getHandle(pushEnrollmentContract.id(params.identity))
+          .query(pushEnrollmentContract.messages.getState);
         factors = state.factors;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return null;

@@ -1,7 +1,7 @@
 import { log } from '@temporalio/activity';
-import type { SmsRequestInfo } from '../workflows/definitions';
-import type { SmsGateways } from './providers/sms-gateway';
-import type { VonageSms } from './providers/vonage-sms';
+import type { SmsRequestInfo } from '../workflows/contract';
+import type { SmsGateways } from '../providers/sms-gateway/http-gateways';
+import type { VonageSms } from '../providers/vonage/sms';
 import { requireDep } from './require-dep';
 
 export interface SmsGatewaySendParams {

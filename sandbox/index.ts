@@ -16,7 +16,7 @@ export interface Sandbox {
   twilio?: TwilioVerifyEmulator;
   /** Stripe Identity emulator at /sandbox/stripe (hosted verification page at /sandbox/stripe/verify/:id). */
   stripe?: StripeIdentityEmulator;
-  /** Custom SMS gateway (seed 001) at /sandbox/sms-gateway, with /500 and /hang (gateways sandbox, sandbox-500, sandbox-hang). */
+  /** Auth0-style custom SMS gateway at /sandbox/sms-gateway, with /500 and /hang (gateways sandbox, sandbox-500, sandbox-hang). */
   smsGateway?: SmsGatewayEmulator;
   /** Vonage SMS API at /sandbox/vonage-sms, signed delivery receipts to /webhooks/vonage-sms. */
   vonageSms?: VonageSmsEmulator;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { verifyGatewayToken, type SmsGatewayAuth } from '../activities/providers/sms-gateway';
+import { verifyGatewayToken, type SmsGatewayAuth } from '../providers/sms-gateway/token';
 import type { Outbox } from './outbox';
 
 export interface SmsGatewayEmulatorOptions {
@@ -37,7 +37,7 @@ export function codeInText(text: string): string {
 }
 
 /**
- * A custom SMS gateway as Auth0 expects one (seed 001), for the sandbox: `POST /` checks the bearer JWT (HS256,
+ * A custom SMS gateway as Auth0 expects one (Auth0's custom SMS gateway docs), for the sandbox: `POST /` checks the bearer JWT (HS256,
  * `sub`/`aud`, expiry, at most 5 minutes of life: `verifyGatewayToken`), takes `{recipient, body, sender, req?}` and
  * answers 200 once the message is "sent" to the outbox (provider `sms_gateway`). Special numbers: +15005550002
  * accepted but never delivered (not in the outbox), +15005550003 refused (400), +15005550004 503 twice then accepted.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import Stripe from 'stripe';
+import { signStripeWebhook, STRIPE_API_VERSION } from '../providers/stripe/webhook';
 import { keepLast, pruneOldest } from './retention';
 import { type HostedPageBackend, hostedPageUrl, stripeHostedPage } from './stripe-hosted-page';
 import { WebhookSender } from './webhook-sender';
@@ -9,11 +9,11 @@ import {
   STRIPE_IDENTITY_TERMINAL_CODES,
   STRIPE_IDENTITY_UNCOUNTED_CODES,
   type StripeIdentityErrorCode,
-} from '../workflows/definitions';
+} from '../workflows/contract';
 
 /**
- * `last_error.reason` per code, seed 003's descriptions as Stripe words them for the user: the contract's error codes
- * (workflows/definitions.ts) the emulator concludes. The contract knows more (address, e-mail and phone checks, an
+ * `last_error.reason` per code, as Stripe Identity's verification checks word them for the user: the contract's error
+ * codes (workflows/contract/identity.ts) the emulator concludes. The contract knows more (address, e-mail and phone checks, an
  * unsupported device): the sandbox does not emulate those checks, so they have no reason here and are no outcome.
  */
 const ERROR_REASONS = {
@@ -53,7 +53,7 @@ export const SANDBOX_IDENTITY_OUTCOMES: readonly SandboxIdentityOutcome[] = [
 export interface StripeIdentityEmulatorOptions {
   /** The only secret key accepted (`Authorization: Bearer sk_…`); anything else answers 401. */
   secretKey: string;
-  /** Signs the events (`Stripe-Signature`, as `stripe.webhooks.generateTestHeaderString` makes it). */
+  /** Signs the events (`Stripe-Signature`, as Stripe signs them: providers/stripe/webhook.ts). */
   webhookSecret: string;
   /** Where events are POSTed (the app's `/webhooks/stripe`). */
   webhookUrl: () => string;
@@ -221,7 +221,7 @@ const SANDBOX_PERSON = {
 };
 
 /**
- * Offline emulator of Stripe Identity's VerificationSession API, faithful to seeds 003/004: the same paths
+ * Offline emulator of Stripe Identity's VerificationSession API, faithful to its API reference and Stripe Identity's verification checks: the same paths
  * (`/v1/identity/verification_sessions`, `/:id`, `/:id/cancel`, `/:id/redact`), form-encoded bodies, status rules
  * (cancel only from requires_input; redact from requires_input — which cancels — or verified), error bodies
  * (`{error: {type, code, message, param}}`), `last_error`, verified outputs (expand), redaction placeholders and
@@ -527,7 +527,7 @@ export class StripeIdentityEmulator {
     }
     s.redaction = { status: 'processing' };
     if (s.status === 'requires_input') {
-      // Seed 004: redacting a session that waits on the user cancels it.
+      // VerificationSession API reference: redacting a session that waits on the user cancels it.
       s.status = 'canceled';
       s.clientSecret = null;
       this.emit(s, this.event(s, 'canceled'));
@@ -619,7 +619,7 @@ export class StripeIdentityEmulator {
     const raw = JSON.stringify({
       id,
       object: 'event',
-      api_version: Stripe.API_VERSION,
+      api_version: STRIPE_API_VERSION,
       created,
       data: { object },
       livemode: false,
@@ -649,10 +649,7 @@ export class StripeIdentityEmulator {
           url: this.opts.webhookUrl(),
           headers: {
             'content-type': 'application/json; charset=utf-8',
-            'stripe-signature': Stripe.webhooks.generateTestHeaderString({
-              payload: event.raw,
-              secret: this.opts.webhookSecret,
-            }),
+            'stripe-signature': signStripeWebhook(event.raw, this.opts.webhookSecret),
             'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)',
           },
           body: event.raw,

@@ -1,7 +1,7 @@
 import { escapeHtml } from './html';
 
 /**
- * The sandbox "device": a page that plays the Verify Push client SDK for one identity (seed 002, "Register a user
+ * The sandbox "device": a page that plays the Verify Push client SDK for one identity (Twilio Verify Push quickstart, "Register a user
  * and their device" and "Verify a user"). It asks the app backend for an access token (`POST /v1/push/access-tokens`),
  * creates an ES256 key pair with WebCrypto, creates and verifies its factor against the emulator, then lists pending
  * challenges with Approve / Deny buttons, answering with JWTs signed by its key. The key stays in localStorage.

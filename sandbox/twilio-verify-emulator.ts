@@ -8,7 +8,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { signTwilioWebhook } from '../activities/providers/twilio-webhook';
+import { signTwilioWebhook } from '../providers/twilio/webhook';
 import { keepLast, pruneOldest } from './retention';
 import { renderDevicePage } from './twilio-device-page';
 import { WebhookSender } from './webhook-sender';
@@ -137,7 +137,7 @@ const all = (v: unknown): string[] =>
 const b64url = (v: Buffer | string) => Buffer.from(v).toString('base64url');
 
 /**
- * Offline emulator of the Twilio Verify v2 Push API (seed 002): access tokens, entities, new factors, factor
+ * Offline emulator of the Twilio Verify v2 Push API (Twilio Verify Push): access tokens, entities, new factors, factor
  * verification, challenges with details and expiry, notifications, webhooks. The real `twilio` SDK reaches it through
  * a custom httpClient that rewrites https://verify.twilio.com. Same paths, form parameters, JSON resources and Twilio
  * error bodies (`{code, message, more_info, status}`); webhooks are form-encoded and signed with X-Twilio-Signature.
@@ -532,7 +532,7 @@ export class TwilioVerifyEmulator {
       throw invalid('Config.NotificationPlatform must be apn, fcm or none');
     let entity = this.entities.get(identity);
     if (!entity) {
-      // Creating the first factor creates the entity too (seed 002: no separate Create Entity call).
+      // Creating the first factor creates the entity too (Twilio Verify Push: no separate Create Entity call).
       entity = {
         sid: sid('YE'),
         identity,

@@ -198,7 +198,7 @@ const unauthorized = () =>
     'https://developer.vonage.com/en/api-errors#unauthorized',
   );
 
-/** The seed's "Invalid Code" body (its instance is a dash-less hex id, as in the seed). */
+/** The Verify v2 API reference's "Invalid Code" body (its instance is a dash-less hex id, as there). */
 const invalidCode = () =>
   new ProblemError({
     status: 400,

@@ -4,7 +4,7 @@ import {
   vonageParamsSignature,
   type VonageSignatureMethod,
   type VonageSmsReceipt,
-} from '../activities/providers/vonage-sms-receipt';
+} from '../providers/vonage/sms-receipt';
 import type { Outbox } from './outbox';
 import { keepLast } from './retention';
 import { codeInText } from './sms-gateway-emulator';

@@ -7,21 +7,23 @@ import { Authenticator } from './auth/authenticator';
 import { CodecModule } from './codec/codec.module';
 import { RetryAfterInterceptor } from './common/http-errors';
 import { MetricsModule } from './metrics/metrics';
-import { OnboardingsController } from './onboardings/onboardings.controller';
-import { OnboardingsService } from './onboardings/onboardings.service';
 import { AppConfig } from './config/config';
 import { EncryptionCodec } from './temporal/codec';
 import { HealthController } from './health/health.controller';
 import { TemporalModule } from './temporal/temporal.module';
+import { PhoneController } from './phone/phone.controller';
+import { PhoneService } from './phone/phone.service';
+import { PushController } from './push/push.controller';
+import { PushService } from './push/push.service';
+import { IdentityController } from './identity/identity.controller';
+import { IdentityService } from './identity/identity.service';
+import { OnboardingController } from './onboarding/onboarding.controller';
+import { OnboardingService } from './onboarding/onboarding.service';
 import { VerificationsController } from './verifications/verifications.controller';
 import { VerificationsService } from './verifications/verifications.service';
-import { VonageWebhookController } from './webhooks/vonage-webhook.controller';
-import { PushController } from './verifications/push.controller';
-import { PushService } from './verifications/push.service';
-import { TwilioWebhookController } from './webhooks/twilio-webhook.controller';
-import { IdentityController } from './verifications/identity.controller';
-import { IdentityService } from './verifications/identity.service';
 import { StripeWebhookController } from './webhooks/stripe-webhook.controller';
+import { TwilioWebhookController } from './webhooks/twilio-webhook.controller';
+import { VonageWebhookController } from './webhooks/vonage-webhook.controller';
 import { SmsGatewayModule } from './sms-gateway/sms-gateway.module';
 
 /**
@@ -45,6 +47,7 @@ export class AppModule {
         SmsGatewayModule.forRoot(config),
       ],
       controllers: [
+        PhoneController,
         VerificationsController,
         VonageWebhookController,
         HealthController,
@@ -52,7 +55,7 @@ export class AppModule {
         TwilioWebhookController,
         IdentityController,
         StripeWebhookController,
-        OnboardingsController,
+        OnboardingController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
@@ -60,10 +63,11 @@ export class AppModule {
         { provide: Authenticator, useValue: new Authenticator(config.auth) },
         { provide: APP_GUARD, useClass: ApiAuthGuard },
         { provide: APP_INTERCEPTOR, useClass: RetryAfterInterceptor },
+        PhoneService,
         VerificationsService,
         PushService,
         IdentityService,
-        OnboardingsService,
+        OnboardingService,
       ],
     };
   }

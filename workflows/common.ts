@@ -5,13 +5,13 @@ import { ApplicationFailure, condition, proxyActivities, setHandler, type Activi
 import type { UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
 import {
-  cancelInputSchema,
+  type CancelInput,
   FailureType,
   formatIssues,
   isTerminal,
-  type CancelInput,
+  shared,
   type VerificationStatus,
-} from './definitions';
+} from './contract/common';
 
 /**
  * Creating a provider request (a message goes out): retried with backoff for as long as `budgetSeconds` allows, not
@@ -118,7 +118,7 @@ export function rejectIfNotLive(status: VerificationStatus, what = 'verification
 
 /** The `cancel` update's validator, the same in every workflow: a well-formed (or omitted) argument, a live run. */
 export function validateCancel(req: unknown, status: VerificationStatus, what?: string): void {
-  const r = cancelInputSchema.safeParse(req ?? {});
+  const r = shared.cancelInput().safeParse(req ?? {});
   if (!r.success) throw new Error(formatIssues(r.error));
   rejectIfNotLive(status, what);
 }

@@ -22,43 +22,38 @@ import {
 } from './common';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { createIdentityActivities } from '../activities/identity';
-import type { StripeSessionSnapshot } from '../activities/providers/stripe-identity';
+import type { StripeSessionSnapshot } from '../providers/stripe/identity';
 import {
-  cancelIdentity,
-  DEFAULT_IDENTITY_DEADLINE_SECONDS,
-  DEFAULT_IDENTITY_MAX_ATTEMPTS,
   FailureType,
   formatIssues,
-  getIdentityState,
-  getRedactionState,
-  IDENTITY_REASONS,
-  identityProviderEvent,
-  identityProviderEventSchema,
-  identityRedactionId,
-  identityRedactionInputSchema,
-  identityVerificationInputSchema,
+  type IdentityProviderEvent,
   isTerminal,
   providerRef,
-  redact,
-  redactInputSchema,
   SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
   SA_PROVIDER_REF,
   SA_STATUS,
-  STRIPE_IDENTITY_TERMINAL_CODES,
-  STRIPE_IDENTITY_UNCOUNTED_CODES,
-  type IdentityProviderEvent,
+  shared,
+  type VerificationStatus,
+} from './contract/common';
+import {
+  IDENTITY_REASONS,
+  identityContract,
   type IdentityReason,
-  type IdentityRedactionInfo,
-  type IdentityRedactionInput,
-  type IdentityRedactionState,
   type IdentityVerificationInput,
   type IdentityVerificationResult,
   type IdentityVerificationState,
   type IdentityVerifiedOutputs,
-  type VerificationStatus,
-} from './definitions';
+  STRIPE_IDENTITY_TERMINAL_CODES,
+  STRIPE_IDENTITY_UNCOUNTED_CODES,
+} from './contract/identity';
+import {
+  identityRedactionContract,
+  type IdentityRedactionInfo,
+  type IdentityRedactionInput,
+  type IdentityRedactionState,
+} from './contract/identity-redaction';
 
 // Time here is the workflow clock: Date.now() and new Date() are deterministic inside the workflow sandbox.
 type IdentityActivities = ReturnType<typeof createIdentityActivities>;
@@ -89,10 +84,10 @@ const KNOWN_REASONS: readonly string[] = IDENTITY_REASONS;
  * this workflow. Verified outputs appear in the result only.
  */
 export async function identityVerification(rawInput: IdentityVerificationInput): Promise<IdentityVerificationResult> {
-  const input = parseInput(identityVerificationInputSchema, rawInput, 'identityVerification');
+  const input = parseInput(identityContract.schemas().input, rawInput, 'identityVerification');
   const id = workflowInfo().workflowId;
   const startedAt = Date.now();
-  const deadline = startedAt + (input.deadlineSeconds ?? DEFAULT_IDENTITY_DEADLINE_SECONDS) * 1000;
+  const deadline = startedAt + (input.deadlineSeconds ?? identityContract.defaults.deadlineSeconds) * 1000;
   const state: IdentityVerificationState = {
     id,
     kind: 'identity',
@@ -100,7 +95,7 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
     type: input.type,
     status: 'pending',
     attempts: 0,
-    maxAttempts: input.maxAttempts ?? DEFAULT_IDENTITY_MAX_ATTEMPTS,
+    maxAttempts: input.maxAttempts ?? identityContract.defaults.maxAttempts,
     expiresAt: new Date(deadline).toISOString(),
     startedAt: new Date(startedAt).toISOString(),
     updatedAt: new Date(startedAt).toISOString(),
@@ -162,11 +157,11 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
     ]);
   };
 
-  setHandler(getIdentityState, () => state);
+  setHandler(identityContract.messages.getState, () => state);
 
-  setHandler(identityProviderEvent, (raw: IdentityProviderEvent) => {
+  setHandler(identityContract.messages.providerEvent, (raw: IdentityProviderEvent) => {
     // Signals cannot be rejected: a malformed one is logged and dropped.
-    const event = identityProviderEventSchema.safeParse(raw);
+    const event = shared.identityProviderEvent().safeParse(raw);
     if (!event.success) {
       log.warn('malformed provider event dropped', { issues: formatIssues(event.error) });
       return;
@@ -189,13 +184,13 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
 
   const rejectIfNotLive = (): void => rejectIfNotLiveStatus(state.status);
 
-  setCancelHandler(cancelIdentity, state, () => {
+  setCancelHandler(identityContract.messages.cancel, state, () => {
     cancelRequested = true;
     touch();
   });
 
   setHandler(
-    redact,
+    identityContract.messages.redact,
     async (): Promise<IdentityRedactionInfo> => {
       redactRequested = true;
       touch();
@@ -204,7 +199,7 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
     },
     {
       validator: (req) => {
-        const r = redactInputSchema.safeParse(req ?? {});
+        const r = identityContract.schemas().redactInput.safeParse(req ?? {});
         if (!r.success) throw new Error(formatIssues(r.error));
         rejectIfNotLive();
       },
@@ -401,7 +396,7 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
     if (state.status !== 'completed') await release();
     if (sessionId && redactionPlanned()) {
       const delaySeconds = redactRequested ? 0 : input.redactAfterSeconds!;
-      const workflowId = identityRedactionId(sessionId);
+      const workflowId = identityRedactionContract.id(sessionId);
       // Recorded before the child is started, in the task that ends the verification: a state read in between never
       // shows a final status without the redaction that follows it.
       state.redaction = {
@@ -445,7 +440,7 @@ const REDACTION_MAX_WAIT_MS = 7 * 24 * 3600 * 1000;
  * until it is not. Its ID derives from the session: `redaction-stripe-<session id>`.
  */
 export async function identityRedaction(rawInput: IdentityRedactionInput): Promise<IdentityRedactionState> {
-  const input = parseInput(identityRedactionInputSchema, rawInput, 'identityRedaction');
+  const input = parseInput(identityRedactionContract.schemas().input, rawInput, 'identityRedaction');
   const startedAt = Date.now();
   const state: IdentityRedactionState = {
     status: 'scheduled',
@@ -476,14 +471,14 @@ export async function identityRedaction(rawInput: IdentityRedactionInput): Promi
     ...(state.error ? { error: state.error } : {}),
   });
 
-  setHandler(getRedactionState, () => state);
-  setHandler(identityProviderEvent, (raw: IdentityProviderEvent) => {
-    const event = identityProviderEventSchema.safeParse(raw);
+  setHandler(identityRedactionContract.messages.getState, () => state);
+  setHandler(identityRedactionContract.messages.providerEvent, (raw: IdentityProviderEvent) => {
+    const event = shared.identityProviderEvent().safeParse(raw);
     if (!event.success || event.data.sessionId !== input.sessionId) return;
     if (event.data.type === 'redacted' || event.data.redactionStatus === 'redacted') redactedSeen = true;
   });
   setHandler(
-    redact,
+    identityRedactionContract.messages.redact,
     async (): Promise<IdentityRedactionInfo> => {
       redactNow = true;
       await condition(() => state.status !== 'scheduled');
@@ -491,7 +486,7 @@ export async function identityRedaction(rawInput: IdentityRedactionInput): Promi
     },
     {
       validator: (req) => {
-        const r = redactInputSchema.safeParse(req ?? {});
+        const r = identityRedactionContract.schemas().redactInput.safeParse(req ?? {});
         if (!r.success) throw new Error(formatIssues(r.error));
       },
     },

@@ -13,24 +13,17 @@ import {
 } from '@temporalio/workflow';
 import { parseInput, setCancelHandler } from './common';
 import type { createOnboardingActivities } from '../activities/onboarding';
+import { isTerminal, SA_CLIENT, SA_KIND, SA_STATUS, type VerificationStatus } from './contract/common';
+import { phoneContract } from './contract/phone';
+import { pushEnrollmentContract } from './contract/push-enrollment';
+import { identityContract } from './contract/identity';
 import {
-  cancelOnboarding,
-  getOnboardingState,
-  identityVerificationId,
-  isTerminal,
-  onboardingInputSchema,
-  phoneVerificationId,
-  pushEnrollmentId,
-  pushEntityIdentity,
-  SA_CLIENT,
-  SA_KIND,
-  SA_STATUS,
+  onboardingContract,
   type OnboardingInput,
   type OnboardingResult,
   type OnboardingState,
   type OnboardingStep,
-  type VerificationStatus,
-} from './definitions';
+} from './contract/onboarding';
 import { identityVerification } from './identity-verification';
 import { phoneVerification } from './phone-verification';
 
@@ -52,11 +45,13 @@ const { pushEnrollmentStatus } = proxyActivities<ReturnType<typeof createOnboard
  * (the `cancel` update, or a Temporal cancellation) cancels the running child, which releases its provider request.
  */
 export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingResult> {
-  const input = parseInput(onboardingInputSchema, rawInput, 'onboarding');
+  const input = parseInput(onboardingContract.schemas().input, rawInput, 'onboarding');
   const client = input.client;
   /** Every step runs for the same API client (its IDs, search attribute and abuse-guard counts). */
   const inherited = client ? { typedSearchAttributes: [{ key: SA_CLIENT, value: client }] } : {};
-  const pushIdentity = input.push ? pushEntityIdentity(input.push.identity, client) : undefined;
+  const pushIdentity = input.push
+    ? pushEnrollmentContract.helpers.entityIdentity(input.push.identity, client)
+    : undefined;
   const now = () => new Date().toISOString();
   const step = (name: OnboardingStep['name'], workflowId: string): OnboardingStep => ({
     name,
@@ -69,9 +64,9 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
     ...(client ? { client } : {}),
     status: 'pending',
     steps: [
-      step('phone', phoneVerificationId(input.reference, client)),
-      step('identity', identityVerificationId(input.reference, client)),
-      ...(pushIdentity ? [step('push', pushEnrollmentId(pushIdentity))] : []),
+      step('phone', phoneContract.id(input.reference, client)),
+      step('identity', identityContract.id(input.reference, client)),
+      ...(pushIdentity ? [step('push', pushEnrollmentContract.id(pushIdentity))] : []),
     ],
     startedAt: now(),
     updatedAt: now(),
@@ -80,9 +75,9 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
   const scope = new CancellationScope();
   let cancelRequested = false;
 
-  setHandler(getOnboardingState, () => state);
+  setHandler(onboardingContract.messages.getState, () => state);
   setCancelHandler(
-    cancelOnboarding,
+    onboardingContract.messages.cancel,
     state,
     () => {
       cancelRequested = true;

@@ -28,42 +28,30 @@ import {
 } from './common';
 import type { createOtpActivities } from '../activities/otp';
 import {
-  cancel,
-  checkCode,
-  checkCodeInputSchema,
-  DEFAULT_CHANNEL_TIMEOUT_SECONDS,
-  DEFAULT_MAX_CODE_ATTEMPTS,
-  DEFAULT_PROVIDER_RETRY_SECONDS,
-  DEFAULT_MAX_RESENDS,
-  DEFAULT_OTP_VALIDITY_SECONDS,
-  DEFAULT_PHONE_CHANNELS,
-  DEFAULT_PHONE_EXPIRY_SECONDS,
   FailureType,
   formatIssues,
-  getState,
   isTerminal,
-  nextChannel,
-  phoneVerificationInputSchema,
-  providerEvent,
-  providerEventSchema,
+  type ProviderEvent,
   providerRef,
-  resend,
+  type Reason,
   SA_CHANNEL,
   SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
   SA_PROVIDER_REF,
   SA_STATUS,
+  shared,
+  type VerificationStatus,
+} from './contract/common';
+import {
   type ChannelState,
   type CheckCodeInput,
   type CheckCodeResult,
+  phoneContract,
   type PhoneVerificationInput,
   type PhoneVerificationResult,
-  type ProviderEvent,
-  type Reason,
-  type VerificationState,
-  type VerificationStatus,
-} from './definitions';
+  type PhoneVerificationState,
+} from './contract/phone';
 
 // Time here is the workflow clock: Date.now() and new Date() are deterministic inside the workflow sandbox.
 type PhoneActivities = ReturnType<typeof createPhoneActivities>;
@@ -137,18 +125,18 @@ interface OwnOtp {
  * providers falls back from one provider to the other when the first is down.
  */
 export async function phoneVerification(rawInput: PhoneVerificationInput): Promise<PhoneVerificationResult> {
-  const input = parseInput(phoneVerificationInputSchema, rawInput, 'phoneVerification');
-  const channels = input.channels ?? DEFAULT_PHONE_CHANNELS;
+  const input = parseInput(phoneContract.schemas().input, rawInput, 'phoneVerification');
+  const channels = input.channels ?? phoneContract.defaults.channels;
   const specs = channels.map((c) => ({
     channel: c.channel,
     provider: c.provider ?? 'vonage',
     gateway: c.gateway,
     to: c.to ?? input.to,
-    timeoutSeconds: c.timeoutSeconds ?? DEFAULT_CHANNEL_TIMEOUT_SECONDS[c.channel],
+    timeoutSeconds: c.timeoutSeconds ?? phoneContract.defaults.channelTimeoutSeconds[c.channel],
   }));
   const startedAt = Date.now();
-  const expiresAtMs = startedAt + (input.expirySeconds ?? DEFAULT_PHONE_EXPIRY_SECONDS) * 1000;
-  const state: VerificationState = {
+  const expiresAtMs = startedAt + (input.expirySeconds ?? phoneContract.defaults.expirySeconds) * 1000;
+  const state: PhoneVerificationState = {
     id: workflowInfo().workflowId,
     kind: 'phone',
     ...(input.client ? { client: input.client } : {}),
@@ -162,9 +150,9 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       timeoutSeconds: s.timeoutSeconds,
       status: 'waiting',
     })),
-    attemptsLeft: input.maxCodeAttempts ?? DEFAULT_MAX_CODE_ATTEMPTS,
+    attemptsLeft: input.maxCodeAttempts ?? phoneContract.defaults.maxCodeAttempts,
     ...(specs.some((s) => s.provider === 'sms_gateway')
-      ? { resendsLeft: input.maxResends ?? DEFAULT_MAX_RESENDS }
+      ? { resendsLeft: input.maxResends ?? phoneContract.defaults.otp.maxResends }
       : {}),
     expiresAt: new Date(expiresAtMs).toISOString(),
     startedAt: new Date(startedAt).toISOString(),
@@ -257,7 +245,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     return `${what}, channel ${state.channelIndex + 1} of ${specs.length} (${via.trim()}), expires ${expires} UTC`;
   };
 
-  setHandler(getState, () => state);
+  setHandler(phoneContract.messages.getState, () => state);
 
   /** Applies a provider event about the current request. */
   const applyEvent = (event: ProviderEvent, current: ProviderRun): void => {
@@ -295,9 +283,9 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     }
   };
 
-  setHandler(providerEvent, (raw: ProviderEvent) => {
+  setHandler(phoneContract.messages.providerEvent, (raw: ProviderEvent) => {
     // Signals cannot be rejected: a malformed one is logged and dropped.
-    const parsed = providerEventSchema.safeParse(raw);
+    const parsed = shared.providerEvent().safeParse(raw);
     if (!parsed.success) {
       log.warn('malformed provider event dropped', { issues: formatIssues(parsed.error) });
       return;
@@ -375,7 +363,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
   };
 
   setHandler(
-    checkCode,
+    phoneContract.messages.checkCode,
     async (req): Promise<CheckCodeResult> => {
       // The code can reach us before the activity that created its request has reported back: wait for it. Then wait
       // for our turn: one check at a time. (A condition wakes every waiter at once, so each looks again when it runs.)
@@ -398,7 +386,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     },
     {
       validator: (req) => {
-        const r = checkCodeInputSchema.safeParse(req);
+        const r = phoneContract.schemas().checkCodeInput.safeParse(req);
         if (!r.success) throw new Error(formatIssues(r.error));
         rejectIfNotLive();
       },
@@ -455,7 +443,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
   }
 
   setHandler(
-    nextChannel,
+    phoneContract.messages.nextChannel,
     async () => {
       const from = state.channelIndex;
       const me: SendOrder = {};
@@ -477,7 +465,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
   );
 
   setHandler(
-    resend,
+    phoneContract.messages.resend,
     async () => {
       const index = state.channelIndex;
       // The current code may still be on its way: the new one follows it.
@@ -526,7 +514,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     },
   );
 
-  setCancelHandler(cancel, state, () => {
+  setCancelHandler(phoneContract.messages.cancel, state, () => {
     cancelRequested = true;
     touch();
   });
@@ -578,7 +566,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
         issue,
         guard: sendGuard(index),
       });
-      const expiresAtMs = Date.now() + (input.codeValiditySeconds ?? DEFAULT_OTP_VALIDITY_SECONDS) * 1000;
+      const expiresAtMs = Date.now() + (input.codeValiditySeconds ?? phoneContract.defaults.otp.validitySeconds) * 1000;
       run = { requestId: `otp-${issue}`, first: index, last: index, otp: { hmac: sent.hmac, issue, expiresAtMs } };
       state.channels[index].gateway = sent.gateway;
       activate(index);
@@ -614,7 +602,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     try {
       // Retried while the provider is down, within the input's budget and never past the verification's expiry.
       const budget = Math.min(
-        input.providerRetrySeconds ?? DEFAULT_PROVIDER_RETRY_SECONDS,
+        input.providerRetrySeconds ?? phoneContract.defaults.providerRetrySeconds,
         (expiresAtMs - Date.now()) / 1000,
       );
       const summary = `start ${steps.map((s) => s.channel).join(' → ')}`;

@@ -10,27 +10,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { parseInput } from './common';
+import { FailureType, formatIssues, SA_CLIENT, SA_KIND, SA_PROVIDER, SA_STATUS, shared } from './contract/common';
 import {
-  approveFactor,
-  approveFactorInputSchema,
-  DEFAULT_PUSH_ENROLLMENT_TIMEOUT_SECONDS,
-  FailureType,
-  enrollmentRequested,
-  enrollmentRequestSchema,
-  formatIssues,
-  getEnrollmentState,
-  pushEnrollmentInputSchema,
-  pushProviderEvent,
-  pushProviderEventSchema,
-  SA_CLIENT,
-  SA_KIND,
-  SA_PROVIDER,
-  SA_STATUS,
   type ApproveFactorInput,
+  pushEnrollmentContract,
   type PushEnrollmentFactor,
   type PushEnrollmentInput,
   type PushEnrollmentState,
-} from './definitions';
+} from './contract/push-enrollment';
 
 /** Processed events after which the run continues as new, keeping its history short. */
 const EVENTS_PER_RUN = 500;
@@ -52,7 +39,7 @@ const MAX_FACTORS = 20;
  */
 // Time here is the workflow clock: Date.now() and new Date() are deterministic inside the workflow sandbox.
 export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<PushEnrollmentState> {
-  const input = parseInput(pushEnrollmentInputSchema, rawInput, 'pushEnrollment');
+  const input = parseInput(pushEnrollmentContract.schemas().input, rawInput, 'pushEnrollment');
   const factors: PushEnrollmentFactor[] = (input.factors ?? []).map((f) => ({ ...f }));
   let deadlineMs = input.deadline ? Date.parse(input.deadline) : undefined;
   let everHadFactor = factors.length > 0;
@@ -108,22 +95,22 @@ export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<Pus
     return state.status;
   };
 
-  setHandler(getEnrollmentState, () => state);
+  setHandler(pushEnrollmentContract.messages.getState, () => state);
 
-  setHandler(enrollmentRequested, (raw) => {
-    const r = enrollmentRequestSchema.safeParse(raw ?? {});
+  setHandler(pushEnrollmentContract.messages.enrollmentRequested, (raw) => {
+    const r = pushEnrollmentContract.schemas().enrollmentRequest.safeParse(raw ?? {});
     if (!r.success) {
       log.warn('malformed enrollment request dropped', { issues: formatIssues(r.error) });
       return;
     }
     if (state.verified) return; // a further device may enroll; its factor events are followed all the same
-    const until = Date.now() + (r.data.timeoutSeconds ?? DEFAULT_PUSH_ENROLLMENT_TIMEOUT_SECONDS) * 1000;
+    const until = Date.now() + (r.data.timeoutSeconds ?? pushEnrollmentContract.defaults.timeoutSeconds) * 1000;
     deadlineMs = Math.max(deadlineMs ?? 0, until);
     touch();
   });
 
-  setHandler(pushProviderEvent, (raw) => {
-    const r = pushProviderEventSchema.safeParse(raw);
+  setHandler(pushEnrollmentContract.messages.providerEvent, (raw) => {
+    const r = shared.pushProviderEvent().safeParse(raw);
     if (!r.success) {
       log.warn('malformed provider event dropped', { issues: formatIssues(r.error) });
       return;
@@ -162,7 +149,7 @@ export async function pushEnrollment(rawInput: PushEnrollmentInput): Promise<Pus
   });
 
   setHandler(
-    approveFactor,
+    pushEnrollmentContract.messages.approveFactor,
     (req: ApproveFactorInput) => {
       const factor = factors.find((f) => f.sid === req.factorSid)!;
       factor.status = 'verified';
@@ -214,7 +201,7 @@ function validateApproval(raw: unknown, factors: PushEnrollmentFactor[], approva
   const refuse = (message: string): never => {
     throw ApplicationFailure.create({ type: FailureType.ApprovalRefused, message, nonRetryable: true });
   };
-  const parsed = approveFactorInputSchema.safeParse(raw);
+  const parsed = pushEnrollmentContract.schemas().approveFactorInput.safeParse(raw);
   if (!parsed.success) throw new Error(formatIssues(parsed.error));
   const req = parsed.data;
   const factor = factors.find((f) => f.sid === req.factorSid);

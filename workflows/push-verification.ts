@@ -20,31 +20,26 @@ import {
 } from './common';
 import type { createPushActivities } from '../activities/push';
 import {
-  cancelPush,
-  DEFAULT_PUSH_EXPIRY_SECONDS,
-  DEFAULT_PUSH_POLL_INTERVAL_SECONDS,
   FailureType,
   formatIssues,
-  getPushState,
   isTerminal,
-  MAX_PUSH_RESENDS,
   providerRef,
-  pushFallbackId,
-  pushProviderEvent,
-  pushProviderEventSchema,
-  pushVerificationInputSchema,
+  type Reason,
   SA_CHANNEL,
   SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
   SA_PROVIDER_REF,
   SA_STATUS,
+  shared,
+  type VerificationStatus,
+} from './contract/common';
+import {
+  pushContract,
   type PushVerificationInput,
   type PushVerificationResult,
   type PushVerificationState,
-  type Reason,
-  type VerificationStatus,
-} from './definitions';
+} from './contract/push';
 import { phoneVerification } from './phone-verification';
 
 // Time here is the workflow clock: Date.now() and new Date() are deterministic inside the workflow sandbox.
@@ -65,11 +60,11 @@ const MAX_NOTIFICATION_TTL_SECONDS = 300;
  * child workflow and its result becomes ours.
  */
 export async function pushVerification(rawInput: PushVerificationInput): Promise<PushVerificationResult> {
-  const input = parseInput(pushVerificationInputSchema, rawInput, 'pushVerification');
+  const input = parseInput(pushContract.schemas().input, rawInput, 'pushVerification');
   const id = workflowInfo().workflowId;
   const startedAt = Date.now();
-  const expiresAtMs = startedAt + (input.expirySeconds ?? DEFAULT_PUSH_EXPIRY_SECONDS) * 1000;
-  const pollMs = (input.pollIntervalSeconds ?? DEFAULT_PUSH_POLL_INTERVAL_SECONDS) * 1000;
+  const expiresAtMs = startedAt + (input.expirySeconds ?? pushContract.defaults.expirySeconds) * 1000;
+  const pollMs = (input.pollIntervalSeconds ?? pushContract.defaults.pollIntervalSeconds) * 1000;
   const resendMs = input.resendAfterSeconds !== undefined ? input.resendAfterSeconds * 1000 : undefined;
   const state: PushVerificationState = {
     id,
@@ -119,11 +114,11 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
     ]);
   };
 
-  setHandler(getPushState, () => state);
+  setHandler(pushContract.messages.getState, () => state);
 
-  setHandler(pushProviderEvent, (raw) => {
+  setHandler(pushContract.messages.providerEvent, (raw) => {
     // Signals cannot be rejected: a malformed one is logged and dropped.
-    const result = pushProviderEventSchema.safeParse(raw);
+    const result = shared.pushProviderEvent().safeParse(raw);
     if (!result.success) {
       log.warn('malformed provider event dropped', { issues: formatIssues(result.error) });
       return;
@@ -142,7 +137,7 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
     touch();
   });
 
-  setCancelHandler(cancelPush, state, () => {
+  setCancelHandler(pushContract.messages.cancel, state, () => {
     cancelRequested = true;
     fallbackScope?.cancel();
     touch();
@@ -260,7 +255,8 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
         if (outcome === 'sent') {
           state.resends++;
           touch();
-          if (state.resends < MAX_PUSH_RESENDS && resendMs !== undefined) nextResendAt = Date.now() + resendMs;
+          if (state.resends < pushContract.defaults.maxResends && resendMs !== undefined)
+            nextResendAt = Date.now() + resendMs;
         }
       } catch (err) {
         log.warn('push notification resend failed; no more resends', { type: failureType(err) });
@@ -282,7 +278,7 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
     if (!input.fallback) {
       finish(pushReason === 'expired' ? 'expired' : 'failed', pushReason);
     } else {
-      const childId = pushFallbackId(id);
+      const childId = pushContract.helpers.fallbackId(id);
       state.fallbackId = childId;
       state.status = 'pending';
       touch();

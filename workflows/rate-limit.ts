@@ -6,15 +6,8 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import {
-  acquire,
-  acquireInputSchema,
-  FailureType,
-  formatIssues,
-  rateLimitInputSchema,
-  type AcquireResult,
-  type RateLimitInput,
-} from './definitions';
+import { FailureType, formatIssues } from './contract/common';
+import { type AcquireResult, rateLimitContract, type RateLimitInput } from './contract/rate-limit';
 
 /** History length after which the limiter continues as new (well below Temporal's limits). */
 const MAX_HISTORY_EVENTS = 2000;
@@ -27,7 +20,7 @@ const MAX_HISTORY_EVENTS = 2000;
  * when its history grows.
  */
 export async function rateLimit(rawInput: RateLimitInput = {}): Promise<{ hits: number }> {
-  const parsed = rateLimitInputSchema.safeParse(rawInput ?? {});
+  const parsed = rateLimitContract.schemas().input.safeParse(rawInput ?? {});
   if (!parsed.success) {
     throw ApplicationFailure.create({
       type: FailureType.InvalidInput,
@@ -40,7 +33,7 @@ export async function rateLimit(rawInput: RateLimitInput = {}): Promise<{ hits: 
   let requests = 0;
 
   setHandler(
-    acquire,
+    rateLimitContract.messages.acquire,
     (req): AcquireResult => {
       requests++;
       const now = Date.now();
@@ -62,7 +55,7 @@ export async function rateLimit(rawInput: RateLimitInput = {}): Promise<{ hits: 
     },
     {
       validator: (req) => {
-        const r = acquireInputSchema.safeParse(req);
+        const r = rateLimitContract.schemas().acquireInput.safeParse(req);
         if (!r.success) throw new Error(formatIssues(r.error));
       },
     },

@@ -12,26 +12,24 @@ import {
 import { activitiesWithSummaries, failureType, parseInput } from './common';
 import type { createSmsDeliveryActivities } from '../activities/sms-delivery';
 import {
-  awaitAcceptance,
-  awaitAcceptanceInputSchema,
   FailureType,
   formatIssues,
-  getSmsDeliveryState,
-  providerEvent,
-  providerEventSchema,
+  type ProviderEvent,
   providerRef,
   SA_CHANNEL,
   SA_KIND,
   SA_PROVIDER,
   SA_PROVIDER_REF,
   SA_STATUS,
-  smsDeliveryInputSchema,
-  type ProviderEvent,
+  shared,
+} from './contract/common';
+import {
+  smsDeliveryContract,
   type SmsDeliveryInput,
   type SmsDeliveryResult,
   type SmsDeliveryState,
   type SmsRouteState,
-} from './definitions';
+} from './contract/sms-delivery';
 
 type SmsActivities = ReturnType<typeof createSmsDeliveryActivities>;
 
@@ -53,7 +51,7 @@ type ReceiptOutcome = 'delivered' | 'failed' | 'expired' | 'pending';
  * recipient, the text or the request info (they live only in the input payload).
  */
 export async function smsDelivery(rawInput: SmsDeliveryInput): Promise<SmsDeliveryResult> {
-  const input = parseInput(smsDeliveryInputSchema, rawInput, 'smsDelivery');
+  const input = parseInput(smsDeliveryContract.schemas().input, rawInput, 'smsDelivery');
   const id = workflowInfo().workflowId;
   const startedAt = Date.now();
   const state: SmsDeliveryState = {
@@ -102,11 +100,11 @@ export async function smsDelivery(rawInput: SmsDeliveryInput): Promise<SmsDelive
     return r.provider === 'sms_gateway' ? `sms_gateway ${r.gateway ?? '(default)'}` : r.provider;
   };
 
-  setHandler(getSmsDeliveryState, () => state);
+  setHandler(smsDeliveryContract.messages.getState, () => state);
 
-  setHandler(providerEvent, (raw: ProviderEvent) => {
+  setHandler(smsDeliveryContract.messages.providerEvent, (raw: ProviderEvent) => {
     // Signals cannot be rejected: a malformed one is logged and dropped.
-    const event = providerEventSchema.safeParse(raw);
+    const event = shared.providerEvent().safeParse(raw);
     if (!event.success) {
       log.warn('malformed provider event dropped', { issues: formatIssues(event.error) });
       return;
@@ -120,7 +118,7 @@ export async function smsDelivery(rawInput: SmsDeliveryInput): Promise<SmsDelive
   });
 
   setHandler(
-    awaitAcceptance,
+    smsDeliveryContract.messages.awaitAcceptance,
     async (req) => {
       const waitMs = (req?.waitSeconds ?? DEFAULT_WAIT_SECONDS) * 1000;
       if (state.status === 'sending' && waitMs > 0) await condition(() => state.status !== 'sending', waitMs);
@@ -128,7 +126,7 @@ export async function smsDelivery(rawInput: SmsDeliveryInput): Promise<SmsDelive
     },
     {
       validator: (req) => {
-        const r = awaitAcceptanceInputSchema.safeParse(req ?? {});
+        const r = smsDeliveryContract.schemas().awaitAcceptanceInput.safeParse(req ?? {});
         if (!r.success) throw new Error(formatIssues(r.error));
       },
     },

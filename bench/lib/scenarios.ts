@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { SA_STATUS, type VerificationKind } from '../../workflows/definitions';
+import { SA_STATUS, type VerificationKind } from '../../workflows/contract';
 import { loadConfig } from '../../src/config/config';
 import { PushDevice } from '../../test/support/push-device';
 import { http, type Exchange } from './http';
@@ -284,7 +284,7 @@ async function identityOneRetry(ctx: FlowContext): Promise<FlowResult> {
 }
 
 /**
- * The Auth0-compatible inbound gateway (seed 001): Auth0's signed bearer JWT and body → `POST /sms-gateway` → 200
+ * The Auth0-compatible inbound gateway (Auth0 custom SMS gateway): Auth0's signed bearer JWT and body → `POST /sms-gateway` → 200
  * once a provider accepted the message → `smsDelivery` waits for the signed delivery receipt → delivered. Counts the
  * `smsDelivery` workflow (the per-recipient and per-IP `rateLimit` workflows it consults are not counted).
  */

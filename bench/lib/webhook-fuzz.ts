@@ -2,10 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import Stripe from 'stripe';
-import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
+import { signStripeWebhook } from '../../providers/stripe/webhook';
+import { signTwilioWebhook } from '../../providers/twilio/webhook';
 import { loadConfig } from '../../src/config/config';
-import { SA_PROVIDER_REF } from '../../workflows/definitions';
+import { SA_PROVIDER_REF } from '../../workflows/contract';
 import type { System } from './system';
 import { sleep } from './util';
 
@@ -300,11 +300,7 @@ export async function fuzzStripeWebhook(sys: System, replays: number): Promise<P
       },
     });
   const header = (body: string, opts: { secret?: string; timestamp?: number } = {}) =>
-    Stripe.webhooks.generateTestHeaderString({
-      payload: body,
-      secret: opts.secret ?? secret,
-      timestamp: opts.timestamp,
-    });
+    signStripeWebhook(body, opts.secret ?? secret, opts.timestamp);
   const signed = (body: string, opts: { secret?: string; timestamp?: number } = {}) => ({
     ...json,
     'stripe-signature': header(body, opts),

@@ -5,20 +5,20 @@ import {
   type WorkflowHandle,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import { SA_CLIENT } from '../../workflows/definitions';
+import { SA_CLIENT, type WorkflowContract } from '../../workflows/contract';
 import { toHttpError } from '../temporal/errors';
 
-/** Characters a workflow ID of ours is made of (references: A-Z a-z 0-9 . _ : -). */
-const ID_CHARS = /^[A-Za-z0-9._:-]{1,200}$/;
-
 /**
- * Whether `id` is a workflow ID the API client could own: `<kind>-<client>-…` for one of `kinds`. A cheap first check
- * (no Temporal call) before `ownedRun` confirms it on the run itself.
+ * Whether `id` is a workflow ID the API client could own: an ID of one of `contracts` (its `idPattern`) made for the
+ * client (`<idPrefix>-<client>-<key>`). A cheap first check (no Temporal call) before `ownedRun` confirms it on the
+ * run itself.
  */
-export function isClientId(id: string, client: string, kinds: readonly string[]): boolean {
-  return (
-    ID_CHARS.test(id) &&
-    kinds.some((kind) => id.startsWith(`${kind}-${client}-`) && id.length > kind.length + client.length + 2)
+export function isClientId(id: string, client: string, contracts: readonly WorkflowContract[]): boolean {
+  return contracts.some(
+    (c) =>
+      c.idPattern.test(id) &&
+      id.startsWith(`${c.idPrefix}-${client}-`) &&
+      id.length > c.idPrefix.length + client.length + 2,
   );
 }
 
@@ -28,17 +28,17 @@ export function notFound(what: string, id: string): NotFoundException {
 }
 
 /**
- * The run `id` if it belongs to `client`: its ID has the client's prefix and its `VerificationClient` search attribute
+ * The run `id` if it belongs to `client`: its ID is one of `contracts`' with the client's prefix, and its `VerificationClient` search attribute
  * (set at start, inherited by children) names the client. Another client's run, or none, answers 404 alike.
  */
 export async function ownedRun(
   temporal: Client,
   client: string,
   id: string,
-  kinds: readonly string[],
+  contracts: readonly WorkflowContract[],
   what = 'verification',
 ): Promise<{ handle: WorkflowHandle; description: WorkflowExecutionDescription }> {
-  if (!isClientId(id, client, kinds)) throw notFound(what, id);
+  if (!isClientId(id, client, contracts)) throw notFound(what, id);
   const handle = temporal.workflow.getHandle(id);
   let description: WorkflowExecutionDescription;
   try {

@@ -1,6 +1,6 @@
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
-import { formatIssues } from '../../workflows/definitions';
+import { formatIssues } from '../../workflows/contract';
 
 /**
  * Validates a request body with the contract's zod schema (the same one the workflow validates with), so a 400

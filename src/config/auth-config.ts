@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { clientIdSchema, otpTemplateSchema, templateNameSchema } from '../../workflows/definitions';
+import { shared } from '../../workflows/contract';
 
 /** The documented test client of sandbox mode (README examples use it); never accepted outside sandbox mode. */
 export const SANDBOX_CLIENT_ID = 'sandbox';
@@ -49,7 +49,7 @@ export interface AuthConfig {
 const API_KEY_HASH = /^sha256:([0-9a-f]{64})$/;
 const RESERVED_CLIENTS = ['temporal'];
 
-const clientSchema = clientIdSchema.refine((v) => !RESERVED_CLIENTS.includes(v), 'is reserved');
+const clientSchema = shared.clientId().refine((v) => !RESERVED_CLIENTS.includes(v), 'is reserved');
 const keySchema = z.string().min(1);
 const clientsFileSchema = z.strictObject({
   clients: z
@@ -58,7 +58,7 @@ const clientsFileSchema = z.strictObject({
         id: clientSchema,
         /** `sha256:<64 hex>` of each secret the client may present (several: key rotation). */
         keys: z.array(keySchema).max(20).optional(),
-        templates: z.record(templateNameSchema, otpTemplateSchema).optional(),
+        templates: z.record(shared.templateName(), shared.otpTemplate()).optional(),
         /** Overrides of LIMIT_*: `N/<duration>` or `off` (and `prefixDropDigits`: a number 1-8). */
         limits: z
           .strictObject({

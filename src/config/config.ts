@@ -1,13 +1,36 @@
-import { generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE } from '../../workflows/definitions';
+import { DEFAULT_TASK_QUEUE } from '../../workflows/contract';
 import { parseCodecKeys, type CodecKeys } from '../temporal/codec';
 import { loadAuthConfig, type AuthConfig } from './auth-config';
 import { loadLimitsConfig, parseCountries, parseLimit, type GuardConfig } from './limits-config';
-import { listOf, loadSmsConfig, requireTogether, smsProviderCredentials, type SmsConfig } from './sms-config';
+import { listOf, loadSmsConfig, smsProviderCredentials, type SmsConfig } from './sms-config';
+import {
+  checkStripeCredentials,
+  loadStripeConfig,
+  STRIPE_CREDENTIALS,
+  STRIPE_PUBLIC_SANDBOX_VALUES,
+  stripeEnv,
+  type StripeConfig,
+} from './stripe-config';
+import {
+  checkTwilioCredentials,
+  loadTwilioConfig,
+  TWILIO_CREDENTIALS,
+  TWILIO_PUBLIC_SANDBOX_VALUES,
+  twilioEnv,
+  type TwilioConfig,
+} from './twilio-config';
+import {
+  loadVonageConfig,
+  VONAGE_CREDENTIALS,
+  VONAGE_PUBLIC_SANDBOX_VALUES,
+  vonageEnv,
+  type VonageConfig,
+} from './vonage-config';
 
 /**
  * The one place that reads the environment. Everything else receives an AppConfig. The abstract class doubles as the
@@ -50,30 +73,12 @@ export interface AppConfig {
     allowedOrigins: string[];
     allowUnauthenticated: boolean;
   };
-  vonage: {
-    applicationId: string;
-    privateKey: string;
-    signatureSecret: string;
-    apiHost?: string;
-  };
-  /** Twilio Verify Push; absent outside sandbox mode when TWILIO_ACCOUNT_SID is not set. */
-  twilio?: {
-    accountSid: string;
-    authToken: string;
-    serviceSid: string;
-    /** Replaces https://verify.twilio.com (the sandbox emulator by default in sandbox mode). */
-    apiBase?: string;
-    /** The public URL Twilio POSTs webhooks to, exactly as configured there: signatures are computed over it. */
-    webhookUrl: string;
-  };
-  /** Stripe Identity; absent outside sandbox mode when STRIPE_SECRET_KEY is not set. */
-  stripe?: {
-    secretKey: string;
-    /** Verifies `Stripe-Signature` on /webhooks/stripe. */
-    webhookSecret: string;
-    /** Replaces https://api.stripe.com (the sandbox emulator by default in sandbox mode). */
-    apiBase?: string;
-  };
+  /** Vonage Verify v2 (src/config/vonage-config.ts). */
+  vonage: VonageConfig;
+  /** Twilio Verify Push; absent outside sandbox mode when TWILIO_ACCOUNT_SID is not set (src/config/twilio-config.ts). */
+  twilio?: TwilioConfig;
+  /** Stripe Identity; absent outside sandbox mode when STRIPE_SECRET_KEY is not set (src/config/stripe-config.ts). */
+  stripe?: StripeConfig;
   /** SMS: outbound HTTP gateways, our own OTP key, the Vonage SMS API, the inbound gateway (src/config/sms-config.ts). */
   sms: SmsConfig;
   /** Who may call /v1 (API keys, JWT bearer tokens) and each client's settings (src/config/auth-config.ts). */
@@ -98,42 +103,22 @@ export interface AppConfig {
 
 export class ConfigError extends Error {}
 
-const SANDBOX_VONAGE_APPLICATION_ID = '00000000-0000-4000-8000-000000000000';
-const SANDBOX_VONAGE_SIGNATURE_SECRET = 'sandbox-signature-secret-not-for-production';
-const SANDBOX_TWILIO_ACCOUNT_SID = 'AC00000000000000000000000000000000';
-const SANDBOX_TWILIO_AUTH_TOKEN = 'sandbox-twilio-auth-token-not-for-production';
-const SANDBOX_TWILIO_SERVICE_SID = 'VA00000000000000000000000000000000';
-const SANDBOX_STRIPE_SECRET_KEY = 'sk_test_sandbox_not_for_production';
-const SANDBOX_STRIPE_WEBHOOK_SECRET = 'whsec_sandbox_not_for_production';
-
 /**
- * The variables holding a provider credential (the SMS ones are in sms-config.ts): with any of them set, `auto` means
- * production, and `true` is refused. Endpoints (VONAGE_API_HOST, *_API_BASE, VONAGE_REST_HOST) and our own secrets
- * (PAYLOAD_CODEC_KEYS, CODEC_SERVER_TOKEN, OTP_HMAC_SECRET, SMS_INBOUND_ID_SECRET) are not provider credentials.
+ * The variables holding a provider credential (each provider's config module lists its own; the SMS ones are in
+ * sms-config.ts): with any of them set, `auto` means production, and `true` is refused. Endpoints (VONAGE_API_HOST,
+ * *_API_BASE, VONAGE_REST_HOST) and our own secrets (PAYLOAD_CODEC_KEYS, CODEC_SERVER_TOKEN, OTP_HMAC_SECRET,
+ * SMS_INBOUND_ID_SECRET) are not provider credentials.
  */
-const PROVIDER_CREDENTIALS = [
-  'VONAGE_APPLICATION_ID',
-  'VONAGE_PRIVATE_KEY',
-  'VONAGE_SIGNATURE_SECRET',
-  'TWILIO_ACCOUNT_SID',
-  'TWILIO_AUTH_TOKEN',
-  'TWILIO_VERIFY_SERVICE_SID',
-  'STRIPE_SECRET_KEY',
-  'STRIPE_WEBHOOK_SECRET',
-] as const;
+const PROVIDER_CREDENTIALS = [...VONAGE_CREDENTIALS, ...TWILIO_CREDENTIALS, ...STRIPE_CREDENTIALS] as const;
 
 /**
  * The public values of sandbox mode (they are in this repository, so anyone knows them): not a credential in sandbox
  * mode, refused outside it — a webhook signed with a public secret must never be accepted by a real deployment.
  */
 const PUBLIC_SANDBOX_VALUES: Partial<Record<(typeof PROVIDER_CREDENTIALS)[number], string>> = {
-  VONAGE_APPLICATION_ID: SANDBOX_VONAGE_APPLICATION_ID,
-  VONAGE_SIGNATURE_SECRET: SANDBOX_VONAGE_SIGNATURE_SECRET,
-  TWILIO_ACCOUNT_SID: SANDBOX_TWILIO_ACCOUNT_SID,
-  TWILIO_AUTH_TOKEN: SANDBOX_TWILIO_AUTH_TOKEN,
-  TWILIO_VERIFY_SERVICE_SID: SANDBOX_TWILIO_SERVICE_SID,
-  STRIPE_SECRET_KEY: SANDBOX_STRIPE_SECRET_KEY,
-  STRIPE_WEBHOOK_SECRET: SANDBOX_STRIPE_WEBHOOK_SECRET,
+  ...VONAGE_PUBLIC_SANDBOX_VALUES,
+  ...TWILIO_PUBLIC_SANDBOX_VALUES,
+  ...STRIPE_PUBLIC_SANDBOX_VALUES,
 };
 
 const port = (name: string, def: number) =>
@@ -158,10 +143,7 @@ const envSchema = z.object({
   VERIFYFLOW_SANDBOX: z
     .enum(['auto', 'true', 'false'], { error: 'VERIFYFLOW_SANDBOX must be auto, true or false' })
     .default('auto'),
-  VONAGE_APPLICATION_ID: z.string().min(1).optional(),
-  VONAGE_PRIVATE_KEY: z.string().min(1).optional(),
-  VONAGE_SIGNATURE_SECRET: z.string().min(16, 'VONAGE_SIGNATURE_SECRET must be at least 16 characters').optional(),
-  VONAGE_API_HOST: z.url({ error: 'VONAGE_API_HOST must be a URL' }).optional(),
+  ...vonageEnv,
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   WORKER_SHARE_WORKFLOW_LIBRARIES: z
     .enum(['true', 'false'], { error: 'WORKER_SHARE_WORKFLOW_LIBRARIES must be true or false' })
@@ -169,26 +151,8 @@ const envSchema = z.object({
   PAYLOAD_CODEC_KEYS: z.string().min(1).optional(),
   CODEC_SERVER_TOKEN: z.string().min(24, 'CODEC_SERVER_TOKEN must be at least 24 characters').optional(),
   CODEC_SERVER_ORIGINS: z.string().min(1).optional(),
-  TWILIO_ACCOUNT_SID: z
-    .string()
-    .regex(/^AC[0-9a-fA-F]{32}$/, 'TWILIO_ACCOUNT_SID must be AC + 32 hex')
-    .optional(),
-  TWILIO_AUTH_TOKEN: z.string().min(16, 'TWILIO_AUTH_TOKEN must be at least 16 characters').optional(),
-  TWILIO_VERIFY_SERVICE_SID: z
-    .string()
-    .regex(/^VA[0-9a-fA-F]{32}$/, 'TWILIO_VERIFY_SERVICE_SID must be VA + 32 hex')
-    .optional(),
-  TWILIO_API_BASE: z.url({ error: 'TWILIO_API_BASE must be a URL' }).optional(),
-  TWILIO_WEBHOOK_URL: z.url({ error: 'TWILIO_WEBHOOK_URL must be an http(s) URL' }).optional(),
-  STRIPE_SECRET_KEY: z
-    .string()
-    .regex(/^(sk|rk)_(test|live)_\w+$/, 'STRIPE_SECRET_KEY must be a secret (sk_…) or restricted (rk_…) key')
-    .optional(),
-  STRIPE_WEBHOOK_SECRET: z
-    .string()
-    .regex(/^whsec_\w+$/, 'STRIPE_WEBHOOK_SECRET must start with whsec_')
-    .optional(),
-  STRIPE_API_BASE: z.url({ error: 'STRIPE_API_BASE must be a URL' }).optional(),
+  ...twilioEnv,
+  ...stripeEnv,
   TEMPORAL_DEPLOYMENT_NAME: z.string().min(1).optional(),
   TEMPORAL_BUILD_ID: z.string().min(1).optional(),
   TEMPORAL_VERSIONING_BEHAVIOR: z
@@ -225,63 +189,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       const what = copied.length > 1 ? 'are public sandbox values' : 'is a public sandbox value';
       throw new ConfigError(`invalid configuration: ${listOf(copied)} ${what}; refused outside sandbox mode`);
     }
-    try {
-      requireTogether(e, ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_VERIFY_SERVICE_SID']);
-      requireTogether(e, ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET']);
-    } catch (err) {
-      throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
-    }
+    invalid(() => {
+      checkTwilioCredentials(e);
+      checkStripeCredentials(e);
+    });
   }
 
-  let vonage: AppConfig['vonage'];
-  if (sandbox) {
-    // Only public values can be set here (anything else was refused): the sandbox application's own.
-    vonage = {
-      applicationId: SANDBOX_VONAGE_APPLICATION_ID,
-      privateKey: sandboxPrivateKey(dataDir),
-      signatureSecret: SANDBOX_VONAGE_SIGNATURE_SECRET,
-      apiHost: e.VONAGE_API_HOST ?? `${publicUrl}/sandbox/vonage`,
-    };
-  } else {
-    const missing = (['VONAGE_APPLICATION_ID', 'VONAGE_PRIVATE_KEY', 'VONAGE_SIGNATURE_SECRET'] as const).filter(
-      (name) => !e[name],
-    );
-    if (missing.length > 0) {
-      const others = providerCredentials(e, env);
-      throw new ConfigError(
-        `invalid configuration: ${listOf(missing)} ${missing.length > 1 ? 'are' : 'is'} required outside sandbox mode` +
-          (e.VERIFYFLOW_SANDBOX === 'auto'
-            ? ` (provider credentials are set: ${listOf(others)}; the sandbox runs only when none is)`
-            : ''),
-      );
-    }
-    vonage = {
-      applicationId: e.VONAGE_APPLICATION_ID!,
-      privateKey: readKey(e.VONAGE_PRIVATE_KEY!),
-      signatureSecret: e.VONAGE_SIGNATURE_SECRET!,
-      apiHost: e.VONAGE_API_HOST,
-    };
-  }
-
-  let twilio: AppConfig['twilio'];
-  if (sandbox || e.TWILIO_ACCOUNT_SID) {
-    twilio = {
-      accountSid: e.TWILIO_ACCOUNT_SID ?? SANDBOX_TWILIO_ACCOUNT_SID,
-      authToken: e.TWILIO_AUTH_TOKEN ?? SANDBOX_TWILIO_AUTH_TOKEN,
-      serviceSid: e.TWILIO_VERIFY_SERVICE_SID ?? SANDBOX_TWILIO_SERVICE_SID,
-      apiBase: e.TWILIO_API_BASE ?? (sandbox ? `${publicUrl}/sandbox/twilio` : undefined),
-      webhookUrl: e.TWILIO_WEBHOOK_URL ?? `${publicUrl}/webhooks/twilio`,
-    };
-  }
-
-  let stripe: AppConfig['stripe'];
-  if (sandbox || e.STRIPE_SECRET_KEY) {
-    stripe = {
-      secretKey: e.STRIPE_SECRET_KEY ?? SANDBOX_STRIPE_SECRET_KEY,
-      webhookSecret: e.STRIPE_WEBHOOK_SECRET ?? SANDBOX_STRIPE_WEBHOOK_SECRET,
-      apiBase: e.STRIPE_API_BASE ?? (sandbox ? `${publicUrl}/sandbox/stripe` : undefined),
-    };
-  }
+  const vonage = invalid(() =>
+    loadVonageConfig(e, {
+      sandbox,
+      auto: e.VERIFYFLOW_SANDBOX === 'auto',
+      dataDir,
+      publicUrl,
+      otherCredentials: () => providerCredentials(e, env),
+    }),
+  );
+  const twilio = loadTwilioConfig(e, { sandbox, publicUrl });
+  const stripe = loadStripeConfig(e, { sandbox, publicUrl });
 
   if (!!e.TEMPORAL_DEPLOYMENT_NAME !== !!e.TEMPORAL_BUILD_ID) {
     throw new ConfigError('invalid configuration: TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_BUILD_ID go together');
@@ -370,6 +294,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   };
 }
 
+/** Runs a provider loader: its Error becomes a ConfigError naming the variable (a ConfigError passes as it is). */
+function invalid<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
+  }
+}
+
 /**
  * The provider credentials set in the environment, by variable name (see PROVIDER_CREDENTIALS and
  * `smsProviderCredentials`); a public sandbox value is not one.
@@ -416,34 +350,6 @@ function sandboxCodecKey(dataDir: string): string {
     return key;
   } catch {
     return readFileSync(file, 'utf8').trim();
-  }
-}
-
-/** A PEM given inline (with literal or escaped newlines) or a path to one. */
-function readKey(value: string): string {
-  if (value.includes('-----BEGIN')) return value.replace(/\\n/g, '\n');
-  try {
-    return readFileSync(value, 'utf8');
-  } catch {
-    throw new ConfigError(`invalid configuration: VONAGE_PRIVATE_KEY is neither a PEM nor a readable file (${value})`);
-  }
-}
-
-/** The sandbox application's key pair, made once per data directory and shared by the API and worker processes. */
-function sandboxPrivateKey(dataDir: string): string {
-  const file = join(dataDir, 'sandbox', 'vonage-private.pem');
-  if (existsSync(file)) return readFileSync(file, 'utf8');
-  mkdirSync(dirname(file), { recursive: true });
-  const { privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-  try {
-    writeFileSync(file, privateKey, { flag: 'wx', mode: 0o600 });
-    return privateKey;
-  } catch {
-    return readFileSync(file, 'utf8'); // another process made it first
   }
 }
 

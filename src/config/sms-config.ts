@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { SmsGatewayConfig } from '../../activities/providers/sms-gateway';
-import { VONAGE_SIGNATURE_METHODS, type VonageSignatureMethod } from '../../activities/providers/vonage-sms-receipt';
-import { gatewayNameSchema, otpTemplateSchema, templateNameSchema, type SmsRoute } from '../../workflows/definitions';
+import type { SmsGatewayConfig } from '../../providers/sms-gateway/http-gateways';
+import { VONAGE_SIGNATURE_METHODS, type VonageSignatureMethod } from '../../providers/vonage/sms-receipt';
+import { shared, type SmsRoute } from '../../workflows/contract';
 
 /** A sliding-window limit: at most `limit` hits per `windowSeconds`. */
 export interface RateLimitRule {
@@ -34,7 +34,7 @@ export interface SmsConfig {
   };
   /** The inbound gateway; absent (the endpoint answers 503) when SMS_INBOUND_SECRET is not set outside sandbox. */
   inbound?: {
-    /** Seed 001 `gateway_authentication`: the token must carry this `sub` and `aud`, signed with this secret. */
+    /** The Auth0 custom SMS gateway's `gateway_authentication`: the token must carry this `sub` and `aud`, signed with this secret. */
     subject: string;
     audience: string;
     secret: string;
@@ -102,7 +102,7 @@ const rule = (name: string) =>
 
 const gatewaySchema = z
   .strictObject({
-    name: gatewayNameSchema,
+    name: shared.gatewayName(),
     url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
     sender: z.string().trim().min(1).max(32).optional(),
     subject: z.string().min(1).optional(),
@@ -112,10 +112,10 @@ const gatewaySchema = z
     timeoutMs: z.number().int().min(100).max(110_000).optional(),
     forwardReqInfo: z.boolean().optional(),
     /** SMS texts callers may name in `messageTemplate` for this gateway: name → text with `@@password@@`. */
-    templates: z.record(templateNameSchema, otpTemplateSchema).optional(),
+    templates: z.record(shared.templateName(), shared.otpTemplate()).optional(),
   })
   .refine((g) => !g.secret || (g.subject && g.audience), {
-    message: 'a gateway with a secret needs subject and audience (seed 001 gateway_authentication)',
+    message: 'a gateway with a secret needs subject and audience (Auth0 custom SMS gateway gateway_authentication)',
   });
 
 const envSchema = z.object({
@@ -333,7 +333,7 @@ function parseRoutes(spec: string): SmsRoute[] {
     .map((s): SmsRoute => {
       if (s === 'vonage') return { provider: 'vonage' };
       const m = /^sms_gateway:(.+)$/.exec(s);
-      if (!m || !gatewayNameSchema.safeParse(m[1]).success) {
+      if (!m || !shared.gatewayName().safeParse(m[1]).success) {
         throw new Error(`SMS_INBOUND_ROUTES: "${s}" is neither vonage nor sms_gateway:<gateway name>`);
       }
       return { provider: 'sms_gateway', gateway: m[1] };

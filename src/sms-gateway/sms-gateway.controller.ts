@@ -2,17 +2,17 @@ import { BadRequestException, Body, Controller, Headers, HttpCode, Post, Res } f
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { jsonSchemaOf } from '../common/zod-body';
-import { formatIssues } from '../../workflows/definitions';
+import { formatIssues } from '../../workflows/contract';
 import { smsGatewayRequestSchema } from './sms-gateway.schema';
 import { RateLimitedException, SmsGatewayService, type SmsGatewayAnswer } from './sms-gateway.service';
 import { Public } from '../auth/auth.guard';
 
 /**
- * `POST /sms-gateway`: a drop-in Auth0 custom SMS gateway (seed 001). Point a passwordless SMS connection's
+ * `POST /sms-gateway`: a drop-in Auth0 custom SMS gateway (Auth0's custom SMS gateway docs). Point a passwordless SMS connection's
  * `gateway_url` here with `gateway_authentication` (bearer, subject, audience, secret): see docs/sms-gateway.md.
  */
 @ApiTags('sms-gateway')
-// Not an API client route: authenticated by its own HS256 JWT (seed 001 gateway_authentication).
+// Not an API client route: authenticated by its own HS256 JWT (the Auth0 gateway's gateway_authentication).
 @Public()
 @Controller('sms-gateway')
 export class SmsGatewayController {

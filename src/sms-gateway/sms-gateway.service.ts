@@ -10,21 +10,19 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Client, WithStartWorkflowOperation, WorkflowNotFoundError } from '@temporalio/client';
-import { verifyGatewayToken } from '../../activities/providers/sms-gateway';
+import { verifyGatewayToken } from '../../providers/sms-gateway/token';
 import { AppConfig } from '../config/config';
 import type { RateLimitRule, SmsConfig } from '../config/sms-config';
 import { isUnavailable, toHttpError } from '../temporal/errors';
 import {
-  acquire,
-  awaitAcceptance,
-  rateLimitId,
+  type AcquireResult,
+  rateLimitContract,
   SA_KIND,
   SA_STATUS,
-  smsDeliveryId,
-  type AcquireResult,
+  smsDeliveryContract,
   type SmsDeliveryInput,
   type SmsDeliveryState,
-} from '../../workflows/definitions';
+} from '../../workflows/contract';
 import { rateLimit } from '../../workflows/rate-limit';
 import { smsDelivery } from '../../workflows/sms-delivery';
 import type { SmsGatewayRequest } from './sms-gateway.schema';
@@ -81,7 +79,7 @@ export class SmsGatewayService {
   }
 
   /**
-   * Verifies `Authorization: Bearer <HS256 JWT>` (seed 001): signature, `aud`, `sub`, expiry, and a life of at most
+   * Verifies `Authorization: Bearer <HS256 JWT>` (Auth0 custom SMS gateway): signature, `aud`, `sub`, expiry, and a life of at most
    * 5 minutes (`verifyGatewayToken`). 401 names the reason.
    */
   authenticate(authorization: string | undefined): void {
@@ -120,7 +118,8 @@ export class SmsGatewayService {
     const window = inbound.dedupeWindowSeconds * 1000;
     const now = Date.now();
     const bucket = window > 0 ? Math.floor(now / window) : now;
-    const idOf = (b: number) => smsDeliveryId(this.hash(inbound, `sms\n${message.recipient}\n${message.body}\n${b}`));
+    const idOf = (b: number) =>
+      smsDeliveryContract.id(this.hash(inbound, `sms\n${message.recipient}\n${message.body}\n${b}`));
     const id = idOf(bucket);
     // One second of the budget is kept for answering.
     const waitSeconds = () => Math.max(0, Math.floor((deadline - Date.now() - 1000) / 100) / 10);
@@ -131,7 +130,7 @@ export class SmsGatewayService {
       if (running) {
         return await this.client.workflow
           .getHandle(running)
-          .executeUpdate(awaitAcceptance, { args: [{ waitSeconds: waitSeconds() }] });
+          .executeUpdate(smsDeliveryContract.messages.awaitAcceptance, { args: [{ waitSeconds: waitSeconds() }] });
       }
       await this.enforceRateLimits(message, inbound);
       const input: SmsDeliveryInput = {
@@ -145,7 +144,7 @@ export class SmsGatewayService {
         dedupeWindowSeconds: inbound.dedupeWindowSeconds,
       };
       const routes = inbound.routes.map((r) => (r.gateway ? `${r.provider}:${r.gateway}` : r.provider)).join(' → ');
-      return await this.client.workflow.executeUpdateWithStart(awaitAcceptance, {
+      return await this.client.workflow.executeUpdateWithStart(smsDeliveryContract.messages.awaitAcceptance, {
         args: [{ waitSeconds: waitSeconds() }],
         startWorkflowOperation: new WithStartWorkflowOperation(smsDelivery, {
           workflowId: id,
@@ -153,7 +152,7 @@ export class SmsGatewayService {
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
           typedSearchAttributes: [
-            { key: SA_KIND, value: 'sms' },
+            { key: SA_KIND, value: smsDeliveryContract.kind },
             { key: SA_STATUS, value: 'sending' },
           ],
           // No recipient, text or IP in summaries: they are stored in clear.
@@ -218,9 +217,9 @@ export class SmsGatewayService {
 
   /** One hit on the `rateLimit` workflow of (scope, key), started if needed. */
   private async acquire(inbound: Inbound, scope: string, key: string, rule: RateLimitRule): Promise<AcquireResult> {
-    const workflowId = rateLimitId(scope, this.hash(inbound, `${scope}\n${key}`));
+    const workflowId = rateLimitContract.id(scope, this.hash(inbound, `${scope}\n${key}`));
     const run = () =>
-      this.client.workflow.executeUpdateWithStart(acquire, {
+      this.client.workflow.executeUpdateWithStart(rateLimitContract.messages.acquire, {
         args: [rule],
         startWorkflowOperation: new WithStartWorkflowOperation(rateLimit, {
           workflowId,

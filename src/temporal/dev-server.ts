@@ -3,7 +3,7 @@ import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
-import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { assertPortsFree } from '../common/ports';
 import { ensureTemporalCli } from './temporal-cli';
 import { spawnWatched } from './watchdog';

@@ -16,7 +16,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DestinationNotAllowedException, RateLimitedException } from '../common/http-errors';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 
 /** True when the Temporal frontend cannot be reached (callers answer 503 so providers retry). */
 export function isUnavailable(err: unknown): boolean {

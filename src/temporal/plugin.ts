@@ -4,11 +4,11 @@ import type { BundleOptions, WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { AbuseGuard } from '../../activities/abuse-guard';
 import type { MessageTemplates } from '../../activities/message-templates';
-import { VonageVerifyAdapter, type VonageAdapterOptions } from '../../activities/providers/vonage';
-import { TwilioPushAdapter, type TwilioPushOptions } from '../../activities/providers/twilio-push';
-import { StripeIdentityAdapter, type StripeIdentityAdapterOptions } from '../../activities/providers/stripe-identity';
-import { HttpSmsGateways, type SmsGatewayConfig } from '../../activities/providers/sms-gateway';
-import { VonageSmsAdapter, type VonageSmsOptions } from '../../activities/providers/vonage-sms';
+import { VonageVerifyAdapter, type VonageAdapterOptions } from '../../providers/vonage/verify';
+import { TwilioPushAdapter, type TwilioPushOptions } from '../../providers/twilio/push';
+import { StripeIdentityAdapter, type StripeIdentityAdapterOptions } from '../../providers/stripe/identity';
+import { HttpSmsGateways, type SmsGatewayConfig } from '../../providers/sms-gateway/http-gateways';
+import { VonageSmsAdapter, type VonageSmsOptions } from '../../providers/vonage/sms';
 import { dropTaskTokenFromLogs } from './task-token-interceptor';
 
 export interface VerificationPluginOptions {

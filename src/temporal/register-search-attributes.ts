@@ -1,7 +1,7 @@
 import { temporal } from '@temporalio/proto';
 import { SearchAttributeType } from '@temporalio/common';
 import { loadConfig } from '../config/config';
-import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { connectClient } from './client';
 
 const INDEXED: Record<string, temporal.api.enums.v1.IndexedValueType> = {

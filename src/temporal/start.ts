@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   type Client,
   type WorkflowHandle,
@@ -9,8 +9,14 @@ import {
 import type { SearchAttributePair } from '@temporalio/common';
 import type { Workflow } from '@temporalio/common';
 import { ReferenceConflictException } from '../common/http-errors';
-import { SA_CLIENT, SA_KIND, SA_STATUS } from '../../workflows/definitions';
+import { SA_CLIENT, SA_KIND, SA_STATUS } from '../../workflows/contract';
 import { firstState, toHttpError } from './errors';
+
+/**
+ * The key of a verification started without a reference: 80 random bits as 20 hex, short enough for
+ * `phone-<client>-<key>` to fit Vonage's 40-character client_ref, and a key every kind's ID pattern accepts.
+ */
+export const randomKey = (): string => randomBytes(10).toString('hex');
 
 /** What a REST start needs: the run to start for an API client, and how to read its first state. */
 export interface StartSpec<W extends Workflow, S> {

@@ -1,46 +1,23 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
+import { ApiAuthenticated, ApiErrors } from '../common/api-responses';
 import { Caller } from '../auth/auth.guard';
 import type { ApiCaller } from '../auth/authenticator';
 import { ApiIdempotencyKey, IdempotencyKey } from '../common/idempotency-key';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
-import {
-  cancelInputSchema,
-  checkCodeInputSchema,
-  phoneVerificationInputSchema,
-  type CancelInput,
-  type CheckCodeInput,
-  type PhoneVerificationInput,
-} from '../../workflows/definitions';
+import { type CancelInput, type CheckCodeInput, phoneContract, shared } from '../../workflows/contract';
 import { VerificationsService } from './verifications.service';
 
-/** The body of `POST /v1/verifications/phone`: the workflow input without what only the API sets. */
-export const phoneStartSchema = phoneVerificationInputSchema.omit({ client: true, firstSendCounted: true });
-
 /**
- * REST convenience over the Temporal contract (workflow `phoneVerification`, updates, `getState`), for the
- * authenticated API client on its own verifications.
+ * REST convenience over the messages every verification kind answers under the same wire names (`getState`,
+ * `cancel`) and phone's updates (`checkCode`, `nextChannel`, `resend`), addressed by verification ID, for the
+ * authenticated API client on its own verifications. Starts are per kind (src/phone/, src/push/, src/identity/).
  */
 @ApiTags('verifications')
 @ApiAuthenticated()
 @Controller('v1/verifications')
 export class VerificationsController {
   constructor(private readonly service: VerificationsService) {}
-
-  @Post('phone')
-  @ApiOperation({
-    summary: 'Start a phone verification (silent auth → SMS → voice by default)',
-    description:
-      'With `reference`, the ID is deterministic (`phone-<client>-<reference>`): a repeat of the same request returns ' +
-      'the same verification, another request with that reference answers 409 `reference_conflict`. Every send ' +
-      'passes the abuse guard (429 `rate_limited`, 422 `destination_not_allowed`).',
-  })
-  @ApiBody({ schema: jsonSchemaOf(phoneStartSchema) })
-  @ApiStart('The verification state', { guarded: true })
-  startPhone(@Caller() caller: ApiCaller, @Body(new ZodBody(phoneStartSchema)) body: PhoneVerificationInput) {
-    return this.service.startPhone(caller.client, body);
-  }
 
   @Get(':id')
   @ApiOperation({ summary: 'The state of a verification' })
@@ -54,7 +31,7 @@ export class VerificationsController {
   @Post(':id/check')
   @HttpCode(200)
   @ApiOperation({ summary: 'Check a code (OTP, or silent-auth code with its requestId)' })
-  @ApiBody({ schema: jsonSchemaOf(checkCodeInputSchema) })
+  @ApiBody({ schema: jsonSchemaOf(phoneContract.schemas().checkCodeInput) })
   @ApiResponse({ status: 200, description: '{status: completed|invalid_code|failed|expired, attemptsLeft}' })
   @ApiResponse({ status: 409, description: 'The verification is no longer live' })
   @ApiErrors(400, 404, 429, 503)
@@ -62,7 +39,7 @@ export class VerificationsController {
   check(
     @Caller() caller: ApiCaller,
     @Param('id') id: string,
-    @Body(new ZodBody(checkCodeInputSchema)) body: CheckCodeInput,
+    @Body(new ZodBody(phoneContract.schemas().checkCodeInput)) body: CheckCodeInput,
     @IdempotencyKey() key?: string,
   ) {
     return this.service.check(caller.client, id, body, key);
@@ -96,12 +73,12 @@ export class VerificationsController {
   @ApiOperation({ summary: 'Cancel a live verification' })
   @ApiResponse({ status: 200, description: 'The verification state (cancelled)' })
   @ApiErrors(400, 404, 409, 503)
-  @ApiBody({ schema: jsonSchemaOf(cancelInputSchema), required: false })
+  @ApiBody({ schema: jsonSchemaOf(shared.cancelInput()), required: false })
   @ApiIdempotencyKey()
   cancel(
     @Caller() caller: ApiCaller,
     @Param('id') id: string,
-    @Body(new ZodBody(cancelInputSchema)) body: CancelInput,
+    @Body(new ZodBody(shared.cancelInput())) body: CancelInput,
     @IdempotencyKey() key?: string,
   ) {
     return this.service.cancel(caller.client, id, body, key);

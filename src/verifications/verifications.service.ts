@@ -1,40 +1,30 @@
-import { randomBytes } from 'node:crypto';
-import { BadRequestException, ConflictException, Injectable } from '@nestjs/common';
+import { ConflictException, Injectable } from '@nestjs/common';
 import { Client, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { AppConfig } from '../config/config';
 import { ApiSecurity } from '../auth/api-security';
-import { notFound, ownedRun } from '../auth/ownership';
+import { isClientId, notFound, ownedRun } from '../auth/ownership';
 import { updateIdFor } from '../common/idempotency-key';
 import { toHttpError } from '../temporal/errors';
-import { startVerification } from '../temporal/start';
 import {
-  cancel,
-  checkCode,
-  DEFAULT_MAX_CODE_ATTEMPTS,
-  DEFAULT_PHONE_CHANNELS,
-  DEFAULT_PHONE_EXPIRY_SECONDS,
-  getState,
-  nextChannel,
-  phoneVerificationId,
-  resend,
   type CancelInput,
   type CheckCodeInput,
   type CheckCodeResult,
-  type PhoneVerificationInput,
-  type VerificationState,
-} from '../../workflows/definitions';
-import { phoneVerification } from '../../workflows/phone-verification';
+  type IdentityVerificationState,
+  phoneContract,
+  type PhoneVerificationState,
+  type PushVerificationState,
+  VERIFICATION_CONTRACTS,
+} from '../../workflows/contract';
 
-/** The kinds `/v1/verifications/:id` serves (push enrollments are not verifications: /v1/push/enrollments). */
-export const VERIFICATION_ID_KINDS = ['phone', 'push', 'identity'] as const;
-const isEnrollment = (id: string) => id.startsWith('push-enrollment-');
-
-/** A random verification key: 80 bits, short enough for `phone-<client>-<key>` to fit Vonage's 40-char client_ref. */
-export const randomKey = (): string => randomBytes(10).toString('hex');
+/** The state of a verification of any kind `/v1/verifications/:id` serves. */
+export type VerificationState = PhoneVerificationState | PushVerificationState | IdentityVerificationState;
 
 /**
- * The REST API's view of the contract: every call is a Temporal start, update or query that any other Temporal
- * client could make the same way, made for the authenticated API client on its own verifications only. Holds no state.
+ * The routes on `/v1/verifications/:id`, for every kind of VERIFICATION_CONTRACTS (phone, push, identity): the state
+ * (`getState`) and `cancel`, which every kind has under the same wire name, and phone's `checkCode`, `nextChannel` and
+ * `resend` (a push verification's fallback is a phone verification with an ID of its own). Every call is a Temporal
+ * query or update any other Temporal client could make the same way, made for the authenticated API client on its own
+ * verifications only. Holds no state.
  */
 @Injectable()
 export class VerificationsService {
@@ -44,40 +34,12 @@ export class VerificationsService {
     private readonly security: ApiSecurity,
   ) {}
 
-  /**
-   * Starts (or, repeated with the same reference and body, joins) a phone verification for `caller` and returns its
-   * state. The first send is counted by the abuse guard before anything starts; a refusal starts nothing.
-   */
-  async startPhone(caller: string, body: PhoneVerificationInput): Promise<VerificationState> {
-    if (body.messageTemplate !== undefined && !this.security.templates.has(caller, body.messageTemplate)) {
-      throw new BadRequestException(`messageTemplate: no template named ${body.messageTemplate} is configured`);
-    }
-    const channels = (body.channels ?? DEFAULT_PHONE_CHANNELS).map((c) => c.channel).join(' → ');
-    const input: PhoneVerificationInput = { ...body, client: caller, firstSendCounted: true };
-    return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
-      workflow: phoneVerification,
-      workflowId: phoneVerificationId(body.reference ?? randomKey(), caller),
-      input,
-      body,
-      kind: 'phone',
-      client: caller,
-      byReference: body.reference !== undefined,
-      // No destination in summaries: they are stored in clear.
-      staticSummary: `Phone verification for ${body.brand} via ${channels}`,
-      staticDetails: `client: ${caller}; channels: ${channels}; expiry: ${body.expirySeconds ?? DEFAULT_PHONE_EXPIRY_SECONDS} s; max code attempts: ${body.maxCodeAttempts ?? DEFAULT_MAX_CODE_ATTEMPTS}${body.reference ? `; reference: ${body.reference}` : ''}`,
-      // The destination travels in the (encrypted) memo, so a check can be refused here, before it costs an update.
-      memo: { guardDestination: body.to },
-      state: (h) => h.query(getState),
-      beforeStart: () => this.security.countFirstSend(caller, body.to),
-    });
-  }
-
   /** The state of one of the caller's verifications (phone, push or identity); another's answers 404 like none. */
   async get(caller: string, id: string): Promise<VerificationState> {
     const handle = this.handle(caller, id);
     let state: VerificationState;
     try {
-      state = await handle.query(getState);
+      state = await handle.query<VerificationState>(phoneContract.messages.getState.name);
     } catch (err) {
       throw toHttpError(err, id);
     }
@@ -94,33 +56,42 @@ export class VerificationsService {
     return this.update(
       caller,
       id,
-      (h) => h.executeUpdate(checkCode, { args: [input], updateId: updateIdFor('check', key, input) }),
+      (h) =>
+        h.executeUpdate(phoneContract.messages.checkCode, {
+          args: [input],
+          updateId: updateIdFor('check', key, input),
+        }),
       (memo) => this.security.checkAllowed(caller, memo?.guardDestination),
     );
   }
 
-  async nextChannel(caller: string, id: string, key?: string): Promise<VerificationState> {
+  async nextChannel(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate(nextChannel, { args: [], updateId: updateIdFor('next', key, null) }),
+      h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId: updateIdFor('next', key, null) }),
     );
   }
 
-  async resend(caller: string, id: string, key?: string): Promise<VerificationState> {
+  async resend(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate(resend, { args: [], updateId: updateIdFor('resend', key, null) }),
+      h.executeUpdate(phoneContract.messages.resend, { args: [], updateId: updateIdFor('resend', key, null) }),
     );
   }
 
   async cancel(caller: string, id: string, input: CancelInput, key?: string): Promise<VerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate(cancel, { args: [input], updateId: updateIdFor('cancel', key, input) }),
+      h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
+        args: [input],
+        updateId: updateIdFor('cancel', key, input),
+      }),
     );
   }
 
-  /** The handle of an ID the caller could own (the query's state then tells whose it is). */
+  /**
+   * The handle of an ID the caller could own (the query's state then tells whose it is): an ID of one of the
+   * VERIFICATION_CONTRACTS (phone, push, identity; push enrollments are not verifications: /v1/push/enrollments).
+   */
   private handle(caller: string, id: string): WorkflowHandle {
-    if (isEnrollment(id)) throw notFound('verification', id);
-    if (!VERIFICATION_ID_KINDS.some((k) => id.startsWith(`${k}-${caller}-`))) throw notFound('verification', id);
+    if (!isClientId(id, caller, VERIFICATION_CONTRACTS)) throw notFound('verification', id);
     return this.client.workflow.getHandle(id);
   }
 
@@ -131,8 +102,7 @@ export class VerificationsService {
     fn: (h: WorkflowHandle) => Promise<T>,
     before?: (memo: Record<string, unknown> | undefined) => Promise<void>,
   ): Promise<T> {
-    if (isEnrollment(id)) throw notFound('verification', id);
-    const { handle, description } = await ownedRun(this.client, caller, id, VERIFICATION_ID_KINDS);
+    const { handle, description } = await ownedRun(this.client, caller, id, VERIFICATION_CONTRACTS);
     await before?.(description.memo);
     try {
       // Sent even when the run is over: a retried update (same Idempotency-Key) still gets its first answer.

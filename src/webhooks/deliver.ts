@@ -3,7 +3,7 @@ import { ServiceUnavailableException, type Logger } from '@nestjs/common';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { SA_KIND, SA_PROVIDER_REF } from '../../workflows/definitions';
+import { SA_KIND, SA_PROVIDER_REF } from '../../workflows/contract';
 import { isUnavailable } from '../temporal/errors';
 
 /** How long a webhook may wait on Temporal before it answers 503 (providers give up on slow webhooks). */

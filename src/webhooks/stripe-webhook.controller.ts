@@ -12,17 +12,11 @@ import {
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Client } from '@temporalio/client';
-import {
-  StripeMalformedEventError,
-  StripeSignatureError,
-  verifyStripeWebhook,
-} from '../../activities/providers/stripe-identity';
+import { StripeMalformedEventError, StripeSignatureError, verifyStripeWebhook } from '../../providers/stripe/webhook';
 import { AppConfig } from '../config/config';
 import { deliver, findByProviderRef, signalOnce } from './deliver';
-import { identityProviderEvent, identityRedactionId, providerRef } from '../../workflows/definitions';
+import { identityContract, identityRedactionContract, providerRef } from '../../workflows/contract';
 import { Public } from '../auth/auth.guard';
-
-const IDENTITY_ID = /^identity-[A-Za-z0-9._:-]{1,64}$/;
 
 /**
  * Stripe `identity.verification_session.*` webhooks → `providerEvent` signals. Holds no state: verify
@@ -66,15 +60,21 @@ export class StripeWebhookController {
     const delivered = await deliver(this.client, this.logger, `stripe ${event.type} event`, async () => {
       const workflowId =
         event.type === 'redacted'
-          ? identityRedactionId(event.sessionId)
-          : verified.workflowId && IDENTITY_ID.test(verified.workflowId)
+          ? identityRedactionContract.id(event.sessionId)
+          : verified.workflowId && identityContract.idPattern.test(verified.workflowId)
             ? verified.workflowId
-            : await findByProviderRef(this.client, providerRef('stripe', event.sessionId), { kind: 'identity' });
+            : await findByProviderRef(this.client, providerRef('stripe', event.sessionId), {
+                kind: identityContract.kind,
+              });
       if (!workflowId) {
         this.logger.warn(`stripe ${event.type} event for unknown session ${event.sessionId} acknowledged`);
         return false;
       }
-      await signalOnce(this.client, workflowId, identityProviderEvent, event);
+      const signal =
+        event.type === 'redacted'
+          ? identityRedactionContract.messages.providerEvent
+          : identityContract.messages.providerEvent;
+      await signalOnce(this.client, workflowId, signal, event);
       return true;
     });
     return { received: true, delivered };

@@ -1,3 +1,4 @@
+import { pushContract } from '../../workflows/contract';
 import {
   ForbiddenException,
   Controller,
@@ -13,21 +14,16 @@ import type { Request } from 'express';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { AppConfig } from '../config/config';
 import { deliver, findByProviderRef, signalOnce } from './deliver';
-import {
-  normalizeTwilioPushWebhook,
-  parseForm,
-  verifyTwilioSignature,
-} from '../../activities/providers/twilio-webhook';
+import { normalizeTwilioPushWebhook, parseForm, verifyTwilioSignature } from '../../providers/twilio/webhook';
 import {
   providerRef,
-  pushEnrollmentId,
-  pushIdentitySchema,
-  pushProviderEvent,
+  pushEnrollmentContract,
+  type PushProviderEvent,
   SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
-  type PushProviderEvent,
-} from '../../workflows/definitions';
+  shared,
+} from '../../workflows/contract';
 import { pushEnrollment } from '../../workflows/push-enrollment';
 import { Public } from '../auth/auth.guard';
 
@@ -82,15 +78,15 @@ export class TwilioWebhookController {
   }
 
   private async toEnrollment(event: PushProviderEvent): Promise<boolean> {
-    if (!pushIdentitySchema.safeParse(event.identity).success) {
+    if (!shared.pushIdentity().safeParse(event.identity).success) {
       this.logger.warn(`twilio ${event.type} for an identity verifyflow would not accept ignored`);
       return false;
     }
-    const workflowId = pushEnrollmentId(event.identity);
+    const workflowId = pushEnrollmentContract.id(event.identity);
     // The event goes in with a request ID the server dedupes, so replays cost nothing. When the identity has no
     // running enrollment, start one first (an idempotent start, not signal-with-start, whose request ID is random).
     try {
-      await signalOnce(this.client, workflowId, pushProviderEvent, event);
+      await signalOnce(this.client, workflowId, pushEnrollmentContract.messages.providerEvent, event);
       return true;
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
@@ -103,13 +99,13 @@ export class TwilioWebhookController {
       args: [{ identity: event.identity, ...(client ? { client } : {}) }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       typedSearchAttributes: [
-        { key: SA_KIND, value: 'push_enrollment' },
+        { key: SA_KIND, value: pushEnrollmentContract.kind },
         { key: SA_PROVIDER, value: 'twilio' },
         ...(client ? [{ key: SA_CLIENT, value: client }] : []),
       ],
       staticSummary: 'Push enrollment (Twilio Verify): follows factor.created → factor.verified',
     });
-    await signalOnce(this.client, workflowId, pushProviderEvent, event);
+    await signalOnce(this.client, workflowId, pushEnrollmentContract.messages.providerEvent, event);
     return true;
   }
 
@@ -123,7 +119,7 @@ export class TwilioWebhookController {
       this.logger.warn(`twilio ${event.type} for unknown challenge ${event.challengeSid} acknowledged`);
       return false;
     }
-    await signalOnce(this.client, workflowId, pushProviderEvent, event);
+    await signalOnce(this.client, workflowId, pushContract.messages.providerEvent, event);
     return true;
   }
 }

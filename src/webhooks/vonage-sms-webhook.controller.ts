@@ -8,8 +8,8 @@ import {
   normalizeVonageSmsReceipt,
   verifyVonageSmsReceipt,
   type VonageSmsReceipt,
-} from '../../activities/providers/vonage-sms-receipt';
-import { providerEvent, providerRef } from '../../workflows/definitions';
+} from '../../providers/vonage/sms-receipt';
+import { providerRef, smsDeliveryContract } from '../../workflows/contract';
 import { Public } from '../auth/auth.guard';
 
 /**
@@ -66,7 +66,7 @@ export class VonageSmsWebhookController {
         this.logger.warn(`vonage SMS receipt for unknown message ${event.ref} (${event.status}) acknowledged`);
         return false;
       }
-      await signalOnce(this.client, workflowId, providerEvent, event);
+      await signalOnce(this.client, workflowId, smsDeliveryContract.messages.providerEvent, event);
       return true;
     });
     return { ok: true, delivered };

@@ -17,8 +17,8 @@ import {
   normalizeVonageCallback,
   verifyVonageCallback,
   type VonageCallbackBody,
-} from '../../activities/providers/vonage-callback';
-import { providerEvent, providerRef } from '../../workflows/definitions';
+} from '../../providers/vonage/verify-callback';
+import { phoneContract, providerRef } from '../../workflows/contract';
 import { Public } from '../auth/auth.guard';
 
 /**
@@ -62,7 +62,7 @@ export class VonageWebhookController {
         this.logger.warn(`vonage callback for unknown request ${event.ref} (${event.status}) acknowledged`);
         return false;
       }
-      await signalOnce(this.client, workflowId, providerEvent, event);
+      await signalOnce(this.client, workflowId, phoneContract.messages.providerEvent, event);
       return true;
     });
     return { ok: true, delivered };

@@ -3,7 +3,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createMessageTemplates } from '../../activities/message-templates';
 import { createOtpActivities, deriveOtp, otpHmac, renderOtpMessage } from '../../activities/otp';
-import type { SmsGatewayMessage, SmsGateways } from '../../activities/providers/sms-gateway';
+import type { SmsGatewayMessage, SmsGateways } from '../../providers/sms-gateway/http-gateways';
 
 /** Our own OTP's activities in a mock activity context, with a capturing gateway. */
 const secret = Buffer.from('test-otp-hmac-secret-0123456789abcdef');

@@ -6,10 +6,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createPhoneActivities } from '../../activities/phone';
-import { VonageVerifyAdapter, type VonageStartParams, type VonageStarted } from '../../activities/providers/vonage';
+import { VonageVerifyAdapter, type VonageStartParams, type VonageStarted } from '../../providers/vonage/verify';
 import { Outbox } from '../../sandbox/outbox';
 import { VonageEmulator } from '../../sandbox/vonage-emulator';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 
 /**
  * A start whose answer was lost (worker killed after Vonage created the request) is retried; Vonage then answers 409

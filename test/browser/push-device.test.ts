@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Browser } from 'playwright-core';
-import type { PushVerificationState } from '../../workflows/definitions';
+import type { PushVerificationState } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
 import { launchChromium } from '../support/chromium';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import type { Browser } from 'playwright-core';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
-import { SA_STATUS } from '../../workflows/definitions';
+import { SA_STATUS } from '../../workflows/contract';
 import { freePort } from '../support/ports';
 import { eventually, startStack, type Stack } from '../support/stack';
 import { launchChromium } from '../support/chromium';

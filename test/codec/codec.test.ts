@@ -17,7 +17,7 @@ import {
   parseCodecKeys,
   type CodecKeys,
 } from '../../src/temporal/codec';
-import type { PhoneVerificationInput } from '../../workflows/definitions';
+import type { PhoneVerificationInput } from '../../workflows/contract';
 
 const PHONE = '+15551234567';
 const k1 = randomBytes(32);

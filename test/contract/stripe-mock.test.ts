@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import Stripe from 'stripe';
-import { createStripeClient, StripeIdentityAdapter } from '../../activities/providers/stripe-identity';
+import { createStripeClient, StripeIdentityAdapter } from '../../providers/stripe/identity';
 import { freePort } from '../support/ports';
 
 /**

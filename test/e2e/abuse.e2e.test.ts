@@ -3,7 +3,7 @@ import request from 'supertest';
 import { createApi, type ApiApp } from '../../src/app';
 import { createAbuseGuard } from '../../src/auth/abuse-guard';
 import { connectClient } from '../../src/temporal/client';
-import type { VerificationState } from '../../workflows/definitions';
+import type { PhoneVerificationState } from '../../workflows/contract';
 import { freePort } from '../support/ports';
 import { startRedisServer, type RedisServer } from '../../src/common/redis-server';
 import { eventually, SANDBOX_AUTH, startStack, testConfig, type Stack } from '../support/stack';
@@ -37,7 +37,7 @@ const start = (body: Record<string, unknown>) =>
     .send({ brand: 'Acme', channels: [{ channel: 'sms' }], ...body });
 const sent = async (to: string) =>
   ((await stack.http().get('/sandbox/outbox').query({ to })).body as { channel: string; code: string }[]).length;
-const state = async (id: string) => (await stack.http().get(`/v1/verifications/${id}`)).body as VerificationState;
+const state = async (id: string) => (await stack.http().get(`/v1/verifications/${id}`)).body as PhoneVerificationState;
 const codeFor = (to: string) =>
   eventually(async () => {
     const out = (await stack.http().get('/sandbox/outbox').query({ to })).body as { code: string }[];

@@ -5,14 +5,14 @@ import Stripe from 'stripe';
 import { createApi } from '../../src/app';
 import { createAbuseGuard } from '../../src/auth/abuse-guard';
 import {
-  identityRedactionId,
-  SA_PROVIDER_REF,
-  SA_STATUS,
+  identityRedactionContract,
   type IdentityRedactionInfo,
   type IdentityRedactionState,
   type IdentityVerificationResult,
   type IdentityVerificationState,
-} from '../../workflows/definitions';
+  SA_PROVIDER_REF,
+  SA_STATUS,
+} from '../../workflows/contract';
 import { saveHistory } from '../support/histories';
 import { freePort } from '../support/ports';
 import { eventually, startStack, testConfig, type Stack } from '../support/stack';
@@ -226,7 +226,9 @@ test('redact over REST after completion: a redaction workflow redacts the sessio
   const done = await waitFor(started.id, (s) => s.status === 'completed');
   const res = await stack.http().post(`/v1/verifications/${started.id}/redact`).send({});
   expect(res.status).toBe(200);
-  expect(res.body as IdentityRedactionInfo).toMatchObject({ workflowId: identityRedactionId(done.sessionId!) });
+  expect(res.body as IdentityRedactionInfo).toMatchObject({
+    workflowId: identityRedactionContract.id(done.sessionId!),
+  });
   const redaction = await eventually(async () => {
     const r = await stack.http().get(`/v1/verifications/${started.id}/redaction`);
     return r.status === 200 && (r.body as IdentityRedactionState).status === 'redacted' && r.body;
@@ -240,8 +242,11 @@ test('redactAfterSeconds: the result comes first, the session is redacted later 
   const { url } = await clientSecret(started.id);
   await choose(url, 'verified');
   const done = await waitFor(started.id, (s) => s.status === 'completed');
-  expect(done.redaction).toMatchObject({ status: 'scheduled', workflowId: identityRedactionId(done.sessionId!) });
-  const child = stack.client.workflow.getHandle(identityRedactionId(done.sessionId!));
+  expect(done.redaction).toMatchObject({
+    status: 'scheduled',
+    workflowId: identityRedactionContract.id(done.sessionId!),
+  });
+  const child = stack.client.workflow.getHandle(identityRedactionContract.id(done.sessionId!));
   expect(await child.result()).toMatchObject({ status: 'redacted' });
   expect(emulator().inspect.session(done.sessionId!)?.redaction).toBe('redacted');
 });

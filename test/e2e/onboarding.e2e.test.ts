@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { OnboardingResult, OnboardingState } from '../../workflows/definitions';
+import type { OnboardingResult, OnboardingState } from '../../workflows/contract';
 import { saveHistory } from '../support/histories';
 import { eventually, startStack, type Stack } from '../support/stack';
 

@@ -2,9 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { HttpException } from '@nestjs/common';
 import { sign } from 'jsonwebtoken';
 import { ApiSecurity, templatesOf } from '../../src/auth/api-security';
-import { VerificationsService } from '../../src/verifications/verifications.service';
+import { PhoneService } from '../../src/phone/phone.service';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import { SA_CHANNEL, SA_STATUS, type ProviderEvent, type VerificationState } from '../../workflows/definitions';
+import { type PhoneVerificationState, type ProviderEvent, SA_CHANNEL, SA_STATUS } from '../../workflows/contract';
 import { saveHistory } from '../support/histories';
 import { eventually, startStack, type Stack } from '../support/stack';
 
@@ -20,20 +20,20 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const startPhone = async (body: Record<string, unknown>): Promise<VerificationState> => {
+const startPhone = async (body: Record<string, unknown>): Promise<PhoneVerificationState> => {
   const res = await stack
     .http()
     .post('/v1/verifications/phone')
     .send({ brand: 'Acme', ...body });
   expect(res.status).toBe(201);
-  return res.body as VerificationState;
+  return res.body as PhoneVerificationState;
 };
-const getState = async (id: string): Promise<VerificationState> => {
+const getState = async (id: string): Promise<PhoneVerificationState> => {
   const res = await stack.http().get(`/v1/verifications/${id}`);
   expect(res.status).toBe(200);
-  return res.body as VerificationState;
+  return res.body as PhoneVerificationState;
 };
-const waitFor = (id: string, pred: (s: VerificationState) => boolean, timeoutMs = 20_000) =>
+const waitFor = (id: string, pred: (s: PhoneVerificationState) => boolean, timeoutMs = 20_000) =>
   eventually(async () => {
     const s = await getState(id);
     return pred(s) && s;
@@ -395,14 +395,14 @@ test('health reports the Temporal connection; OpenAPI is served', async () => {
 
 test('a start whose first state cannot be read in time answers 202 with the id, never 503: it was started', async () => {
   // The API's task queue has no worker here, so the query after the start cannot be answered.
-  const service = new VerificationsService(
+  const service = new PhoneService(
     stack.client,
     { ...stack.config, taskQueue: `no-worker-${randomUUID()}` },
     new ApiSecurity(stack.guard, templatesOf(stack.config), stack.config.hashSecret),
   );
   const reference = randomUUID().slice(0, 30);
   const answer = await service
-    .startPhone('sandbox', { to: '+14155550100', brand: 'Acme', reference })
+    .start('sandbox', { to: '+14155550100', brand: 'Acme', reference })
     .catch((e: unknown) => e);
   expect(answer).toBeInstanceOf(HttpException);
   expect((answer as HttpException).getStatus()).toBe(202);

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import request from 'supertest';
-import { signTwilioWebhook } from '../../activities/providers/twilio-webhook';
+import { signTwilioWebhook } from '../../providers/twilio/webhook';
 import { createApi } from '../../src/app';
 import { createAbuseGuard } from '../../src/auth/abuse-guard';
 import type { EmulatedChallenge, WebhookDelivery } from '../../sandbox/twilio-verify-emulator';
 import {
-  pushEnrollmentId,
-  SA_PROVIDER_REF,
-  SA_STATUS,
+  pushEnrollmentContract,
   type PushEnrollmentState,
   type PushVerificationState,
-} from '../../workflows/definitions';
+  SA_PROVIDER_REF,
+  SA_STATUS,
+} from '../../workflows/contract';
 import { saveHistory } from '../support/histories';
 import { freePort } from '../support/ports';
 import { PushDevice } from '../support/push-device';
@@ -224,7 +224,7 @@ test('duplicate webhooks: a replayed factor.verified changes nothing; a replay a
   )!;
   expect(verified).toBeDefined();
   const before = (await stack.http().get(`/v1/push/enrollments/${device.identity}`)).body as PushEnrollmentState;
-  const enrollment = stack.client.workflow.getHandle(pushEnrollmentId(device.entityIdentity!));
+  const enrollment = stack.client.workflow.getHandle(pushEnrollmentContract.id(device.entityIdentity!));
   const signals = async () => {
     const history = await enrollment.fetchHistory();
     return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes).length;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Logger, ServiceUnavailableException } from '@nestjs/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { vonageParamsSignature } from '../../activities/providers/vonage-sms-receipt';
+import { vonageParamsSignature } from '../../providers/vonage/sms-receipt';
 import { VerificationsService } from '../../src/verifications/verifications.service';
-import type { VerificationState } from '../../workflows/definitions';
+import type { PhoneVerificationState } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /**
@@ -78,15 +78,17 @@ test('JSON (with a charset) starts; requests without a body (next-channel, cance
     .set('content-type', 'application/json; charset=utf-8')
     .send(JSON.stringify({ to: uniqueNumber(), brand: 'Acme', channels: [{ channel: 'sms' }, { channel: 'voice' }] }));
   expect(res.status).toBe(201);
-  const id = (res.body as VerificationState).id;
-  await eventually(async () => ((await stack.http().get(`/v1/verifications/${id}`)).body as VerificationState).status);
+  const id = (res.body as PhoneVerificationState).id;
+  await eventually(
+    async () => ((await stack.http().get(`/v1/verifications/${id}`)).body as PhoneVerificationState).status,
+  );
   const next = await stack.http().post(`/v1/verifications/${id}/next-channel`);
   expect(next.status).toBe(200);
-  expect((next.body as VerificationState).channel).toBe('voice');
+  expect((next.body as PhoneVerificationState).channel).toBe('voice');
   // An empty body with a form content type is no body: nothing to refuse.
   const cancel = await stack.http().post(`/v1/verifications/${id}/cancel`).set('content-type', 'text/plain');
   expect(cancel.status).toBe(200);
-  expect((cancel.body as VerificationState).status).toBe('cancelled');
+  expect((cancel.body as PhoneVerificationState).status).toBe('cancelled');
 });
 
 test('413 for a body over the limit: answered 413 in Nest shape, logged as one warning line without a stack', async () => {

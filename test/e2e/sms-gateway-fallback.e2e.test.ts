@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Runtime } from '@temporalio/worker';
 import { sign } from 'jsonwebtoken';
-import { getSmsDeliveryState, type VerificationState } from '../../workflows/definitions';
+import { type PhoneVerificationState, smsDeliveryContract } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /**
@@ -48,7 +48,7 @@ const helpers = (stack: () => Stack) => {
     ).filter(
       (e) => (!filter.provider || e.provider === filter.provider) && (!filter.channel || e.channel === filter.channel),
     );
-  const startPhone = async (body: object): Promise<VerificationState> => {
+  const startPhone = async (body: object): Promise<PhoneVerificationState> => {
     const res = await stack()
       .http()
       .post('/v1/verifications/phone')
@@ -56,9 +56,9 @@ const helpers = (stack: () => Stack) => {
     expect(res.status).toBe(201);
     return res.body;
   };
-  const waitFor = (id: string, pred: (s: VerificationState) => boolean) =>
+  const waitFor = (id: string, pred: (s: PhoneVerificationState) => boolean) =>
     eventually(async () => {
-      const s = (await stack().http().get(`/v1/verifications/${id}`)).body as VerificationState;
+      const s = (await stack().http().get(`/v1/verifications/${id}`)).body as PhoneVerificationState;
       return pred(s) && s;
     }, 40_000);
   const check = async (id: string, code: string) =>
@@ -86,7 +86,7 @@ describe('routes sandbox-500 → sandbox-hang → sandbox, gateway timeout 1.5 s
     const res = await auth0({ recipient: to, body: 'Your verification code is: 424242', sender: '+1 234 567' });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'accepted', acceptedBy: 'sms_gateway:sandbox' });
-    const state = await stack.client.workflow.getHandle(res.body.id).query(getSmsDeliveryState);
+    const state = await stack.client.workflow.getHandle(res.body.id).query(smsDeliveryContract.messages.getState);
     expect(state.routes).toEqual([
       { provider: 'sms_gateway', gateway: 'sandbox-500', status: 'failed', failure: 'ProviderUnavailable' },
       { provider: 'sms_gateway', gateway: 'sandbox-hang', status: 'failed', failure: 'ProviderUnavailable' },

@@ -3,13 +3,13 @@ import { Logger } from '@nestjs/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Runtime } from '@temporalio/worker';
 import { sign } from 'jsonwebtoken';
-import { vonageParamsSignature } from '../../activities/providers/vonage-sms-receipt';
-import { getSmsDeliveryState, type SmsDeliveryState } from '../../workflows/definitions';
+import { vonageParamsSignature } from '../../providers/vonage/sms-receipt';
+import { smsDeliveryContract, type SmsDeliveryState } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /**
- * The inbound Auth0-compatible SMS gateway over HTTP, as Auth0 calls it (seed 001): signed bearer JWT, the seed's
- * exact bodies, then Temporal (real dev server) → smsDelivery → Vonage SMS API emulator (real SDK) → signed delivery
+ * The inbound Auth0-compatible SMS gateway over HTTP, as Auth0 calls it (Auth0's custom SMS gateway docs): signed bearer
+ * JWT, the documented bodies exactly, then Temporal (real dev server) → smsDelivery → Vonage SMS API emulator (real SDK) → signed delivery
  * receipt → webhook → signal. Rate limits are low here so the 429s are reachable.
  */
 let stack: Stack;
@@ -39,9 +39,9 @@ afterAll(async () => {
   jest.restoreAllMocks();
 });
 
-/** Seed 001's bodies, exactly. */
-const SEED_BODY = { recipient: '+1 399 999', body: 'Your verification code is: 12345', sender: '+1 234 567' };
-const SEED_BODY_WITH_REQ = {
+/** The bodies of Auth0's custom SMS gateway docs, exactly. */
+const AUTH0_BODY = { recipient: '+1 399 999', body: 'Your verification code is: 12345', sender: '+1 234 567' };
+const AUTH0_BODY_WITH_REQ = {
   recipient: '+1 399 999',
   body: 'Your verification code is: 12345',
   sender: '+1 234 567',
@@ -52,7 +52,7 @@ const SEED_BODY_WITH_REQ = {
   },
 };
 
-/** The token Auth0 puts on the call (seed 001 `gateway_authentication`), with one thing wrong on request. */
+/** The token Auth0 puts on the call (`gateway_authentication`), with one thing wrong on request. */
 const auth0Token = (
   over: {
     secret?: string;
@@ -79,15 +79,15 @@ const post = (body: unknown, token: string | null = auth0Token()) => {
 };
 const outbox = async (to: string) =>
   (await stack.http().get('/sandbox/outbox').query({ to })).body as { provider: string; body: string }[];
-const deliveryState = (id: string) => stack.client.workflow.getHandle(id).query(getSmsDeliveryState);
+const deliveryState = (id: string) => stack.client.workflow.getHandle(id).query(smsDeliveryContract.messages.getState);
 const waitForDelivery = (id: string, pred: (s: SmsDeliveryState) => boolean) =>
   eventually(async () => {
     const s = await deliveryState(id);
     return pred(s) && s;
   }, 30_000);
 
-test("seed 001's body with a good token → 200 once accepted; in the outbox; the signed receipt marks it delivered", async () => {
-  const res = await post(SEED_BODY);
+test("Auth0's documented body with a good token → 200 once accepted; in the outbox; the signed receipt marks it delivered", async () => {
+  const res = await post(AUTH0_BODY);
   expect(res.status).toBe(200);
   expect(res.body).toMatchObject({ status: 'accepted', acceptedBy: 'vonage' });
   expect(res.body.id).toMatch(/^sms-[0-9a-f]{32}$/);
@@ -98,8 +98,8 @@ test("seed 001's body with a good token → 200 once accepted; in the outbox; th
   const delivered = await waitForDelivery(res.body.id, (s) => s.status === 'delivered');
   expect(delivered.routes[0]).toMatchObject({ provider: 'vonage', status: 'delivered' });
 
-  // Auth0 repeating the message (here: the seed's forward_req_info body) joins the same run: nothing sent twice.
-  const again = await post(SEED_BODY_WITH_REQ);
+  // Auth0 repeating the message (here: the documented forward_req_info body) joins the same run: nothing sent twice.
+  const again = await post(AUTH0_BODY_WITH_REQ);
   expect(again.status).toBe(200);
   expect(again.body.id).toBe(res.body.id);
   expect(await outbox('+1399999')).toHaveLength(1);
@@ -114,7 +114,7 @@ test("seed 001's body with a good token → 200 once accepted; in the outbox; th
   }
 });
 
-test("401 for seed 001's bodies with a missing, forged, expired, long-lived, wrong-audience or wrong-subject token; nothing sent", async () => {
+test("401 for Auth0's documented bodies with a missing, forged, expired, long-lived, wrong-audience or wrong-subject token; nothing sent", async () => {
   const before = (await outbox('+1399999')).length;
   const cases: [string, string | null, string][] = [
     ['missing', null, 'missing bearer token'],
@@ -128,7 +128,7 @@ test("401 for seed 001's bodies with a missing, forged, expired, long-lived, wro
     ['living 10 minutes', auth0Token({ expiresIn: 600 }), 'token lives longer than 300 s'],
   ];
   for (const [what, token, message] of cases) {
-    for (const body of [SEED_BODY, SEED_BODY_WITH_REQ]) {
+    for (const body of [AUTH0_BODY, AUTH0_BODY_WITH_REQ]) {
       const res = await post(body, token);
       expect([what, res.status, res.body.message]).toEqual([what, 401, message]);
     }
@@ -138,12 +138,12 @@ test("401 for seed 001's bodies with a missing, forged, expired, long-lived, wro
 
 test('400 naming the field for a bad body (after authentication)', async () => {
   const cases: [unknown, RegExp][] = [
-    [{ ...SEED_BODY, recipient: 'call me' }, /^recipient: must be an E\.164 phone number/],
+    [{ ...AUTH0_BODY, recipient: 'call me' }, /^recipient: must be an E\.164 phone number/],
     [{ body: 'hi', sender: 'Acme' }, /^recipient: is required/],
-    [{ ...SEED_BODY, body: '' }, /^body: is required/],
-    [{ ...SEED_BODY, body: 'x'.repeat(1601) }, /^body: must be at most 1600 characters/],
+    [{ ...AUTH0_BODY, body: '' }, /^body: is required/],
+    [{ ...AUTH0_BODY, body: 'x'.repeat(1601) }, /^body: must be at most 1600 characters/],
     [{ recipient: '+14155550100', body: 'hi' }, /^sender: is required/],
-    [{ ...SEED_BODY, req: 'not an object' }, /^req: /],
+    [{ ...AUTH0_BODY, req: 'not an object' }, /^req: /],
   ];
   for (const [body, message] of cases) {
     const res = await post(body);

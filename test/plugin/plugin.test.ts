@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { codecDataConverter, EncryptionCodec, SHARED_WORKFLOW_MODULES, VerificationPlugin, checkCode } from '../../src';
+import {
+  codecDataConverter,
+  EncryptionCodec,
+  SHARED_WORKFLOW_MODULES,
+  VerificationPlugin,
+  phoneContract,
+} from '../../src';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /**
@@ -57,7 +63,9 @@ test('a worker built only from VerificationPlugin completes a phone verification
       args: [{ to, brand: 'Platform', channels: [{ channel: 'sms' }] }],
     });
     const code = await outboxCode(to);
-    expect(await handle.executeUpdate(checkCode, { args: [{ code }] })).toMatchObject({ status: 'completed' });
+    expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code }] })).toMatchObject({
+      status: 'completed',
+    });
     expect(await handle.result()).toMatchObject({ status: 'completed' });
   });
 });
@@ -73,7 +81,9 @@ test("a team's own workflow runs phoneVerification as a child workflow in the sa
       args: [{ userId, phone: { to, brand: 'Platform', channels: [{ channel: 'sms' }] } }],
     });
     const code = await outboxCode(to);
-    await client.workflow.getHandle(`phone-${userId}`).executeUpdate(checkCode, { args: [{ code }] });
+    await client.workflow
+      .getHandle(phoneContract.id(userId))
+      .executeUpdate(phoneContract.messages.checkCode, { args: [{ code }] });
     expect(await handle.result()).toMatchObject({ userId, phone: { status: 'completed', id: `phone-${userId}` } });
   });
 });

@@ -1,7 +1,7 @@
 // A platform team's own workflows module: theirs plus ours (re-exported), in one worker.
 import { executeChild } from '@temporalio/workflow';
 import { phoneVerification } from '../../workflows';
-import type { PhoneVerificationInput, PhoneVerificationResult } from '../../workflows/definitions';
+import { phoneContract, type PhoneVerificationInput, type PhoneVerificationResult } from '../../workflows/contract';
 
 export * from '../../workflows';
 
@@ -11,7 +11,7 @@ export async function teamSignup(input: { userId: string; phone: PhoneVerificati
   phone: PhoneVerificationResult;
 }> {
   const phone = await executeChild(phoneVerification, {
-    workflowId: `phone-${input.userId}`,
+    workflowId: phoneContract.id(input.userId),
     args: [input.phone],
   });
   return { userId: input.userId, phone };

@@ -1,39 +1,62 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { temporal } from '@temporalio/proto';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
 import { codecDataConverter, parseCodecKeys } from '../../src/temporal/codec';
 import { SHARED_WORKFLOW_MODULES } from '../../src/temporal/plugin';
+import { contractOfType, phoneContract, WORKFLOW_CONTRACTS } from '../../workflows/contract';
 import { HISTORIES_DIR } from '../support/histories';
 import { TEST_CODEC_KEYS } from '../support/stack';
 
 /**
  * Replays every committed history (test/histories/*.json, recorded from real runs with
  * `npm run test:record-histories`) against today's workflow code. A change that would alter the commands of a
- * running verification fails here: guard it with `patched()` instead.
+ * running verification fails here: guard it with `patched()` instead. Every workflow kind of the contract has
+ * histories, and a deliberately changed workflow must fail (the negative control: the test can fail at all).
  */
 const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json'));
+const histories = new Map(
+  files.map((file) => [file, historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')))]),
+);
+const started = (history: temporal.api.history.v1.IHistory) =>
+  history.events?.[0]?.workflowExecutionStartedEventAttributes;
+// Histories recorded through the app are encrypted with the fixed test key; older ones are plain JSON.
+const dataConverter = codecDataConverter(parseCodecKeys(TEST_CODEC_KEYS));
 
-let workflowBundle: WorkflowBundleWithSourceMap;
-beforeAll(async () => {
-  // One bundle of today's workflow code, built like VerificationPlugin's (shared libraries preloaded), serves every history.
-  workflowBundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
+/** One bundle built like VerificationPlugin's (shared libraries preloaded). */
+const bundle = (workflowsPath: string) =>
+  bundleWorkflowCode({
+    workflowsPath,
     preloadModules: [...SHARED_WORKFLOW_MODULES],
     logger: new DefaultLogger('WARN'),
   });
+
+let workflowBundle: WorkflowBundleWithSourceMap;
+beforeAll(async () => {
+  workflowBundle = await bundle(require.resolve('../../workflows'));
 });
 
-test('there are committed histories to replay', () => {
-  expect(files.length).toBeGreaterThanOrEqual(4);
+test('every workflow kind of the contract has committed histories', () => {
+  const types = new Set([...histories.values()].map((h) => started(h)?.workflowType?.name));
+  expect(WORKFLOW_CONTRACTS.filter((c) => !types.has(c.type)).map((c) => c.type)).toEqual([]);
 });
 
 test.each(files)('replays %s deterministically', async (file) => {
-  const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')));
-  // Histories recorded through the app are encrypted with the fixed test key; older ones are plain JSON.
-  const dataConverter = codecDataConverter(parseCodecKeys(TEST_CODEC_KEYS));
-  // The recorded workflow ID, when the history has it: workflows may derive IDs from it (push → phone fallback child).
-  const workflowId =
-    history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowId || file.replace(/\.json$/, '');
+  const history = histories.get(file)!;
+  const contract = contractOfType(started(history)?.workflowType?.name ?? '');
+  expect(contract).toBeDefined();
+  // The recorded workflow ID is one of its kind's: workflows may derive IDs from it (push → phone fallback child).
+  const workflowId = started(history)?.workflowId ?? '';
+  expect(workflowId).toMatch(contract!.idPattern);
   await Worker.runReplayHistory({ workflowBundle, dataConverter }, history, workflowId);
+});
+
+test('negative control: a phoneVerification with a timer it never had fails to replay a committed history', async () => {
+  const changed = await bundle(require.resolve('./changed-workflows'));
+  const [file, history] = [...histories].find(([, h]) => started(h)?.workflowType?.name === phoneContract.type)!;
+  await expect(
+    Worker.runReplayHistory({ workflowBundle: changed, dataConverter }, history, started(history)?.workflowId ?? file),
+  ).rejects.toThrow(DeterminismViolationError);
 });

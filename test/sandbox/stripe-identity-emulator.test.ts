@@ -3,14 +3,10 @@ import { type AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import express from 'express';
 import Stripe from 'stripe';
-import {
-  classify,
-  createStripeClient,
-  StripeIdentityAdapter,
-  verifyStripeWebhook,
-} from '../../activities/providers/stripe-identity';
+import { classify, createStripeClient, StripeIdentityAdapter } from '../../providers/stripe/identity';
+import { verifyStripeWebhook } from '../../providers/stripe/webhook';
 import { StripeIdentityEmulator, type StripeIdentityEmulatorOptions } from '../../sandbox/stripe-identity-emulator';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 import { freePort } from '../support/ports';
 
 const SECRET_KEY = 'sk_test_emulator_unit';

@@ -2,14 +2,10 @@ import type { Server } from 'node:http';
 import { ApplicationFailure } from '@temporalio/common';
 import express from 'express';
 import twilio from 'twilio';
-import { classifyTwilioError, TwilioHttpError, TwilioPushAdapter } from '../../activities/providers/twilio-push';
-import {
-  normalizeTwilioPushWebhook,
-  parseForm,
-  verifyTwilioSignature,
-} from '../../activities/providers/twilio-webhook';
+import { classifyTwilioError, TwilioHttpError, TwilioPushAdapter } from '../../providers/twilio/push';
+import { normalizeTwilioPushWebhook, parseForm, verifyTwilioSignature } from '../../providers/twilio/webhook';
 import { TwilioVerifyEmulator } from '../../sandbox/twilio-verify-emulator';
-import { FailureType } from '../../workflows/definitions';
+import { FailureType } from '../../workflows/contract';
 import { PushDevice } from '../support/push-device';
 import { freePort } from '../support/ports';
 import { eventually } from '../support/stack';

@@ -138,7 +138,7 @@ describe('Vonage Verify v2 sandbox emulator', () => {
   let sb: Sandbox;
   afterEach(async () => sb?.close());
 
-  // The SDK types `redirectUrl` as required; the API (and the seed's asynchronous flow) does not need it.
+  // The SDK types `redirectUrl` as required; the API (and its asynchronous flow in the Verify v2 API reference) does not need it.
   const silentAuth = (to: string) => ({ channel: SilentAuthChannel.SILENT_AUTH, to }) as AnyWorkflow;
   const silentSmsVoice = (to: string): AnyWorkflow[] => [
     silentAuth(to),
@@ -259,7 +259,7 @@ describe('Vonage Verify v2 sandbox emulator', () => {
     expect((await sb.callbackFor(requestId, 'completed')).body.channel).toBe('voice');
   });
 
-  it('+15005550003: 422 with the seed body', async () => {
+  it('+15005550003: 422 with the body of the Verify v2 API reference', async () => {
     sb = await startSandbox();
     const res = await failure(
       sb.vonage.verify2.newRequest({ brand: 'VerifyFlow', workflow: silentSmsVoice('+15005550003') }),
@@ -302,7 +302,7 @@ describe('Vonage Verify v2 sandbox emulator', () => {
     expect(sb.emulator.requests.get(requestId)?.status).toBe('user_rejected');
   });
 
-  it('answers a wrong code with the seed body, then 410 at the limit with a failed callback', async () => {
+  it('answers a wrong code with the body of the Verify v2 API reference, then 410 at the limit with a failed callback', async () => {
     sb = await startSandbox({ maxWrongCodes: 3 });
     const to = '+447700900124';
     const { requestId } = await sb.vonage.verify2.newRequest({

@@ -3,15 +3,15 @@ import type { Server } from 'node:http';
 import type { ApplicationFailure } from '@temporalio/common';
 import { Vonage } from '@vonage/server-sdk';
 import express from 'express';
-import { VonageSmsAdapter } from '../../activities/providers/vonage-sms';
+import { VonageSmsAdapter } from '../../providers/vonage/sms';
 import {
   normalizeVonageSmsReceipt,
   verifyVonageSmsReceipt,
   vonageParamsSignature,
   type VonageSignatureMethod,
   type VonageSmsReceipt,
-} from '../../activities/providers/vonage-sms-receipt';
-import { FailureType } from '../../workflows/definitions';
+} from '../../providers/vonage/sms-receipt';
+import { FailureType } from '../../workflows/contract';
 import { Outbox } from '../../sandbox/outbox';
 import { VonageSmsEmulator } from '../../sandbox/vonage-sms-emulator';
 import { eventually } from '../support/stack';

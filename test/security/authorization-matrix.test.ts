@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import type { PushEnrollmentState, VerificationState } from '../../workflows/definitions';
+import type { PhoneVerificationState, PushEnrollmentState } from '../../workflows/contract';
 import { PushDevice } from '../support/push-device';
 import { eventually, startStack, type Stack } from '../support/stack';
 
@@ -268,7 +268,7 @@ test('a client reads and acts only on its own verifications: another client gets
     expect(res.body.message).toMatch(/^verification .* not found$/);
   }
   expect((await other.post(`/v1/verifications/${id}/cancel`, {})).status).toBe(404);
-  expect(((await own.get(`/v1/verifications/${id}`)).body as VerificationState).status).toBe('pending');
+  expect(((await own.get(`/v1/verifications/${id}`)).body as PhoneVerificationState).status).toBe('pending');
   // The other client's own references never collide with ours.
   const reference = `user-${randomUUID().slice(0, 8)}`;
   const body = { to: number(), brand: 'Acme', reference, channels: [{ channel: 'sms' }] };

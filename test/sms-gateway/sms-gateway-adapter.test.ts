@@ -3,17 +3,18 @@ import type { Server } from 'node:http';
 import { ApplicationFailure } from '@temporalio/common';
 import express from 'express';
 import { decode, sign, verify, type JwtPayload } from 'jsonwebtoken';
-import { HttpSmsGateways, verifyGatewayToken, type SmsGatewayAuth } from '../../activities/providers/sms-gateway';
-import { FailureType } from '../../workflows/definitions';
+import { HttpSmsGateways } from '../../providers/sms-gateway/http-gateways';
+import { verifyGatewayToken, type SmsGatewayAuth } from '../../providers/sms-gateway/token';
+import { FailureType } from '../../workflows/contract';
 import { Outbox } from '../../sandbox/outbox';
 import { SmsGatewayEmulator } from '../../sandbox/sms-gateway-emulator';
 
 /**
- * The outbound `sms_gateway` adapter against the sandbox gateway emulator (the same protocol Auth0 speaks, seed 001),
+ * The outbound `sms_gateway` adapter against the sandbox gateway emulator (the same protocol Auth0 speaks, Auth0's custom SMS gateway docs),
  * and against a recording server to see exactly what goes over the wire.
  */
 const auth: SmsGatewayAuth = { subject: 'urn:Auth0', audience: 'urn:MySmsGateway', secret: 'MySecretToSignTheToken' };
-// A base64url secret (seed 001 `secret_base64_encoded: true`): the key is the decoded bytes.
+// A base64url secret (`secret_base64_encoded: true`): the key is the decoded bytes.
 const b64Key = Buffer.from('binary\x00\xffsecret-key-bytes-for-the-gateway');
 const b64Auth: SmsGatewayAuth = { ...auth, secret: b64Key.toString('base64url'), secretBase64: true };
 

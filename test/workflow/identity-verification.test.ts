@@ -6,27 +6,22 @@ import type {
   StripeCreateSessionParams,
   StripeIdentity,
   StripeSessionSnapshot,
-} from '../../activities/providers/stripe-identity';
+} from '../../providers/stripe/identity';
 import {
-  cancelIdentity,
   FailureType,
-  getIdentityState,
-  getRedactionState,
-  identityProviderEvent,
-  identityRedactionId,
-  identityVerificationId,
-  redact,
-  SA_KIND,
-  SA_PROVIDER,
-  SA_PROVIDER_REF,
-  SA_STATUS,
+  identityContract,
   type IdentityEventType,
   type IdentityProviderEvent,
+  identityRedactionContract,
   type IdentityRedactionState,
   type IdentityVerificationInput,
   type IdentityVerificationState,
   type IdentityVerifiedOutputs,
-} from '../../workflows/definitions';
+  SA_KIND,
+  SA_PROVIDER,
+  SA_PROVIDER_REF,
+  SA_STATUS,
+} from '../../workflows/contract';
 import { identityRedaction, identityVerification } from '../../workflows/identity-verification';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
@@ -161,13 +156,13 @@ const reference = () => `user-${randomUUID().slice(0, 8)}`;
 const start = (input: Partial<IdentityVerificationInput> = {}) => {
   const ref = input.reference ?? reference();
   return client.workflow.start(identityVerification, {
-    workflowId: identityVerificationId(ref),
+    workflowId: identityContract.id(ref),
     taskQueue,
     args: [{ type: 'document', ...input, reference: ref } as IdentityVerificationInput],
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
 };
-const stateOf = (handle: WorkflowHandle) => handle.query(getIdentityState);
+const stateOf = (handle: WorkflowHandle) => handle.query(identityContract.messages.getState);
 const waitState = (handle: WorkflowHandle, pred: (s: IdentityVerificationState) => boolean) =>
   eventually(async () => {
     const s = await stateOf(handle);
@@ -214,7 +209,8 @@ function outcome(s: FakeSession, code: string | 'verified'): IdentityProviderEve
   s.lastErrorCode = code;
   return eventOf(s, 'requires_input');
 }
-const signal = (handle: WorkflowHandle, event: IdentityProviderEvent) => handle.signal(identityProviderEvent, event);
+const signal = (handle: WorkflowHandle, event: IdentityProviderEvent) =>
+  handle.signal(identityContract.messages.providerEvent, event);
 
 test('happy path: one session (metadata, idempotency key), processing → verified → completed with outputs in the result only', async () => {
   const handle = await start({
@@ -275,7 +271,7 @@ test('duplicates ×3 (same event id, and the same report under other ids) count 
   const state = await waitState(handle, (st) => st.status === 'action_pending' && st.attempts > 0);
   expect(state).toMatchObject({ attempts: 1, lastError: { code: 'document_expired' } });
   expect((await stateOf(handle)).attempts).toBe(1);
-  await handle.executeUpdate(cancelIdentity, { args: [{}] });
+  await handle.executeUpdate(identityContract.messages.cancel, { args: [{}] });
 });
 
 test('user-correctable codes: attempts counted on the same session, then failed with the last code at maxAttempts', async () => {
@@ -304,7 +300,7 @@ test('uncounted codes (abandoned) wait again without spending an attempt', async
   await signal(handle, eventOf(s, 'requires_input'));
   const state = await waitState(handle, (st) => st.lastError?.code === 'abandoned');
   expect(state).toMatchObject({ status: 'action_pending', attempts: 0 });
-  await handle.executeUpdate(cancelIdentity, { args: [{}] });
+  await handle.executeUpdate(identityContract.messages.cancel, { args: [{}] });
 });
 
 test.each(['consent_declined', 'under_supported_age', 'country_not_supported'])(
@@ -332,7 +328,7 @@ test('a stale event makes the workflow re-read the session and trust Stripe', as
   await eventually(() => fake.retrieveSession.mock.calls.length === 1);
   const state = await waitState(handle, () => true);
   expect(state).toMatchObject({ status: 'action_pending', sessionStatus: 'requires_input', attempts: 1 });
-  await handle.executeUpdate(cancelIdentity, { args: [{}] });
+  await handle.executeUpdate(identityContract.messages.cancel, { args: [{}] });
 });
 
 test('events of another session are ignored; an event that overtakes the session creation is held', async () => {
@@ -349,7 +345,9 @@ test('events of another session are ignored; an event that overtakes the session
     };
     sessions.set(id, s);
     // Stripe's webhook reaches the workflow before this activity's result does.
-    await client.workflow.getHandle(params.workflowId).signal(identityProviderEvent, eventOf(s, 'processing'));
+    await client.workflow
+      .getHandle(params.workflowId)
+      .signal(identityContract.messages.providerEvent, eventOf(s, 'processing'));
     s.status = 'requires_input';
     return snapshot(s);
   });
@@ -359,7 +357,7 @@ test('events of another session are ignored; an event that overtakes the session
   // The held processing event is newer than nothing we applied, so it is applied as it is.
   await waitState(handle, (st) => st.status === 'processing');
   expect(fake.retrieveSession).not.toHaveBeenCalled();
-  await handle.executeUpdate(cancelIdentity, { args: [{}] });
+  await handle.executeUpdate(identityContract.messages.cancel, { args: [{}] });
 });
 
 test('deadline → the session is cancelled (Stripe allows it in requires_input) → expired', async () => {
@@ -382,11 +380,11 @@ test('deadline while Stripe is processing: cancel refused, still expired', async
 test('cancel update → session cancelled → cancelled; then updates are rejected', async () => {
   const handle = await start();
   const s = await sessionOf(handle);
-  const state = await handle.executeUpdate(cancelIdentity, { args: [{ reason: 'user gave up' }] });
+  const state = await handle.executeUpdate(identityContract.messages.cancel, { args: [{ reason: 'user gave up' }] });
   expect(state).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
   expect(fake.cancelSession).toHaveBeenCalledWith(s.id);
   expect(await handle.result()).toMatchObject({ status: 'cancelled' });
-  await expect(handle.executeUpdate(cancelIdentity, { args: [{}] })).rejects.toThrow();
+  await expect(handle.executeUpdate(identityContract.messages.cancel, { args: [{}] })).rejects.toThrow();
 });
 
 test('idempotent creation: the activity retried after Stripe accepted gets the same session back', async () => {
@@ -398,7 +396,7 @@ test('idempotent creation: the activity retried after Stripe accepted gets the s
   expect(second).toBe(first);
   expect([...sessions.values()].filter((x) => x.params.workflowId === handle.workflowId)).toHaveLength(1);
   expect((await stateOf(handle)).sessionId).toBe(s.id);
-  await handle.executeUpdate(cancelIdentity, { args: [{}] });
+  await handle.executeUpdate(identityContract.messages.cancel, { args: [{}] });
 });
 
 test('Stripe refuses the creation (invalid request) → failed / provider_error', async () => {
@@ -448,7 +446,7 @@ test('a repeated start with the same reference joins the running verification (o
   const second = await start({ reference: ref });
   expect(second.firstExecutionRunId).toBe(first.firstExecutionRunId);
   expect(fake.createSession).toHaveBeenCalledTimes(1);
-  await first.executeUpdate(cancelIdentity, { args: [{}] });
+  await first.executeUpdate(identityContract.messages.cancel, { args: [{}] });
 });
 
 test('redactAfterSeconds: the result comes now; a child that outlives the parent redacts later and ends on the redacted event', async () => {
@@ -456,16 +454,18 @@ test('redactAfterSeconds: the result comes now; a child that outlives the parent
   const s = await sessionOf(handle);
   await signal(handle, outcome(s, 'verified'));
   const result = await handle.result();
-  const redactionId = identityRedactionId(s.id);
+  const redactionId = identityRedactionContract.id(s.id);
   expect(result).toMatchObject({ status: 'completed', redaction: { status: 'scheduled', workflowId: redactionId } });
   // The parent is closed; the redaction runs on (ABANDON) and calls Stripe once its durable timer fired.
   const closedAt = (await handle.describe()).closeTime!.getTime();
   const child = client.workflow.getHandle<typeof identityRedaction>(redactionId);
   await eventually(() => fake.redactSession.mock.calls.length === 1);
   expect(redactCalledAt).toBeGreaterThanOrEqual(closedAt + 1500);
-  await eventually(async () => (await child.query(getRedactionState)).status === 'processing');
+  await eventually(
+    async () => (await child.query(identityRedactionContract.messages.getState)).status === 'processing',
+  );
   s.redactionStatus = 'redacted';
-  await child.signal(identityProviderEvent, eventOf(s, 'redacted'));
+  await child.signal(identityRedactionContract.messages.providerEvent, eventOf(s, 'redacted'));
   const done: IdentityRedactionState = await child.result();
   expect(done).toMatchObject({ status: 'redacted', sessionId: s.id, verificationId: handle.workflowId });
   expect(done.redactedAt).toBeDefined();
@@ -477,46 +477,51 @@ test('redactAfterSeconds: the result comes now; a child that outlives the parent
 test('redact update while live: ends the verification (cancelled / redacted) and redacts now, which cancels the session', async () => {
   const handle = await start();
   const s = await sessionOf(handle);
-  const info = await handle.executeUpdate(redact, { args: [{}] });
-  expect(info).toMatchObject({ status: 'requested', workflowId: identityRedactionId(s.id) });
+  const info = await handle.executeUpdate(identityContract.messages.redact, { args: [{}] });
+  expect(info).toMatchObject({ status: 'requested', workflowId: identityRedactionContract.id(s.id) });
   expect(await handle.result()).toMatchObject({ status: 'cancelled', reason: 'redacted' });
   await eventually(() => fake.redactSession.mock.calls.length === 1);
   // Redaction cancels a session that waits on the user; no separate cancel call.
   expect(fake.cancelSession).not.toHaveBeenCalled();
   expect(s.status).toBe('canceled');
-  const child = client.workflow.getHandle<typeof identityRedaction>(identityRedactionId(s.id));
+  const child = client.workflow.getHandle<typeof identityRedaction>(identityRedactionContract.id(s.id));
   s.redactionStatus = 'redacted';
-  await child.signal(identityProviderEvent, eventOf(s, 'redacted'));
+  await child.signal(identityRedactionContract.messages.providerEvent, eventOf(s, 'redacted'));
   expect(await child.result()).toMatchObject({ status: 'redacted' });
 });
 
 test('identityRedaction waits while the session is still processing, then redacts', async () => {
   const handle = await start();
   const s = await sessionOf(handle);
-  await handle.executeUpdate(cancelIdentity, { args: [{}] });
+  await handle.executeUpdate(identityContract.messages.cancel, { args: [{}] });
   s.status = 'processing';
   const child = await client.workflow.start(identityRedaction, {
     workflowId: `redaction-test-${randomUUID().slice(0, 8)}`,
     taskQueue,
     args: [{ verificationId: handle.workflowId, sessionId: s.id, delaySeconds: 0, pollSeconds: 1 }],
   });
-  await eventually(async () => (await child.query(getRedactionState)).status === 'waiting');
+  await eventually(async () => (await child.query(identityRedactionContract.messages.getState)).status === 'waiting');
   s.status = 'verified';
-  await eventually(async () => (await child.query(getRedactionState)).status === 'processing');
+  await eventually(
+    async () => (await child.query(identityRedactionContract.messages.getState)).status === 'processing',
+  );
   expect(fake.redactSession.mock.calls.length).toBeGreaterThanOrEqual(2);
   s.redactionStatus = 'redacted';
-  await child.signal(identityProviderEvent, eventOf(s, 'redacted'));
+  await child.signal(identityRedactionContract.messages.providerEvent, eventOf(s, 'redacted'));
   expect(await child.result()).toMatchObject({ status: 'redacted' });
 });
 
 test('identityRedaction: Stripe cannot redact a canceled session → failed with the reason', async () => {
   const handle = await start();
   const s = await sessionOf(handle);
-  await handle.executeUpdate(cancelIdentity, { args: [{}] });
+  await handle.executeUpdate(identityContract.messages.cancel, { args: [{}] });
   const child = await client.workflow.start(identityRedaction, {
     workflowId: `redaction-test-${randomUUID().slice(0, 8)}`,
     taskQueue,
     args: [{ verificationId: handle.workflowId, sessionId: s.id, delaySeconds: 0 }],
   });
-  expect(await child.result()).toMatchObject({ status: 'failed', error: 'Stripe cannot redact a canceled session' });
+  expect(await child.result()).toMatchObject({
+    status: 'failed',
+    error: 'Stripe cannot redact a canceled session',
+  });
 });

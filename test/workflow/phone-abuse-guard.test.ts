@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { AbuseGuard, GuardVerdict } from '../../activities/abuse-guard';
-import type { SmsGateways } from '../../activities/providers/sms-gateway';
-import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
-import { checkCode, getState, nextChannel, type PhoneVerificationInput } from '../../workflows/definitions';
+import type { SmsGateways } from '../../providers/sms-gateway/http-gateways';
+import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
+import { phoneContract, type PhoneVerificationInput } from '../../workflows/contract';
 import { phoneVerification } from '../../workflows/phone-verification';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
 import { eventually } from '../support/stack';
@@ -77,7 +77,9 @@ const rejection = (err: unknown) => (err as WorkflowUpdateFailedError).cause as 
 test("a Temporal caller's sends are all counted (client `temporal`); the REST API's first send is not counted twice", async () => {
   const own = await start({});
   await eventually(
-    async () => (await own.query(getState)).status === 'pending' && vonage.startVerification.mock.calls.length === 1,
+    async () =>
+      (await own.query(phoneContract.messages.getState)).status === 'pending' &&
+      vonage.startVerification.mock.calls.length === 1,
   );
   expect(guard.consumeSend).toHaveBeenCalledWith('temporal', TO);
   await own.cancel();
@@ -88,9 +90,9 @@ test("a Temporal caller's sends are all counted (client `temporal`); the REST AP
     firstSendCounted: true,
     channels: [{ channel: 'sms' }, { channel: 'voice' }],
   });
-  await eventually(async () => (await rest.query(getState)).channels[0].status === 'active');
+  await eventually(async () => (await rest.query(phoneContract.messages.getState)).channels[0].status === 'active');
   expect(guard.consumeSend).not.toHaveBeenCalled();
-  await rest.executeUpdate(nextChannel, { args: [] });
+  await rest.executeUpdate(phoneContract.messages.nextChannel, { args: [] });
   expect(guard.consumeSend).toHaveBeenCalledWith('acme', TO);
   await rest.cancel();
 });
@@ -104,7 +106,7 @@ test('the first send refused: nothing goes to the provider, the run fails rate_l
 
 test("a timer's fallback refused: the run fails rate_limited and sends nothing more", async () => {
   const handle = await start({ channels: [{ channel: 'sms', timeoutSeconds: 1 }, { channel: 'voice' }] });
-  await eventually(async () => (await handle.query(getState)).channels[0].status === 'active');
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).channels[0].status === 'active');
   guard.consumeSend.mockResolvedValue(refused('destination'));
   expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'rate_limited' });
   expect(vonage.nextWorkflow).not.toHaveBeenCalled();
@@ -114,18 +116,22 @@ test('nextChannel refused across providers: 429 to the caller, the run stays on 
   const handle = await start({
     channels: [{ channel: 'sms' }, { channel: 'sms', provider: 'sms_gateway', gateway: 'gw' }],
   });
-  await eventually(async () => (await handle.query(getState)).channels[0].status === 'active');
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).channels[0].status === 'active');
   guard.consumeSend.mockResolvedValueOnce(refused('destination'));
-  const err = await handle.executeUpdate(nextChannel, { args: [] }).catch((e: unknown) => e);
+  const err = await handle.executeUpdate(phoneContract.messages.nextChannel, { args: [] }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
   expect(rejection(err)).toMatchObject({
     type: 'RateLimited',
     details: [{ scope: 'destination', retryAfterSeconds: 42 }],
   });
-  expect(await handle.query(getState)).toMatchObject({ status: 'pending', channelIndex: 0, channel: 'sms' });
+  expect(await handle.query(phoneContract.messages.getState)).toMatchObject({
+    status: 'pending',
+    channelIndex: 0,
+    channel: 'sms',
+  });
   expect(vonage.cancel).not.toHaveBeenCalled();
   // Allowed now: the move reserves its send first, then the new request goes out without being counted again.
-  const moved = await handle.executeUpdate(nextChannel, { args: [] });
+  const moved = await handle.executeUpdate(phoneContract.messages.nextChannel, { args: [] });
   expect(moved).toMatchObject({ channelIndex: 1 });
   expect(vonage.cancel).toHaveBeenCalledTimes(1);
   expect(gateways.send).toHaveBeenCalledTimes(1);
@@ -135,15 +141,17 @@ test('nextChannel refused across providers: 429 to the caller, the run stays on 
 
 test('a check refused for too many failed checks: not evaluated, no attempt spent; a wrong code keeps its count', async () => {
   const handle = await start({});
-  await eventually(async () => (await handle.query(getState)).channels[0].status === 'active');
-  const wrong = await handle.executeUpdate(checkCode, { args: [{ code: '0000' }] });
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).channels[0].status === 'active');
+  const wrong = await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '0000' }] });
   expect(wrong).toMatchObject({ status: 'invalid_code', attemptsLeft: 4 });
   expect(guard.reserveCheck).toHaveBeenCalledWith('temporal', TO);
   expect(guard.releaseCheck).not.toHaveBeenCalled(); // a wrong code keeps the failed check it reserved
   guard.reserveCheck.mockResolvedValue(refused('failed_checks'));
-  const err = await handle.executeUpdate(checkCode, { args: [{ code: '1234' }] }).catch((e: unknown) => e);
+  const err = await handle
+    .executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] })
+    .catch((e: unknown) => e);
   expect(rejection(err)).toMatchObject({ type: 'RateLimited', details: [{ scope: 'failed_checks' }] });
   expect(vonage.checkCode).toHaveBeenCalledTimes(1);
-  expect(await handle.query(getState)).toMatchObject({ status: 'pending', attemptsLeft: 4 });
+  expect(await handle.query(phoneContract.messages.getState)).toMatchObject({ status: 'pending', attemptsLeft: 4 });
   await handle.cancel();
 });

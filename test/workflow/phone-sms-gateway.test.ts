@@ -3,19 +3,9 @@ import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Runtime } from '@temporalio/worker';
-import type { SmsGatewayMessage, SmsGateways, SmsGatewaySent } from '../../activities/providers/sms-gateway';
-import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
-import {
-  cancel,
-  checkCode,
-  FailureType,
-  getState,
-  nextChannel,
-  providerEvent,
-  resend,
-  SA_PROVIDER,
-  type PhoneVerificationInput,
-} from '../../workflows/definitions';
+import type { SmsGatewayMessage, SmsGateways, SmsGatewaySent } from '../../providers/sms-gateway/http-gateways';
+import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
+import { FailureType, phoneContract, type PhoneVerificationInput, SA_PROVIDER } from '../../workflows/contract';
 import { phoneVerification } from '../../workflows/phone-verification';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
@@ -106,7 +96,7 @@ test('our own OTP: sent through the named gateway, its HMAC alone in history, ne
     sender: 'Acme',
   });
   const state = await eventually(async () => {
-    const s = await handle.query(getState);
+    const s = await handle.query(phoneContract.messages.getState);
     return s.codeExpiresAt ? s : undefined;
   });
   expect(state).toMatchObject({ status: 'pending', channel: 'sms', resendsLeft: 3, attemptsLeft: 5 });
@@ -119,11 +109,14 @@ test('our own OTP: sent through the named gateway, its HMAC alone in history, ne
   expect(live).not.toContain(code);
   expect(live).toMatch(/otpSend/);
 
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: wrong(code) }] })).toEqual({
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: wrong(code) }] })).toEqual({
     status: 'invalid_code',
     attemptsLeft: 4,
   });
-  expect(await handle.executeUpdate(checkCode, { args: [{ code }] })).toEqual({ status: 'completed', attemptsLeft: 4 });
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code }] })).toEqual({
+    status: 'completed',
+    attemptsLeft: 4,
+  });
   expect(await handle.result()).toMatchObject({ status: 'completed', reason: 'verified', channel: 'sms' });
   expect(vonage.startVerification).not.toHaveBeenCalled();
   expect(vonage.cancel).not.toHaveBeenCalled();
@@ -135,11 +128,13 @@ test('our own OTP: sent through the named gateway, its HMAC alone in history, ne
 test('brute force: concurrent wrong guesses are counted one by one and lock the verification', async () => {
   const handle = await start({ channels: [GATEWAY_SMS], maxCodeAttempts: 3 });
   const code = await sentCode(1);
-  await eventually(async () => (await handle.query(getState)).codeExpiresAt);
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).codeExpiresAt);
   const guesses = await Promise.all(
     Array.from({ length: 6 }, (_, i) =>
       handle
-        .executeUpdate(checkCode, { args: [{ code: String((Number(code) + 1 + i) % 1_000_000).padStart(6, '0') }] })
+        .executeUpdate(phoneContract.messages.checkCode, {
+          args: [{ code: String((Number(code) + 1 + i) % 1_000_000).padStart(6, '0') }],
+        })
         .catch((e) => e),
     ),
   );
@@ -148,56 +143,64 @@ test('brute force: concurrent wrong guesses are counted one by one and lock the 
   expect(guesses).toContainEqual({ status: 'failed', attemptsLeft: 0, reason: 'max_attempts' });
   expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'max_attempts', attemptsLeft: 0 });
   // Locked (the run is over): even the right code is refused now.
-  expect(await rejection(handle.executeUpdate(checkCode, { args: [{ code }] }))).toBeInstanceOf(Error);
+  expect(await rejection(handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code }] }))).toBeInstanceOf(
+    Error,
+  );
 });
 
 test('resend issues a new code; the old one stops working; resends are limited', async () => {
   const handle = await start({ channels: [GATEWAY_SMS], maxResends: 1 });
   const first = await sentCode(1);
-  const after = await handle.executeUpdate(resend, { args: [] });
+  const after = await handle.executeUpdate(phoneContract.messages.resend, { args: [] });
   expect(after).toMatchObject({ status: 'pending', resendsLeft: 0 });
   expect(after.codeExpiresAt).toBeDefined();
   const second = await sentCode(2);
   expect(gatewaySend).toHaveBeenCalledTimes(2);
-  const noMore = await rejection(handle.executeUpdate(resend, { args: [] }));
+  const noMore = await rejection(handle.executeUpdate(phoneContract.messages.resend, { args: [] }));
   expect(noMore).toBeInstanceOf(WorkflowUpdateFailedError);
   expect(noMore!.cause).toMatchObject({ type: FailureType.ResendNotAvailable, message: 'no resends left' });
   if (first !== second) {
-    expect(await handle.executeUpdate(checkCode, { args: [{ code: first }] })).toEqual({
+    expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: first }] })).toEqual({
       status: 'invalid_code',
       attemptsLeft: 4,
     });
   }
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: second }] })).toMatchObject({ status: 'completed' });
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: second }] })).toMatchObject({
+    status: 'completed',
+  });
   await saveHistory('phone-otp-resend', handle);
 });
 
 test('a code past its validity is refused as expired without spending an attempt; a resend gives a working one', async () => {
   const handle = await start({ channels: [GATEWAY_SMS], codeValiditySeconds: 5 });
   const first = await sentCode(1);
-  await eventually(async () => (await handle.query(getState)).codeExpiresAt);
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).codeExpiresAt);
   await new Promise((r) => setTimeout(r, 6000));
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: first }] })).toEqual({
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: first }] })).toEqual({
     status: 'expired',
     attemptsLeft: 5,
   });
-  await handle.executeUpdate(resend, { args: [] });
+  await handle.executeUpdate(phoneContract.messages.resend, { args: [] });
   const second = await sentCode(2);
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: second }] })).toMatchObject({ status: 'completed' });
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: second }] })).toMatchObject({
+    status: 'completed',
+  });
 });
 
 test('resend on a Vonage channel is refused (ResendNotAvailable) before it enters history', async () => {
   const handle = await start({ channels: [{ channel: 'sms' }, GATEWAY_SMS] });
   await eventually(() => vonage.startVerification.mock.calls.length === 1);
-  const err = await rejection(handle.executeUpdate(resend, { args: [] }));
+  const err = await rejection(handle.executeUpdate(phoneContract.messages.resend, { args: [] }));
   expect(err!.cause).toMatchObject({ type: FailureType.ResendNotAvailable });
   expect(await historyJson(handle.workflowId)).not.toMatch(/"resend"/);
   // nextChannel moves on to our gateway, where resend works.
-  expect(await handle.executeUpdate(nextChannel, { args: [] })).toMatchObject({ channelIndex: 1 });
+  expect(await handle.executeUpdate(phoneContract.messages.nextChannel, { args: [] })).toMatchObject({
+    channelIndex: 1,
+  });
   await sentCode(1);
-  expect(await handle.executeUpdate(resend, { args: [] })).toMatchObject({ resendsLeft: 2 });
-  await handle.executeUpdate(cancel, { args: [{}] });
-  expect(vonage.cancel).toHaveBeenCalledTimes(1); // the Vonage request only: our code has nothing to cancel
+  expect(await handle.executeUpdate(phoneContract.messages.resend, { args: [] })).toMatchObject({ resendsLeft: 2 });
+  await handle.executeUpdate(phoneContract.messages.cancel, { args: [{}] });
+  expect(vonage.cancel).toHaveBeenCalledTimes(1); // the Vonage request only: our code has nothing to phoneContract.messages.cancel
 });
 
 test('mixed providers: Vonage silent auth → our gateway SMS → Vonage voice completes with the gateway code', async () => {
@@ -207,7 +210,7 @@ test('mixed providers: Vonage silent auth → our gateway SMS → Vonage voice c
   await eventually(() => vonage.startVerification.mock.calls.length === 1);
   // silent auth alone in its Vonage request: the next channel belongs to another provider.
   expect(vonage.startVerification.mock.calls[0][0].steps).toEqual([{ channel: 'silent_auth', to: TO }]);
-  await handle.signal(providerEvent, {
+  await handle.signal(phoneContract.messages.providerEvent, {
     eventId: `vonage:req-${requestSeq}:silent_auth:failed`,
     provider: 'vonage',
     ref: `req-${requestSeq}`,
@@ -216,7 +219,7 @@ test('mixed providers: Vonage silent auth → our gateway SMS → Vonage voice c
   });
   const code = await sentCode(1);
   const onGateway = await eventually(async () => {
-    const s = await handle.query(getState);
+    const s = await handle.query(phoneContract.messages.getState);
     return s.channels[1].status === 'active' && s;
   });
   expect(onGateway.channels.map((c) => `${c.provider}:${c.status}`)).toEqual([
@@ -224,7 +227,9 @@ test('mixed providers: Vonage silent auth → our gateway SMS → Vonage voice c
     'sms_gateway:active',
     'vonage:waiting',
   ]);
-  expect(await handle.executeUpdate(checkCode, { args: [{ code }] })).toMatchObject({ status: 'completed' });
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code }] })).toMatchObject({
+    status: 'completed',
+  });
   expect(await handle.result()).toMatchObject({ status: 'completed', channelIndex: 1 });
   expect(vonage.startVerification).toHaveBeenCalledTimes(1);
   await saveHistory('phone-mixed-providers', handle);
@@ -248,11 +253,13 @@ test('gateway down → the next provider serves the same channel: gw-a rejects, 
   expect(gatewaySend.mock.calls.map((c) => c[0])).toEqual(['gw-a', 'gw-b', 'gw-b', 'gw-b']);
   expect(vonage.startVerification.mock.calls[0][0].steps).toEqual([{ channel: 'sms', to: TO }]);
   const state = await eventually(async () => {
-    const s = await handle.query(getState);
+    const s = await handle.query(phoneContract.messages.getState);
     return s.channels[2].status === 'active' && s;
   });
   expect(state.channels.map((c) => c.status)).toEqual(['failed', 'failed', 'active']);
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: '1234' }] })).toMatchObject({ status: 'completed' });
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] })).toMatchObject({
+    status: 'completed',
+  });
   await saveHistory('phone-gateway-fallback', handle);
 });
 

@@ -1,19 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
+import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
 import {
-  cancel,
-  checkCode,
   FailureType,
-  getState,
-  nextChannel,
-  providerEvent,
-  SA_PROVIDER_REF,
-  SA_STATUS,
+  phoneContract,
   type PhoneVerificationInput,
   type ProviderEvent,
-} from '../../workflows/definitions';
+  SA_PROVIDER_REF,
+  SA_STATUS,
+} from '../../workflows/contract';
 import { phoneVerification } from '../../workflows/phone-verification';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
@@ -80,11 +76,11 @@ test('SMS only: a wrong code, then the right one completes', async () => {
     handle.workflowId.length <= 40 ? handle.workflowId : undefined,
   );
 
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: '9999' }] })).toEqual({
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '9999' }] })).toEqual({
     status: 'invalid_code',
     attemptsLeft: 4,
   });
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: '1234' }] })).toEqual({
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] })).toEqual({
     status: 'completed',
     attemptsLeft: 4,
   });
@@ -100,29 +96,37 @@ test('SMS only: a wrong code, then the right one completes', async () => {
 test('default channels: silent auth check URL, failed callback → SMS; duplicates and stale events are ignored', async () => {
   const handle = await start();
   const state = await eventually(async () => {
-    const s = await handle.query(getState);
+    const s = await handle.query(phoneContract.messages.getState);
     return s.status === 'action_pending' && s;
   });
   expect(state).toMatchObject({ channel: 'silent_auth', channelIndex: 0, checkUrl: 'https://sandbox.example/check' });
   expect(fake.startVerification.mock.calls[0][0].steps.map((s) => s.channel)).toEqual(['silent_auth', 'sms', 'voice']);
   const ref = lastRequestId();
 
-  await handle.signal(providerEvent, event(ref, 'failed', 'silent_auth'));
-  await handle.signal(providerEvent, event(ref, 'failed', 'silent_auth')); // duplicate delivery
-  await handle.signal(providerEvent, { ...event('req-old', 'completed', 'sms'), eventId: 'other' }); // another request
+  await handle.signal(phoneContract.messages.providerEvent, event(ref, 'failed', 'silent_auth'));
+  await handle.signal(phoneContract.messages.providerEvent, event(ref, 'failed', 'silent_auth')); // duplicate delivery
+  await handle.signal(phoneContract.messages.providerEvent, {
+    ...event('req-old', 'completed', 'sms'),
+    eventId: 'other',
+  }); // another request
   const onSms = await eventually(async () => {
-    const s = await handle.query(getState);
+    const s = await handle.query(phoneContract.messages.getState);
     return s.channel === 'sms' && s;
   });
   expect(onSms).toMatchObject({ status: 'pending', channelIndex: 1 });
   expect(onSms.checkUrl).toBeUndefined();
   expect(onSms.channels.map((c) => c.status)).toEqual(['failed', 'active', 'waiting']);
   // A stale failure of a channel already left behind, delivered late with another id, changes nothing.
-  await handle.signal(providerEvent, { ...event(ref, 'failed', 'silent_auth'), eventId: 'late-duplicate' });
-  expect((await handle.query(getState)).channelIndex).toBe(1);
+  await handle.signal(phoneContract.messages.providerEvent, {
+    ...event(ref, 'failed', 'silent_auth'),
+    eventId: 'late-duplicate',
+  });
+  expect((await handle.query(phoneContract.messages.getState)).channelIndex).toBe(1);
 
   expect(fake.nextWorkflow).not.toHaveBeenCalled(); // the provider advanced on its own
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: '1234' }] })).toMatchObject({ status: 'completed' });
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] })).toMatchObject({
+    status: 'completed',
+  });
   expect(await handle.result()).toMatchObject({ status: 'completed', channel: 'sms' });
   await saveHistory('phone-silent-auth-fallback', handle);
 });
@@ -131,16 +135,18 @@ test('a callback that overtakes the activity result is held until its request id
   fake.startVerification.mockImplementation(async (p) => {
     const requestId = `req-${++requestSeq}`;
     // The provider's "failed" callback reaches the workflow before this activity's result does.
-    await client.workflow.getHandle(p.clientRef!).signal(providerEvent, event(requestId, 'failed', 'silent_auth'));
+    await client.workflow
+      .getHandle(p.clientRef!)
+      .signal(phoneContract.messages.providerEvent, event(requestId, 'failed', 'silent_auth'));
     return { requestId, checkUrl: 'https://sandbox.example/check' };
   });
   const handle = await start();
   const state = await eventually(async () => {
-    const s = await handle.query(getState);
+    const s = await handle.query(phoneContract.messages.getState);
     return s.channel === 'sms' && s;
   });
   expect(state.channels.map((c) => c.status)).toEqual(['failed', 'active', 'waiting']);
-  await handle.executeUpdate(cancel, { args: [{}] });
+  await handle.executeUpdate(phoneContract.messages.cancel, { args: [{}] });
 });
 
 test('a code that arrives before the provider request is known waits for it instead of being refused', async () => {
@@ -149,7 +155,7 @@ test('a code that arrives before the provider request is known waits for it inst
     return { requestId: `req-${++requestSeq}` };
   });
   const handle = await start({ channels: [{ channel: 'sms' }] });
-  const res = await handle.executeUpdate(checkCode, { args: [{ code: '1234' }] });
+  const res = await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] });
   expect(res).toEqual({ status: 'completed', attemptsLeft: 5 });
   expect(fake.checkCode).toHaveBeenCalledWith(lastRequestId(), '1234');
 });
@@ -163,12 +169,12 @@ test('channel timeout moves to the next step with next_workflow', async () => {
   });
   await eventually(() => fake.nextWorkflow.mock.calls.length === 1, 15_000);
   const state = await eventually(async () => {
-    const s = await handle.query(getState);
+    const s = await handle.query(phoneContract.messages.getState);
     return s.channel === 'voice' && s;
   });
   expect(state.channels.map((c) => c.status)).toEqual(['failed', 'active']);
   expect(fake.startVerification).toHaveBeenCalledTimes(1);
-  await handle.executeUpdate(checkCode, { args: [{ code: '1234' }] });
+  await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] });
   expect(await handle.result()).toMatchObject({ status: 'completed', channel: 'voice' });
   await saveHistory('phone-channel-timeout', handle);
 });
@@ -178,13 +184,13 @@ test('next_workflow refused (false): cancel that request and start a new one for
   const handle = await start({ channels: [{ channel: 'sms' }, { channel: 'voice' }] });
   await eventually(() => fake.startVerification.mock.calls.length === 1);
   const first = lastRequestId();
-  const moved = await handle.executeUpdate(nextChannel, { args: [] });
+  const moved = await handle.executeUpdate(phoneContract.messages.nextChannel, { args: [] });
   expect(moved).toMatchObject({ channel: 'voice', channelIndex: 1 });
   expect(fake.cancel).toHaveBeenCalledWith(first);
   await eventually(() => fake.startVerification.mock.calls.length === 2);
   expect(fake.startVerification.mock.calls[1][0].steps).toEqual([{ channel: 'voice', to: TO }]);
-  await eventually(async () => (await handle.query(getState)).status === 'pending');
-  await handle.executeUpdate(cancel, { args: [{}] });
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).status === 'pending');
+  await handle.executeUpdate(phoneContract.messages.cancel, { args: [{}] });
   expect(await handle.result()).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
 });
 
@@ -214,7 +220,7 @@ test('a provider outage is retried for the time budget, not a number of attempts
   });
   const handle = await start({ channels: [{ channel: 'sms' }] });
   const state = await eventually(async () => {
-    const s = await handle.query(getState);
+    const s = await handle.query(phoneContract.messages.getState);
     return s.channels[0].status !== 'waiting' && s;
   }, 30_000);
   expect(state).toMatchObject({ status: 'pending', channel: 'sms', channels: [{ status: 'active' }] });
@@ -246,9 +252,9 @@ describe('a check whose answer was lost (the provider completed the request, the
     const handle = await start({ channels: [{ channel: 'sms' }] });
     await eventually(() => fake.startVerification.mock.calls.length === 1);
     const ref = lastRequestId();
-    const checking = handle.executeUpdate(checkCode, { args: [{ code: '1234' }] });
+    const checking = handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] });
     await eventually(() => fake.checkCode.mock.calls.length === 2, 20_000);
-    await handle.signal(providerEvent, event(ref, 'completed', 'sms'));
+    await handle.signal(phoneContract.messages.providerEvent, event(ref, 'completed', 'sms'));
     expect(await checking).toMatchObject({ status: 'completed' });
     expect(await handle.result()).toMatchObject({ status: 'completed', reason: 'verified' });
   });
@@ -257,7 +263,9 @@ describe('a check whose answer was lost (the provider completed the request, the
     lostAnswerThenGone();
     const handle = await start({ channels: [{ channel: 'sms' }] });
     await eventually(() => fake.startVerification.mock.calls.length === 1);
-    expect(await handle.executeUpdate(checkCode, { args: [{ code: '1234' }] })).toMatchObject({ status: 'expired' });
+    expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] })).toMatchObject({
+      status: 'expired',
+    });
     expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'all_channels_failed' });
   });
 });
@@ -265,11 +273,11 @@ describe('a check whose answer was lost (the provider completed the request, the
 test('wrong codes until locked → failed / max_attempts and the provider request is cancelled', async () => {
   const handle = await start({ channels: [{ channel: 'sms' }], maxCodeAttempts: 2 });
   await eventually(() => fake.startVerification.mock.calls.length === 1);
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: '0000' }] })).toEqual({
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '0000' }] })).toEqual({
     status: 'invalid_code',
     attemptsLeft: 1,
   });
-  expect(await handle.executeUpdate(checkCode, { args: [{ code: '0000' }] })).toEqual({
+  expect(await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '0000' }] })).toEqual({
     status: 'failed',
     attemptsLeft: 0,
     reason: 'max_attempts',
@@ -277,7 +285,9 @@ test('wrong codes until locked → failed / max_attempts and the provider reques
   expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'max_attempts' });
   expect(fake.cancel).toHaveBeenCalledWith(lastRequestId());
   // The verification is over: a further code is rejected before it enters history.
-  const err = await handle.executeUpdate(checkCode, { args: [{ code: '1234' }] }).catch((e) => e);
+  const err = await handle
+    .executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] })
+    .catch((e) => e);
   expect(err).toBeInstanceOf(Error);
   await saveHistory('phone-max-attempts', handle);
 });
@@ -291,10 +301,12 @@ test('overall expiry → expired and the provider request cancelled', async () =
 test('cancel update → cancelled; then every update is rejected', async () => {
   const handle = await start({ channels: [{ channel: 'sms' }] });
   await eventually(() => fake.startVerification.mock.calls.length === 1);
-  expect(await handle.executeUpdate(cancel, { args: [{ reason: 'user closed the app' }] })).toMatchObject({
+  expect(
+    await handle.executeUpdate(phoneContract.messages.cancel, { args: [{ reason: 'user closed the app' }] }),
+  ).toMatchObject({
     status: 'cancelled',
   });
-  const err = await handle.executeUpdate(nextChannel, { args: [] }).catch((e) => e);
+  const err = await handle.executeUpdate(phoneContract.messages.nextChannel, { args: [] }).catch((e) => e);
   expect(err).toBeInstanceOf(Error);
   expect(fake.cancel).toHaveBeenCalledTimes(1);
 });
@@ -310,26 +322,30 @@ test('a Temporal cancellation (e.g. from a parent) ends the run as cancelled and
 test('user_rejected on silent auth → failed / user_rejected', async () => {
   const handle = await start();
   await eventually(() => fake.startVerification.mock.calls.length === 1);
-  await handle.signal(providerEvent, event(lastRequestId(), 'user_rejected', 'silent_auth'));
+  await handle.signal(phoneContract.messages.providerEvent, event(lastRequestId(), 'user_rejected', 'silent_auth'));
   expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'user_rejected' });
   expect(fake.cancel).not.toHaveBeenCalled();
 });
 
 test('silent auth result for another request_id is refused (man-in-the-middle rule) and silent auth is abandoned', async () => {
   const handle = await start();
-  await eventually(async () => (await handle.query(getState)).status === 'action_pending');
-  const res = await handle.executeUpdate(checkCode, { args: [{ code: 'si9sfG', requestId: 'someone-elses' }] });
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).status === 'action_pending');
+  const res = await handle.executeUpdate(phoneContract.messages.checkCode, {
+    args: [{ code: 'si9sfG', requestId: 'someone-elses' }],
+  });
   expect(res).toMatchObject({ status: 'invalid_code', reason: 'request_id_mismatch', attemptsLeft: 4 });
   expect(fake.checkCode).not.toHaveBeenCalled();
-  await eventually(async () => (await handle.query(getState)).channel === 'sms');
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).channel === 'sms');
   expect(fake.nextWorkflow).toHaveBeenCalledTimes(1);
-  await handle.executeUpdate(cancel, { args: [{}] });
+  await handle.executeUpdate(phoneContract.messages.cancel, { args: [{}] });
 });
 
 test('silent auth with the matching request_id completes', async () => {
   const handle = await start();
-  await eventually(async () => (await handle.query(getState)).status === 'action_pending');
-  const res = await handle.executeUpdate(checkCode, { args: [{ code: '1234', requestId: lastRequestId() }] });
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).status === 'action_pending');
+  const res = await handle.executeUpdate(phoneContract.messages.checkCode, {
+    args: [{ code: '1234', requestId: lastRequestId() }],
+  });
   expect(res.status).toBe('completed');
   expect(await handle.result()).toMatchObject({ status: 'completed', channel: 'silent_auth' });
 });
@@ -337,12 +353,14 @@ test('silent auth with the matching request_id completes', async () => {
 test('malformed code is rejected by the validator and never reaches history', async () => {
   const handle = await start({ channels: [{ channel: 'sms' }] });
   await eventually(() => fake.startVerification.mock.calls.length === 1);
-  const err = await handle.executeUpdate(checkCode, { args: [{ code: '12; DROP' }] }).catch((e) => e);
+  const err = await handle
+    .executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '12; DROP' }] })
+    .catch((e) => e);
   expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
   expect(String(err.cause?.message)).toMatch(/code: must be 4-32 letters or digits/);
   const history = await handle.fetchHistory();
   expect(JSON.stringify(history)).not.toContain('DROP');
-  await handle.executeUpdate(cancel, { args: [{}] });
+  await handle.executeUpdate(phoneContract.messages.cancel, { args: [{}] });
 });
 
 test('a repeated start with the same ID joins the running verification instead of sending again', async () => {
@@ -353,7 +371,7 @@ test('a repeated start with the same ID joins the running verification instead o
   await eventually(() => fake.startVerification.mock.calls.length === 1);
   await new Promise((r) => setTimeout(r, 500));
   expect(fake.startVerification).toHaveBeenCalledTimes(1);
-  await a.executeUpdate(cancel, { args: [{}] });
+  await a.executeUpdate(phoneContract.messages.cancel, { args: [{}] });
 });
 
 test('invalid input fails the workflow with a typed, non-retryable InvalidInput naming the field', async () => {

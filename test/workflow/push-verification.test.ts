@@ -7,28 +7,21 @@ import type {
   PushFactor,
   ResendOutcome,
   TwilioPush,
-} from '../../activities/providers/twilio-push';
-import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
+} from '../../providers/twilio/push';
+import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
 import {
-  approveFactor,
-  cancelPush,
-  checkCode,
-  enrollmentRequested,
   FailureType,
-  getEnrollmentState,
-  getPushState,
-  getState,
-  MAX_PUSH_RESENDS,
-  pushEnrollmentId,
-  pushProviderEvent,
+  phoneContract,
+  pushContract,
+  pushEnrollmentContract,
+  type PushProviderEvent,
+  type PushVerificationInput,
+  type PushVerificationState,
   SA_KIND,
   SA_PROVIDER,
   SA_PROVIDER_REF,
   SA_STATUS,
-  type PushProviderEvent,
-  type PushVerificationInput,
-  type PushVerificationState,
-} from '../../workflows/definitions';
+} from '../../workflows/contract';
 import { pushEnrollment } from '../../workflows/push-enrollment';
 import { pushVerification } from '../../workflows/push-verification';
 import { saveHistory } from '../support/histories';
@@ -69,10 +62,10 @@ beforeAll(async () => {
   client = fakeWorker.client;
   // IDENTITY's enrollment knows FACTOR as verified: push verifications challenge only factors their enrollment approved.
   const enrollment = await client.workflow.signalWithStart(pushEnrollment, {
-    workflowId: pushEnrollmentId(IDENTITY),
+    workflowId: pushEnrollmentContract.id(IDENTITY),
     taskQueue,
     args: [{ identity: IDENTITY }],
-    signal: pushProviderEvent,
+    signal: pushEnrollmentContract.messages.providerEvent,
     signalArgs: [
       {
         eventId: `twilio:${randomUUID()}`,
@@ -83,12 +76,12 @@ beforeAll(async () => {
       },
     ],
   });
-  await eventually(async () => (await enrollment.query(getEnrollmentState)).verified);
+  await eventually(async () => (await enrollment.query(pushEnrollmentContract.messages.getState)).verified);
 });
 
 afterAll(async () => {
   await client?.workflow
-    .getHandle(pushEnrollmentId(IDENTITY))
+    .getHandle(pushEnrollmentContract.id(IDENTITY))
     .terminate('tests over')
     .catch(() => undefined);
   await fakeWorker?.stop();
@@ -133,9 +126,11 @@ const challengeEvent = (
   factorSid: FACTOR,
   challengeSid: sid,
 });
-const pendingChallenge = async (handle: { query: (q: typeof getPushState) => Promise<PushVerificationState> }) =>
+const pendingChallenge = async (handle: {
+  query: (q: typeof pushContract.messages.getState) => Promise<PushVerificationState>;
+}) =>
   eventually(async () => {
-    const s = await handle.query(getPushState);
+    const s = await handle.query(pushContract.messages.getState);
     return s.status === 'action_pending' && s.challengeSid ? s : undefined;
   });
 
@@ -154,10 +149,10 @@ test('approved webhook → completed; duplicates and events of other challenges 
   });
   expect(state).toMatchObject({ kind: 'push', factorSid: FACTOR, resends: 0 });
 
-  await handle.signal(pushProviderEvent, challengeEvent(challengeSid(9999), 'challenge.denied')); // another challenge
+  await handle.signal(pushContract.messages.providerEvent, challengeEvent(challengeSid(9999), 'challenge.denied')); // another challenge
   const approved = challengeEvent(state.challengeSid!, 'challenge.approved', 'same-uuid');
-  await handle.signal(pushProviderEvent, approved);
-  await handle.signal(pushProviderEvent, approved); // duplicate delivery
+  await handle.signal(pushContract.messages.providerEvent, approved);
+  await handle.signal(pushContract.messages.providerEvent, approved); // duplicate delivery
   const result = await handle.result();
   expect(result).toMatchObject({ status: 'completed', reason: 'verified', challengeSid: state.challengeSid });
   expect(result.fallbackId).toBeUndefined();
@@ -174,7 +169,7 @@ test('approved webhook → completed; duplicates and events of other challenges 
 test('denied → failed / user_denied, and no fallback even when one is configured', async () => {
   const handle = await start({ fallback: FALLBACK });
   const state = await pendingChallenge(handle);
-  await handle.signal(pushProviderEvent, challengeEvent(state.challengeSid!, 'challenge.denied'));
+  await handle.signal(pushContract.messages.providerEvent, challengeEvent(state.challengeSid!, 'challenge.denied'));
   expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'user_denied' });
   expect(vonage.startVerification).not.toHaveBeenCalled();
 });
@@ -183,10 +178,12 @@ test('denied with fallbackOnDeny → the phone fallback runs', async () => {
   const id = newId();
   const handle = await start({ fallback: FALLBACK, fallbackOnDeny: true }, id);
   const state = await pendingChallenge(handle);
-  await handle.signal(pushProviderEvent, challengeEvent(state.challengeSid!, 'challenge.denied'));
+  await handle.signal(pushContract.messages.providerEvent, challengeEvent(state.challengeSid!, 'challenge.denied'));
   const child = client.workflow.getHandle(`phone-${id.slice('push-'.length)}`);
-  await eventually(async () => (await child.query(getState)).status === 'pending');
-  expect(await child.executeUpdate(checkCode, { args: [{ code: '1234' }] })).toMatchObject({ status: 'completed' });
+  await eventually(async () => (await child.query(phoneContract.messages.getState)).status === 'pending');
+  expect(await child.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] })).toMatchObject({
+    status: 'completed',
+  });
   expect(await handle.result()).toMatchObject({ status: 'completed', reason: 'verified', pushReason: 'user_denied' });
 });
 
@@ -195,7 +192,7 @@ test('expiry → one last poll, then the phone fallback child; its result become
   const handle = await start({ expirySeconds: 3, fallback: FALLBACK }, id);
   await pendingChallenge(handle);
   const fallingBack = await eventually(async () => {
-    const s = await handle.query(getPushState);
+    const s = await handle.query(pushContract.messages.getState);
     return s.fallbackId ? s : undefined;
   });
   const childId = `phone-${id.slice('push-'.length)}`;
@@ -208,8 +205,12 @@ test('expiry → one last poll, then the phone fallback child; its result become
   // `pending` is also the child's state before its provider request exists: wait for the request itself.
   await eventually(() => vonage.startVerification.mock.calls.length === 1);
   expect(vonage.startVerification.mock.calls[0][0]).toMatchObject({ brand: 'Acme', steps: [{ channel: 'sms' }] });
-  expect(await child.executeUpdate(checkCode, { args: [{ code: '9999' }] })).toMatchObject({ status: 'invalid_code' });
-  expect(await child.executeUpdate(checkCode, { args: [{ code: '1234' }] })).toMatchObject({ status: 'completed' });
+  expect(await child.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '9999' }] })).toMatchObject({
+    status: 'invalid_code',
+  });
+  expect(await child.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] })).toMatchObject({
+    status: 'completed',
+  });
   const result = await handle.result();
   expect(result).toMatchObject({ status: 'completed', reason: 'verified', pushReason: 'expired', fallbackId: childId });
   await saveHistory('push-expired-fallback', handle);
@@ -246,27 +247,30 @@ test('the given factor is unknown at Twilio (ProviderNotFound) → the phone fal
   const id = newId();
   const handle = await start({ factorSid: FACTOR, fallback: FALLBACK }, id);
   const child = client.workflow.getHandle(`phone-${id.slice('push-'.length)}`);
-  await eventually(async () => (await child.query(getState)).status === 'pending');
+  await eventually(async () => (await child.query(phoneContract.messages.getState)).status === 'pending');
   expect(push.newestVerifiedFactor).not.toHaveBeenCalled();
-  await child.executeUpdate(checkCode, { args: [{ code: '1234' }] });
+  await child.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] });
   expect(await handle.result()).toMatchObject({ status: 'completed', pushReason: 'no_verified_factor' });
 });
 
 test('unanswered → the notification of the same challenge is resent (never a second challenge), at most 4 times', async () => {
   const handle = await start({ resendAfterSeconds: 1, expirySeconds: 120 });
   const state = await pendingChallenge(handle);
-  await eventually(async () => (await handle.query(getPushState)).resends === MAX_PUSH_RESENDS, 30_000);
-  expect(push.resendNotification).toHaveBeenCalledTimes(MAX_PUSH_RESENDS);
+  await eventually(
+    async () => (await handle.query(pushContract.messages.getState)).resends === pushContract.defaults.maxResends,
+    30_000,
+  );
+  expect(push.resendNotification).toHaveBeenCalledTimes(pushContract.defaults.maxResends);
   for (const [identity, sid, ttl] of push.resendNotification.mock.calls) {
     expect([identity, sid]).toEqual([IDENTITY, state.challengeSid]);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120);
   }
   await new Promise((r) => setTimeout(r, 2500));
-  expect(push.resendNotification).toHaveBeenCalledTimes(MAX_PUSH_RESENDS);
+  expect(push.resendNotification).toHaveBeenCalledTimes(pushContract.defaults.maxResends);
   expect(push.createChallenge).toHaveBeenCalledTimes(1);
-  await handle.signal(pushProviderEvent, challengeEvent(state.challengeSid!, 'challenge.approved'));
-  expect(await handle.result()).toMatchObject({ status: 'completed', resends: MAX_PUSH_RESENDS });
+  await handle.signal(pushContract.messages.providerEvent, challengeEvent(state.challengeSid!, 'challenge.approved'));
+  expect(await handle.result()).toMatchObject({ status: 'completed', resends: pushContract.defaults.maxResends });
 });
 
 test('Twilio says max sends reached → no more resends, the challenge still stands', async () => {
@@ -275,8 +279,11 @@ test('Twilio says max sends reached → no more resends, the challenge still sta
   await pendingChallenge(handle);
   await eventually(() => push.fetchChallenge.mock.calls.length >= 3);
   expect(push.resendNotification).toHaveBeenCalledTimes(1);
-  expect((await handle.query(getPushState)).resends).toBe(0);
-  expect(await handle.executeUpdate(cancelPush, { args: [{}] })).toMatchObject({ status: 'cancelled', resends: 0 });
+  expect((await handle.query(pushContract.messages.getState)).resends).toBe(0);
+  expect(await handle.executeUpdate(pushContract.messages.cancel, { args: [{}] })).toMatchObject({
+    status: 'cancelled',
+    resends: 0,
+  });
 });
 
 test('no webhook: polling the challenge on a durable timer finds the approval', async () => {
@@ -306,12 +313,12 @@ test('cancel during the fallback cancels the child; the closed run refuses furth
   const id = newId();
   const handle = await start({ identity: NOBODY, fallback: FALLBACK }, id);
   const child = client.workflow.getHandle(`phone-${id.slice('push-'.length)}`);
-  await eventually(async () => (await child.query(getState)).status === 'pending');
-  const cancelled = await handle.executeUpdate(cancelPush, { args: [{ reason: 'user left' }] });
+  await eventually(async () => (await child.query(phoneContract.messages.getState)).status === 'pending');
+  const cancelled = await handle.executeUpdate(pushContract.messages.cancel, { args: [{ reason: 'user left' }] });
   expect(cancelled).toMatchObject({ status: 'cancelled', reason: 'cancelled', pushReason: 'no_verified_factor' });
   await eventually(async () => (await child.describe()).status.name !== 'RUNNING');
   // The run is closed: Temporal itself refuses the update.
-  await expect(handle.executeUpdate(cancelPush, { args: [{}] })).rejects.toThrow(/already completed/);
+  await expect(handle.executeUpdate(pushContract.messages.cancel, { args: [{}] })).rejects.toThrow(/already completed/);
 });
 
 test('invalid input (a phone number as identity) fails the workflow with a typed InvalidInput naming the field', async () => {
@@ -338,23 +345,26 @@ describe('pushEnrollment', () => {
   });
   const enroll = (id: string, timeoutSeconds = 60) =>
     client.workflow.signalWithStart(pushEnrollment, {
-      workflowId: pushEnrollmentId(id),
+      workflowId: pushEnrollmentContract.id(id),
       taskQueue,
       args: [{ identity: id }],
-      signal: enrollmentRequested,
+      signal: pushEnrollmentContract.messages.enrollmentRequested,
       signalArgs: [{ timeoutSeconds }],
     });
 
   test('token → factor.created → factor.verified; deleting the factor ends it `removed`', async () => {
     const id = identity();
     const handle = await enroll(id);
-    expect(await handle.query(getEnrollmentState)).toMatchObject({ status: 'pending', verified: false });
-    await handle.signal(pushProviderEvent, factorEvent(id, 'factor.created'));
-    await eventually(async () => (await handle.query(getEnrollmentState)).status === 'created');
-    await handle.signal(pushProviderEvent, factorEvent(id, 'factor.verified'));
-    await handle.signal(pushProviderEvent, factorEvent(id, 'factor.verified')); // duplicate
+    expect(await handle.query(pushEnrollmentContract.messages.getState)).toMatchObject({
+      status: 'pending',
+      verified: false,
+    });
+    await handle.signal(pushEnrollmentContract.messages.providerEvent, factorEvent(id, 'factor.created'));
+    await eventually(async () => (await handle.query(pushEnrollmentContract.messages.getState)).status === 'created');
+    await handle.signal(pushEnrollmentContract.messages.providerEvent, factorEvent(id, 'factor.verified'));
+    await handle.signal(pushEnrollmentContract.messages.providerEvent, factorEvent(id, 'factor.verified')); // duplicate
     const verified = await eventually(async () => {
-      const s = await handle.query(getEnrollmentState);
+      const s = await handle.query(pushEnrollmentContract.messages.getState);
       return s.verified && s;
     });
     expect(verified).toMatchObject({
@@ -365,9 +375,9 @@ describe('pushEnrollment', () => {
     expect(verified.deadline).toBeUndefined();
     // A second device enrolls: verified at Twilio, it waits for approval and is not the factor challenges go to.
     const second = 'YF' + 'b'.repeat(32);
-    await handle.signal(pushProviderEvent, factorEvent(id, 'factor.verified', second));
+    await handle.signal(pushEnrollmentContract.messages.providerEvent, factorEvent(id, 'factor.verified', second));
     const pending = await eventually(async () => {
-      const s = await handle.query(getEnrollmentState);
+      const s = await handle.query(pushEnrollmentContract.messages.getState);
       return s.factors.find((f) => f.sid === second)?.status === 'pending_approval' && s;
     });
     expect(pending.factorSid).toBe(FACTOR);
@@ -380,27 +390,33 @@ describe('pushEnrollment', () => {
       completedAt: new Date(Date.now() + 1000).toISOString(),
     };
     await expect(
-      handle.executeUpdate(approveFactor, { args: [{ ...approval, approvedOnFactorSid: second }] }),
+      handle.executeUpdate(pushEnrollmentContract.messages.approveFactor, {
+        args: [{ ...approval, approvedOnFactorSid: second }],
+      }),
     ).rejects.toMatchObject({
       cause: { type: 'ApprovalRefused', message: expect.stringMatching(/another verified factor/) },
     });
     await expect(
-      handle.executeUpdate(approveFactor, { args: [{ ...approval, completedAt: '2000-01-01T00:00:00.000Z' }] }),
+      handle.executeUpdate(pushEnrollmentContract.messages.approveFactor, {
+        args: [{ ...approval, completedAt: '2000-01-01T00:00:00.000Z' }],
+      }),
     ).rejects.toMatchObject({
       cause: { type: 'ApprovalRefused', message: expect.stringMatching(/before the factor was created/) },
     });
-    const approved = await handle.executeUpdate(approveFactor, { args: [approval] });
+    const approved = await handle.executeUpdate(pushEnrollmentContract.messages.approveFactor, { args: [approval] });
     expect(approved.factors.find((f) => f.sid === second)).toMatchObject({
       status: 'verified',
       approvedBy: 'push-x-approval',
     });
     expect(approved.factorSid).toBe(second);
-    await expect(handle.executeUpdate(approveFactor, { args: [approval] })).rejects.toMatchObject({
+    await expect(
+      handle.executeUpdate(pushEnrollmentContract.messages.approveFactor, { args: [approval] }),
+    ).rejects.toMatchObject({
       cause: { type: 'ApprovalRefused', message: expect.stringMatching(/is verified, not pending/) },
     });
-    await handle.signal(pushProviderEvent, factorEvent(id, 'factor.deleted', second));
-    await eventually(async () => (await handle.query(getEnrollmentState)).factorSid === FACTOR);
-    await handle.signal(pushProviderEvent, factorEvent(id, 'factor.deleted'));
+    await handle.signal(pushEnrollmentContract.messages.providerEvent, factorEvent(id, 'factor.deleted', second));
+    await eventually(async () => (await handle.query(pushEnrollmentContract.messages.getState)).factorSid === FACTOR);
+    await handle.signal(pushEnrollmentContract.messages.providerEvent, factorEvent(id, 'factor.deleted'));
     expect(await handle.result()).toMatchObject({ status: 'removed', verified: false, factors: [] });
     await saveHistory('push-enrollment', handle);
   });
@@ -408,16 +424,16 @@ describe('pushEnrollment', () => {
   test('no factor.verified before the window closes → expired; a late factor.verified starts it again, verified', async () => {
     const id = identity();
     const handle = await enroll(id, 2);
-    await handle.signal(pushProviderEvent, factorEvent(id, 'factor.created'));
+    await handle.signal(pushEnrollmentContract.messages.providerEvent, factorEvent(id, 'factor.created'));
     expect(await handle.result()).toMatchObject({ status: 'expired', verified: false });
     const late = await client.workflow.signalWithStart(pushEnrollment, {
-      workflowId: pushEnrollmentId(id),
+      workflowId: pushEnrollmentContract.id(id),
       taskQueue,
       args: [{ identity: id }],
-      signal: pushProviderEvent,
+      signal: pushEnrollmentContract.messages.providerEvent,
       signalArgs: [factorEvent(id, 'factor.verified')],
     });
-    await eventually(async () => (await late.query(getEnrollmentState)).verified);
+    await eventually(async () => (await late.query(pushEnrollmentContract.messages.getState)).verified);
     await late.terminate('test over');
   });
 });

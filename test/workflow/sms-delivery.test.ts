@@ -2,17 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { type Client, WithStartWorkflowOperation, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { SmsGatewayMessage, SmsGatewaySent } from '../../activities/providers/sms-gateway';
-import type { VonageSmsParams, VonageSmsSent } from '../../activities/providers/vonage-sms';
+import type { SmsGatewayMessage, SmsGatewaySent } from '../../providers/sms-gateway/http-gateways';
+import type { VonageSmsParams, VonageSmsSent } from '../../providers/vonage/sms';
 import {
-  acquire,
-  awaitAcceptance,
   FailureType,
-  getSmsDeliveryState,
-  providerEvent,
+  rateLimitContract,
   SA_PROVIDER_REF,
+  smsDeliveryContract,
   type SmsDeliveryInput,
-} from '../../workflows/definitions';
+} from '../../workflows/contract';
 import { rateLimit } from '../../workflows/rate-limit';
 import { smsDelivery } from '../../workflows/sms-delivery';
 import { saveHistory } from '../support/histories';
@@ -61,7 +59,7 @@ const input = (extra: Partial<SmsDeliveryInput> = {}): SmsDeliveryInput => ({
 });
 /** What the inbound gateway does: update-with-start, answer when accepted. */
 const deliver = (workflowId: string, i: SmsDeliveryInput, waitSeconds = 20) =>
-  client.workflow.executeUpdateWithStart(awaitAcceptance, {
+  client.workflow.executeUpdateWithStart(smsDeliveryContract.messages.awaitAcceptance, {
     args: [{ waitSeconds }],
     startWorkflowOperation: new WithStartWorkflowOperation(smsDelivery, {
       workflowId,
@@ -85,8 +83,8 @@ test('accepted by Vonage → answered; a delivered receipt → delivered; state 
   expect(accepted).toMatchObject({ id, kind: 'sms', status: 'accepted', acceptedBy: 'vonage', routeIndex: 0 });
   expect(vonageSend).toHaveBeenCalledWith({ to: RECIPIENT, from: '+1 234 567', text: BODY, clientRef: id });
   const handle = client.workflow.getHandle(id);
-  await handle.signal(providerEvent, receipt(`MSG${seq}`, 'completed'));
-  await handle.signal(providerEvent, receipt(`MSG${seq}`, 'completed')); // redelivered
+  await handle.signal(smsDeliveryContract.messages.providerEvent, receipt(`MSG${seq}`, 'completed'));
+  await handle.signal(smsDeliveryContract.messages.providerEvent, receipt(`MSG${seq}`, 'completed')); // redelivered
   const result = await handle.result();
   expect(result).toMatchObject({
     status: 'delivered',
@@ -103,7 +101,7 @@ test('a failed receipt tries the next route (the gateway, with the forwarded req
   const id = newId();
   await deliver(id, input());
   const handle = client.workflow.getHandle(id);
-  await handle.signal(providerEvent, receipt(`MSG${seq}`, 'failed'));
+  await handle.signal(smsDeliveryContract.messages.providerEvent, receipt(`MSG${seq}`, 'failed'));
   const result = await handle.result();
   expect(result).toMatchObject({
     status: 'accepted',
@@ -173,7 +171,7 @@ test('nothing accepted within waitSeconds → the answer says sending; the run g
   const early = await deliver(id, input({ routes: [{ provider: 'sms_gateway', gateway: 'gw' }] }), 1);
   expect(early.status).toBe('sending');
   const state = await eventually(async () => {
-    const s = await client.workflow.getHandle(id).query(getSmsDeliveryState);
+    const s = await client.workflow.getHandle(id).query(smsDeliveryContract.messages.getState);
     return s.status === 'accepted' && s;
   });
   expect(state.acceptedBy).toBe('sms_gateway:gw');
@@ -193,7 +191,7 @@ test('invalid input fails with InvalidInput naming the field', async () => {
 
 describe('rateLimit', () => {
   const hit = (workflowId: string, limit: number, windowSeconds: number) =>
-    client.workflow.executeUpdateWithStart(acquire, {
+    client.workflow.executeUpdateWithStart(rateLimitContract.messages.acquire, {
       args: [{ limit, windowSeconds }],
       startWorkflowOperation: new WithStartWorkflowOperation(rateLimit, {
         workflowId,

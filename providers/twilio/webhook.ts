@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import { PUSH_EVENT_TYPES, type PushEventType, type PushProviderEvent } from '../../workflows/definitions';
+import { PUSH_EVENT_TYPES, type PushEventType, type PushProviderEvent } from '../../workflows/contract';
 
 /**
  * The parameters of a Verify Push webhook (v2). Twilio POSTs them form-encoded

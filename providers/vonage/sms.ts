@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Vonage } from '@vonage/server-sdk';
-import { FailureType } from '../../workflows/definitions';
-import { retryAfterMs } from './retry-after';
+import { FailureType } from '../../workflows/contract';
+import { retryAfterMs } from '../retry-after';
 
 export interface VonageSmsParams {
   /** E.164 (with or without `+`). */

@@ -1,29 +1,26 @@
 import { ConflictException, Injectable } from '@nestjs/common';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApiSecurity } from '../auth/api-security';
-import { notFound, ownedRun } from '../auth/ownership';
+import { isClientId, notFound, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { toHttpError } from '../temporal/errors';
 import { startVerification } from '../temporal/start';
 import {
-  cancelOnboarding,
-  getOnboardingState,
-  identityVerificationId,
-  onboardingId,
-  onboardingInputSchema,
-  phoneVerificationId,
   type CancelInput,
+  identityContract,
+  onboardingContract,
   type OnboardingInput,
   type OnboardingState,
-} from '../../workflows/definitions';
+  phoneContract,
+} from '../../workflows/contract';
 import { onboarding } from '../../workflows/onboarding';
 
 /** Body of `POST /v1/onboardings`: the workflow input without what only the API sets. */
-export const onboardingStartSchema = onboardingInputSchema.omit({ client: true });
+export const onboardingStartSchema = onboardingContract.schemas().input.omit({ client: true });
 
 /** REST convenience over the `onboarding` workflow, per API client: start (idempotent per reference), read, cancel. */
 @Injectable()
-export class OnboardingsService {
+export class OnboardingService {
   constructor(
     private readonly client: Client,
     private readonly config: AppConfig,
@@ -37,20 +34,17 @@ export class OnboardingsService {
   async start(caller: string, input: OnboardingInput): Promise<OnboardingState> {
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: onboarding,
-      workflowId: onboardingId(input.reference, caller),
+      workflowId: onboardingContract.id(input.reference, caller),
       input: { ...input, client: caller },
       body: input,
-      kind: 'onboarding',
+      kind: onboardingContract.kind,
       client: caller,
       byReference: true,
       staticSummary: `Onboarding of ${input.reference}: phone → identity${input.push ? ' → push' : ''}`,
       staticDetails: `client: ${caller}`,
-      state: (h) => h.query(getOnboardingState),
+      state: (h) => h.query(onboardingContract.messages.getState),
       beforeStart: async () => {
-        for (const step of [
-          phoneVerificationId(input.reference, caller),
-          identityVerificationId(input.reference, caller),
-        ]) {
+        for (const step of [phoneContract.id(input.reference, caller), identityContract.id(input.reference, caller)]) {
           if (await this.running(step)) {
             throw new ConflictException(
               `reference: verification ${step} is running; an onboarding with this reference cannot start its step`,
@@ -63,10 +57,10 @@ export class OnboardingsService {
   }
 
   async get(caller: string, id: string): Promise<OnboardingState> {
-    if (!id.startsWith(`onboarding-${caller}-`)) throw notFound('onboarding', id);
+    if (!isClientId(id, caller, [onboardingContract])) throw notFound('onboarding', id);
     let state: OnboardingState;
     try {
-      state = await this.client.workflow.getHandle(id).query(getOnboardingState);
+      state = await this.client.workflow.getHandle(id).query(onboardingContract.messages.getState);
     } catch (err) {
       throw toHttpError(err, id, 'onboarding');
     }
@@ -76,10 +70,10 @@ export class OnboardingsService {
 
   /** Cancels a live onboarding and its running step: 404 when not the caller's, 409 when it is over. */
   async cancel(caller: string, id: string, input: CancelInput): Promise<OnboardingState> {
-    const { handle, description } = await ownedRun(this.client, caller, id, ['onboarding'], 'onboarding');
+    const { handle, description } = await ownedRun(this.client, caller, id, [onboardingContract], 'onboarding');
     if (description.status.name !== 'RUNNING') throw new ConflictException(`onboarding ${id} is no longer live`);
     try {
-      return await handle.executeUpdate(cancelOnboarding, { args: [input] });
+      return await handle.executeUpdate(onboardingContract.messages.cancel, { args: [input] });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new ConflictException(`onboarding ${id} is no longer live`);
       throw toHttpError(err, id, 'onboarding');

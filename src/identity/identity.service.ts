@@ -14,34 +14,28 @@ import {
   WorkflowUpdateFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { StripeIdentityAdapter, type StripeIdentity } from '../../activities/providers/stripe-identity';
+import { StripeIdentityAdapter, type StripeIdentity } from '../../providers/stripe/identity';
 import { ApiSecurity } from '../auth/api-security';
-import { ownedRun } from '../auth/ownership';
+import { isClientId, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { toHttpError } from '../temporal/errors';
 import { startVerification } from '../temporal/start';
 import {
-  DEFAULT_IDENTITY_DEADLINE_SECONDS,
-  DEFAULT_IDENTITY_MAX_ATTEMPTS,
   FailureType,
-  getIdentityState,
-  getRedactionState,
-  identityRedactionId,
-  identityVerificationId,
-  identityRules,
-  identityVerificationFieldsSchema,
-  isTerminal,
-  redact,
-  SA_PROVIDER,
+  identityContract,
+  identityRedactionContract,
   type IdentityRedactionInfo,
   type IdentityRedactionState,
+  identityRules,
   type IdentityVerificationInput,
   type IdentityVerificationState,
-} from '../../workflows/definitions';
+  isTerminal,
+  SA_PROVIDER,
+} from '../../workflows/contract';
 import { identityRedaction, identityVerification } from '../../workflows/identity-verification';
 
 /** Body of `POST /v1/verifications/identity`: the workflow input without what only the API sets. */
-export const identityStartSchema = identityRules(identityVerificationFieldsSchema.omit({ client: true }));
+export const identityStartSchema = identityRules(identityContract.schemas().fields.omit({ client: true }));
 
 /** How long `client-secret` waits for the workflow to have created its session (right after the start). */
 const SESSION_WAIT_MS = 10_000;
@@ -81,10 +75,10 @@ export class IdentityService {
     ].filter(Boolean);
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: identityVerification,
-      workflowId: identityVerificationId(input.reference, caller),
+      workflowId: identityContract.id(input.reference, caller),
       input: { ...input, client: caller },
       body: input,
-      kind: 'identity',
+      kind: identityContract.kind,
       client: caller,
       byReference: true,
       searchAttributes: [{ key: SA_PROVIDER, value: 'stripe' }],
@@ -94,14 +88,14 @@ export class IdentityService {
         `client: ${caller}`,
         `type: ${input.type}`,
         options.allowedTypes ? `allowed documents: ${options.allowedTypes.join(', ')}` : undefined,
-        `max attempts: ${input.maxAttempts ?? DEFAULT_IDENTITY_MAX_ATTEMPTS}`,
-        `deadline: ${input.deadlineSeconds ?? DEFAULT_IDENTITY_DEADLINE_SECONDS} s`,
+        `max attempts: ${input.maxAttempts ?? identityContract.defaults.maxAttempts}`,
+        `deadline: ${input.deadlineSeconds ?? identityContract.defaults.deadlineSeconds} s`,
         input.expected ? `compared with expected: ${Object.keys(input.expected).join(', ')}` : undefined,
         input.redactAfterSeconds !== undefined ? `redact after: ${input.redactAfterSeconds} s` : undefined,
       ]
         .filter(Boolean)
         .join('; '),
-      state: (h) => h.query(getIdentityState),
+      state: (h) => h.query(identityContract.messages.getState),
     });
   }
 
@@ -116,7 +110,7 @@ export class IdentityService {
     try {
       secret = await stripe.clientSecret(state.sessionId!);
     } catch (err) {
-      this.logger.warn(`stripe session of ${id} could not be read: ${failureType(err) ?? 'error'}`);
+      this.logger.warn(`stripe session of ${id} could not be read: ${errorLabel(err) ?? 'error'}`);
       throw new BadGatewayException('Stripe could not be reached; retry later');
     }
     if (secret.status !== 'requires_input' || !secret.clientSecret) {
@@ -130,19 +124,25 @@ export class IdentityService {
    * `redacted`), else through its `identityRedaction` workflow — started here when there is none yet.
    */
   async redact(caller: string, id: string): Promise<IdentityRedactionInfo> {
-    const { handle, description } = await ownedRun(this.client, caller, id, ['identity'], 'identity verification');
+    const { handle, description } = await ownedRun(
+      this.client,
+      caller,
+      id,
+      [identityContract],
+      'identity verification',
+    );
     if (description.status.name === 'RUNNING') {
       try {
-        return await handle.executeUpdate(redact, { args: [{}] });
+        return await handle.executeUpdate(identityContract.messages.redact, { args: [{}] });
       } catch (err) {
         if (!isOver(err)) throw toHttpError(err, id);
       }
     }
     const state = await this.state(caller, id);
     if (!state.sessionId) throw new ConflictException(`verification ${id} has no Stripe session to redact`);
-    const workflowId = identityRedactionId(state.sessionId);
+    const workflowId = identityRedactionContract.id(state.sessionId);
     try {
-      return await this.client.workflow.executeUpdateWithStart(redact, {
+      return await this.client.workflow.executeUpdateWithStart(identityRedactionContract.messages.redact, {
         args: [{}],
         startWorkflowOperation: new WithStartWorkflowOperation(identityRedaction, {
           workflowId,
@@ -162,7 +162,9 @@ export class IdentityService {
     const state = await this.state(caller, id);
     if (!state.sessionId) throw new NotFoundException(`verification ${id} has no redaction`);
     try {
-      return await this.client.workflow.getHandle(identityRedactionId(state.sessionId)).query(getRedactionState);
+      return await this.client.workflow
+        .getHandle(identityRedactionContract.id(state.sessionId))
+        .query(identityRedactionContract.messages.getState);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new NotFoundException(`verification ${id} has no redaction`);
       throw toHttpError(err, id);
@@ -171,10 +173,10 @@ export class IdentityService {
 
   /** The state of one of the caller's identity verifications; another client's answers 404 like none. */
   private async state(caller: string, id: string): Promise<IdentityVerificationState> {
-    if (!id.startsWith(`identity-${caller}-`)) throw notFoundIdentity(id);
+    if (!isClientId(id, caller, [identityContract])) throw notFoundIdentity(id);
     let state: IdentityVerificationState;
     try {
-      state = await this.client.workflow.getHandle(id).query(getIdentityState);
+      state = await this.client.workflow.getHandle(id).query(identityContract.messages.getState);
     } catch (err) {
       throw toHttpError(err, id, 'identity verification');
     }
@@ -213,6 +215,10 @@ function isOver(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError;
 }
 
-function failureType(err: unknown): string | undefined {
+/**
+ * What a log line says about an error: its ApplicationFailure `type`, else its class name. (workflows/common.ts's
+ * `failureType` is another thing: the `type` of an ApplicationFailure anywhere in a cause chain.)
+ */
+function errorLabel(err: unknown): string | undefined {
   return err instanceof ApplicationFailure ? (err.type ?? undefined) : (err as Error)?.name;
 }

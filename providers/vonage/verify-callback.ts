@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { verifySignature } from '@vonage/jwt';
 import { decode } from 'jsonwebtoken';
-import { providerEventSchema, type Channel, type ProviderEvent } from '../../workflows/definitions';
+import { type Channel, type ProviderEvent, shared } from '../../workflows/contract';
 
 /** Why a callback was refused (for the log line; the HTTP answer is always a bare 401). */
 export type VonageCallbackRejection =
@@ -39,7 +39,7 @@ export function verifyVonageCallback(
   return { ok: true };
 }
 
-/** A Verify v2 callback body (seed 000). */
+/** A Verify v2 callback body (Vonage Verify v2 API reference, callbacks). */
 export interface VonageCallbackBody {
   request_id?: string;
   triggered_at?: string;
@@ -60,7 +60,7 @@ export function normalizeVonageCallback(body: VonageCallbackBody): ProviderEvent
   const status = STATUSES.find((s) => s === body.status);
   if (!body.request_id || !status || (body.type && body.type !== 'event')) return undefined;
   // Only what the contract accepts is signalled (a workflow would drop the rest, after paying for the signal).
-  const event = providerEventSchema.safeParse({
+  const event = shared.providerEvent().safeParse({
     eventId: `vonage:${body.request_id}:${body.channel ?? '-'}:${status}`,
     provider: 'vonage',
     ref: body.request_id,

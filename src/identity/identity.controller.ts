@@ -4,7 +4,7 @@ import { Caller } from '../auth/auth.guard';
 import type { ApiCaller } from '../auth/authenticator';
 import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
-import { redactInputSchema, type IdentityVerificationInput } from '../../workflows/definitions';
+import { identityContract, type IdentityVerificationInput } from '../../workflows/contract';
 import { IdentityService, identityStartSchema } from './identity.service';
 
 /**
@@ -48,10 +48,14 @@ export class IdentityController {
   @ApiOperation({
     summary: 'Redact the Stripe session now (ends a live verification as cancelled / redacted)',
   })
-  @ApiBody({ schema: jsonSchemaOf(redactInputSchema), required: false })
+  @ApiBody({ schema: jsonSchemaOf(identityContract.schemas().redactInput), required: false })
   @ApiResponse({ status: 200, description: 'Where the redaction stands: {status, workflowId, redactAt}' })
   @ApiErrors(400, 404, 409, 503)
-  redact(@Caller() caller: ApiCaller, @Param('id') id: string, @Body(new ZodBody(redactInputSchema)) _body: unknown) {
+  redact(
+    @Caller() caller: ApiCaller,
+    @Param('id') id: string,
+    @Body(new ZodBody(identityContract.schemas().redactInput)) _body: unknown,
+  ) {
     return this.service.redact(caller.client, id);
   }
 

@@ -4,15 +4,15 @@ import { Caller } from '../auth/auth.guard';
 import type { ApiCaller } from '../auth/authenticator';
 import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
-import { cancelInputSchema, type CancelInput, type OnboardingInput } from '../../workflows/definitions';
-import { onboardingStartSchema, OnboardingsService } from './onboardings.service';
+import { type CancelInput, type OnboardingInput, shared } from '../../workflows/contract';
+import { onboardingStartSchema, OnboardingService } from './onboarding.service';
 
 /** REST over the `onboarding` workflow: phone → identity (→ push), each a child workflow. */
 @ApiTags('onboardings')
 @ApiAuthenticated()
 @Controller('v1/onboardings')
-export class OnboardingsController {
-  constructor(private readonly service: OnboardingsService) {}
+export class OnboardingController {
+  constructor(private readonly service: OnboardingService) {}
 
   @Post()
   @ApiOperation({ summary: 'Start an onboarding: phone verification, then identity (then push enrollment)' })
@@ -35,11 +35,11 @@ export class OnboardingsController {
   @ApiOperation({ summary: 'Cancel an onboarding and its running step' })
   @ApiResponse({ status: 200, description: 'The onboarding state (cancelled)' })
   @ApiErrors(400, 404, 409, 503)
-  @ApiBody({ schema: jsonSchemaOf(cancelInputSchema), required: false })
+  @ApiBody({ schema: jsonSchemaOf(shared.cancelInput()), required: false })
   cancel(
     @Caller() caller: ApiCaller,
     @Param('id') id: string,
-    @Body(new ZodBody(cancelInputSchema)) body: CancelInput,
+    @Body(new ZodBody(shared.cancelInput())) body: CancelInput,
   ) {
     return this.service.cancel(caller.client, id, body);
   }

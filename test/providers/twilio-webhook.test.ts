@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { parseForm, verifyTwilioSignature } from '../../activities/providers/twilio-webhook';
+import { parseForm, verifyTwilioSignature } from '../../providers/twilio/webhook';
 
 /** Twilio webhook parameters: parsed without prototype keys, and signed over exactly what was sent. */
 const TOKEN = 'a-twilio-auth-token-of-this-test';

@@ -4,7 +4,7 @@ import { Caller } from '../auth/auth.guard';
 import type { ApiCaller } from '../auth/authenticator';
 import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
-import { formatIssues, pushIdentitySchema, type PushVerificationInput } from '../../workflows/definitions';
+import { formatIssues, type PushVerificationInput, shared } from '../../workflows/contract';
 import {
   approveFactorBodySchema,
   pushAccessTokenInputSchema,
@@ -15,7 +15,7 @@ import {
 } from './push.service';
 
 /**
- * REST convenience over push: Verify Push access tokens for devices (seed 002), `pushVerification` starts and the
+ * REST convenience over push: Verify Push access tokens for devices (Twilio Verify Push), `pushVerification` starts and the
  * identity's enrollment, for the authenticated API client's own users. GET / cancel of a push verification go
  * through `/v1/verifications/:id` like every kind.
  */
@@ -95,7 +95,7 @@ export class PushController {
 }
 
 function parseIdentity(identity: string): string {
-  const parsed = pushIdentitySchema.safeParse(identity);
+  const parsed = shared.pushIdentity().safeParse(identity);
   if (!parsed.success) throw new BadRequestException(formatIssues(parsed.error).replace(/^body/, 'identity'));
   return parsed.data;
 }

@@ -1,8 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
-import { FailureType } from '../../workflows/definitions';
-import { retryAfterMs } from './retry-after';
+import { FailureType } from '../../workflows/contract';
+import { retryAfterMs } from '../retry-after';
 
 /** The host every Verify v2 call of the SDK goes to; the sandbox replaces it with its own base URL. */
 export const TWILIO_VERIFY_HOST = 'https://verify.twilio.com';
@@ -55,7 +55,7 @@ export type ResendOutcome = 'sent' | 'max_sends' | 'not_pending';
 
 /** The narrow interface the activities and the API use; the only door to Twilio Verify Push. */
 export interface TwilioPush {
-  /** Brokers an enrollment access token for a device (seed 002 "Obtain a Verify Push API access token"). */
+  /** Brokers an enrollment access token for a device (Twilio Verify Push: "Obtain a Verify Push API access token"). */
   createAccessToken(identity: string): Promise<BrokeredAccessToken>;
   listFactors(identity: string): Promise<PushFactor[]>;
   /** The identity's newest verified push factor, or undefined (also when Twilio does not know the entity). */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { verifyVonageCallback } from '../../activities/providers/vonage-callback';
+import { verifyVonageCallback } from '../../providers/vonage/verify-callback';
 
-/** Vonage signed callbacks (seed 000): signature, payload hash and the token's date, checked without a server. */
+/** Vonage signed callbacks (Vonage Verify v2 API reference): signature, payload hash and the token's date, checked without a server. */
 const SECRET = 'a-signature-secret-of-this-test';
 const NOW = 1_800_000_000;
 const body = Buffer.from(JSON.stringify({ request_id: 'r-1', status: 'completed', client_ref: 'phone-x' }));

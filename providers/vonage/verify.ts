@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Vonage } from '@vonage/server-sdk';
-import { FailureType, type Channel } from '../../workflows/definitions';
-import { retryAfterMs } from './retry-after';
+import { type Channel, FailureType } from '../../workflows/contract';
+import { retryAfterMs } from '../retry-after';
 
 export interface VonageStep {
   channel: Channel;

@@ -10,48 +10,39 @@ import {
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { TwilioPushAdapter, type TwilioPush } from '../../activities/providers/twilio-push';
+import { TwilioPushAdapter, type TwilioPush } from '../../providers/twilio/push';
 import { ApiSecurity } from '../auth/api-security';
 import { notFound, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { isUnavailable, toHttpError, updateFailureToHttp } from '../temporal/errors';
-import { startVerification } from '../temporal/start';
+import { randomKey, startVerification } from '../temporal/start';
 import {
-  approveFactor,
-  DEFAULT_PUSH_EXPIRY_SECONDS,
-  DEFAULT_PUSH_POLL_INTERVAL_SECONDS,
-  enrollmentRequested,
-  factorSidSchema,
   FailureType,
-  getEnrollmentState,
-  getPushState,
-  getState,
-  pushEnrollmentId,
-  pushEntityIdentity,
-  pushIdentitySchema,
-  pushVerificationId,
-  pushVerificationInputSchema,
-  SA_CLIENT,
-  SA_KIND,
-  SA_PROVIDER,
+  phoneContract,
+  pushContract,
+  pushEnrollmentContract,
   type PushEnrollmentState,
   type PushVerificationInput,
   type PushVerificationState,
-} from '../../workflows/definitions';
+  type PhoneVerificationState,
+  SA_CLIENT,
+  SA_KIND,
+  SA_PROVIDER,
+  shared,
+} from '../../workflows/contract';
 import { pushEnrollment } from '../../workflows/push-enrollment';
 import { pushVerification } from '../../workflows/push-verification';
-import { randomKey } from './verifications.service';
 
 /** Body of `POST /v1/push/access-tokens` (REST only: brokering a token is not a workflow operation). */
 export const pushAccessTokenInputSchema = z.strictObject({
-  identity: pushIdentitySchema,
+  identity: shared.pushIdentity(),
   /** How long the enrollment waits for factor.created → factor.verified (default 600 s). */
   enrollmentTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
 });
 export type PushAccessTokenInput = z.infer<typeof pushAccessTokenInputSchema>;
 
 /** Body of `POST /v1/verifications/push`: the workflow input without what only the API sets. */
-export const pushStartSchema = pushVerificationInputSchema.omit({ client: true });
+export const pushStartSchema = pushContract.schemas().input.omit({ client: true });
 
 /** Body of `POST /v1/push/enrollments/:identity/factors/:factorSid/approve`. */
 export const approveFactorBodySchema = z.strictObject({
@@ -60,7 +51,7 @@ export const approveFactorBodySchema = z.strictObject({
 });
 export type ApproveFactorBody = z.infer<typeof approveFactorBodySchema>;
 
-/** What the device receives (seed 002: the access token, the identity and the Verify Service SID). */
+/** What the device receives (Twilio Verify Push quickstart: the access token, the identity and the Verify Service SID). */
 export interface PushAccessTokenResponse {
   token: string;
   /** The Twilio entity identity the device enrolls under: `<client>-<identity>`. */
@@ -92,17 +83,17 @@ export class PushService {
   async createAccessToken(caller: string, input: PushAccessTokenInput): Promise<PushAccessTokenResponse> {
     if (!this.twilio) throw new NotImplementedException('push is not configured on this server (TWILIO_ACCOUNT_SID)');
     const entity = entityOf(caller, input.identity);
-    const workflowId = pushEnrollmentId(entity);
+    const workflowId = pushEnrollmentContract.id(entity);
     try {
       // First the enrollment, so the factor webhooks that follow the token find it.
       await this.client.workflow.signalWithStart(pushEnrollment, {
         workflowId,
         taskQueue: this.config.taskQueue,
         args: [{ identity: entity, client: caller }],
-        signal: enrollmentRequested,
+        signal: pushEnrollmentContract.messages.enrollmentRequested,
         signalArgs: [{ timeoutSeconds: input.enrollmentTimeoutSeconds }],
         typedSearchAttributes: [
-          { key: SA_KIND, value: 'push_enrollment' },
+          { key: SA_KIND, value: pushEnrollmentContract.kind },
           { key: SA_PROVIDER, value: 'twilio' },
           { key: SA_CLIENT, value: caller },
         ],
@@ -131,10 +122,10 @@ export class PushService {
     const fallback = body.fallback ? ` → ${body.fallback.brand} phone fallback` : '';
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: pushVerification,
-      workflowId: pushVerificationId(body.reference ?? randomKey(), caller),
+      workflowId: pushContract.id(body.reference ?? randomKey(), caller),
       input,
       body,
-      kind: 'push',
+      kind: pushContract.kind,
       client: caller,
       byReference: body.reference !== undefined,
       searchAttributes: [{ key: SA_PROVIDER, value: 'twilio' }],
@@ -142,13 +133,13 @@ export class PushService {
       staticSummary: `Push verification via Twilio Verify${fallback}`,
       staticDetails: [
         `client: ${caller}`,
-        `expiry: ${body.expirySeconds ?? DEFAULT_PUSH_EXPIRY_SECONDS} s`,
-        `poll every ${body.pollIntervalSeconds ?? DEFAULT_PUSH_POLL_INTERVAL_SECONDS} s`,
+        `expiry: ${body.expirySeconds ?? pushContract.defaults.expirySeconds} s`,
+        `poll every ${body.pollIntervalSeconds ?? pushContract.defaults.pollIntervalSeconds} s`,
         body.resendAfterSeconds ? `resend after ${body.resendAfterSeconds} s` : 'no resend',
         body.fallback ? `fallback: phone${body.fallbackOnDeny ? ' (also on deny)' : ''}` : 'no fallback',
         ...(body.reference ? [`reference: ${body.reference}`] : []),
       ].join('; '),
-      state: (h) => h.query(getPushState),
+      state: (h) => h.query(pushContract.messages.getState),
       // The fallback's sends are counted by the worker when it makes them; a destination refused now starts nothing.
       beforeStart: body.fallback ? () => this.security.checkFirstSend(caller, body.fallback!.to) : undefined,
     });
@@ -156,10 +147,10 @@ export class PushService {
 
   /** The identity's enrollment: every factor with its status (`pending_approval` ones receive no challenge). */
   async getEnrollment(caller: string, identity: string): Promise<PushEnrollmentState> {
-    const id = pushEnrollmentId(entityOf(caller, identity));
+    const id = pushEnrollmentContract.id(entityOf(caller, identity));
     let state: PushEnrollmentState;
     try {
-      state = await this.client.workflow.getHandle(id).query(getEnrollmentState);
+      state = await this.client.workflow.getHandle(id).query(pushEnrollmentContract.messages.getState);
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw notFound('push enrollment of identity', identity);
       throw toHttpError(err, id, 'push enrollment');
@@ -179,37 +170,38 @@ export class PushService {
     factorSid: string,
     body: ApproveFactorBody,
   ): Promise<PushEnrollmentState> {
-    if (!factorSidSchema.safeParse(factorSid).success) throw new BadRequestException('factorSid: must be a Factor SID');
-    const kind = body.verificationId.startsWith('push-')
-      ? 'push'
-      : body.verificationId.startsWith('phone-')
-        ? 'phone'
-        : undefined;
-    if (!kind) throw new BadRequestException('verificationId: must be a push or phone verification id');
-    const { handle } = await ownedRun(this.client, caller, body.verificationId, [kind]);
+    if (!shared.factorSid().safeParse(factorSid).success)
+      throw new BadRequestException('factorSid: must be a Factor SID');
+    const contract = [pushContract, phoneContract].find((c) => body.verificationId.startsWith(`${c.idPrefix}-`));
+    if (!contract) throw new BadRequestException('verificationId: must be a push or phone verification id');
+    const kind = contract.kind;
+    const { handle } = await ownedRun(this.client, caller, body.verificationId, [contract]);
     let proof: { status: string; updatedAt: string; factorSid?: string };
     try {
-      proof = (await handle.query(getState)) as { status: string; updatedAt: string; factorSid?: string };
+      // Either kind's state has the fields a proof needs (push adds the factor its challenge was approved on).
+      proof = await handle.query<PushVerificationState | PhoneVerificationState>(contract.messages.getState.name);
     } catch (err) {
       throw toHttpError(err, body.verificationId);
     }
     if (proof.status !== 'completed') {
       throw new ConflictException(`verificationId: ${body.verificationId} is ${proof.status}, not completed`);
     }
-    const enrollmentId = pushEnrollmentId(entityOf(caller, identity));
+    const enrollmentId = pushEnrollmentContract.id(entityOf(caller, identity));
     await this.getEnrollment(caller, identity);
     try {
-      return await this.client.workflow.getHandle(enrollmentId).executeUpdate(approveFactor, {
-        args: [
-          {
-            factorSid,
-            verificationId: body.verificationId,
-            kind,
-            ...(kind === 'push' && proof.factorSid ? { approvedOnFactorSid: proof.factorSid } : {}),
-            completedAt: proof.updatedAt,
-          },
-        ],
-      });
+      return await this.client.workflow
+        .getHandle(enrollmentId)
+        .executeUpdate(pushEnrollmentContract.messages.approveFactor, {
+          args: [
+            {
+              factorSid,
+              verificationId: body.verificationId,
+              kind,
+              ...(kind === 'push' && proof.factorSid ? { approvedOnFactorSid: proof.factorSid } : {}),
+              completedAt: proof.updatedAt,
+            },
+          ],
+        });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw new ConflictException('the enrollment is over');
       throw err instanceof HttpException
@@ -223,7 +215,7 @@ export class PushService {
 
 /** A client's user identity as its Twilio entity (`<client>-<identity>`, at most 64 characters); 400 when too long. */
 function entityOf(client: string, identity: string): string {
-  const entity = pushEntityIdentity(identity, client);
+  const entity = pushEnrollmentContract.helpers.entityIdentity(identity, client);
   if (entity.length > 64) {
     throw new BadRequestException(`identity: must be at most ${63 - client.length} characters for this client`);
   }

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { ProviderEvent } from '../../workflows/definitions';
+import type { ProviderEvent } from '../../workflows/contract';
 
 /** Vonage's signature methods for signed SMS API webhooks (the account's "signature method"). */
 export const VONAGE_SIGNATURE_METHODS = ['md5hash', 'md5', 'sha1', 'sha256', 'sha512'] as const;

@@ -1,0 +1,50 @@
+import { BadRequestException, Injectable } from '@nestjs/common';
+import { Client } from '@temporalio/client';
+import { ApiSecurity } from '../auth/api-security';
+import { AppConfig } from '../config/config';
+import { randomKey, startVerification } from '../temporal/start';
+import { phoneContract, type PhoneVerificationInput, type PhoneVerificationState } from '../../workflows/contract';
+import { phoneVerification } from '../../workflows/phone-verification';
+
+/**
+ * Phone verification over REST: starts `phoneVerification` for the authenticated API client. Everything after the
+ * start (state, code checks, next channel, resend, cancel) goes through `/v1/verifications/:id` like every kind
+ * (src/verifications/). Holds no state.
+ */
+@Injectable()
+export class PhoneService {
+  constructor(
+    private readonly client: Client,
+    private readonly config: AppConfig,
+    private readonly security: ApiSecurity,
+  ) {}
+
+  /**
+   * Starts (or, repeated with the same reference and body, joins) a phone verification for `caller` and returns its
+   * state. The first send is counted by the abuse guard before anything starts; a refusal starts nothing.
+   */
+  async start(caller: string, body: PhoneVerificationInput): Promise<PhoneVerificationState> {
+    if (body.messageTemplate !== undefined && !this.security.templates.has(caller, body.messageTemplate)) {
+      throw new BadRequestException(`messageTemplate: no template named ${body.messageTemplate} is configured`);
+    }
+    const defaults = phoneContract.defaults;
+    const channels = (body.channels ?? defaults.channels).map((c) => c.channel).join(' → ');
+    const input: PhoneVerificationInput = { ...body, client: caller, firstSendCounted: true };
+    return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
+      workflow: phoneVerification,
+      workflowId: phoneContract.id(body.reference ?? randomKey(), caller),
+      input,
+      body,
+      kind: phoneContract.kind,
+      client: caller,
+      byReference: body.reference !== undefined,
+      // No destination in summaries: they are stored in clear.
+      staticSummary: `Phone verification for ${body.brand} via ${channels}`,
+      staticDetails: `client: ${caller}; channels: ${channels}; expiry: ${body.expirySeconds ?? defaults.expirySeconds} s; max code attempts: ${body.maxCodeAttempts ?? defaults.maxCodeAttempts}${body.reference ? `; reference: ${body.reference}` : ''}`,
+      // The destination travels in the (encrypted) memo, so a check can be refused here, before it costs an update.
+      memo: { guardDestination: body.to },
+      state: (h) => h.query(phoneContract.messages.getState),
+      beforeStart: () => this.security.countFirstSend(caller, body.to),
+    });
+  }
+}
