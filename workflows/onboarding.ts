@@ -32,7 +32,7 @@ import {
   type VerificationStatus,
 } from './definitions';
 import { identityVerification } from './identity-verification';
-import { phoneVerification } from './phone-verification';
+import { phoneVerification } from './phone/workflow';
 
 /** How a step ended. */
 interface StepOutcome {

@@ -45,7 +45,7 @@ import {
   type Reason,
   type VerificationStatus,
 } from './definitions';
-import { phoneVerification } from './phone-verification';
+import { phoneVerification } from './phone/workflow';
 
 // Time here is the workflow clock: Date.now() and new Date() are deterministic inside the workflow sandbox.
 type PushActivities = ReturnType<typeof createPushActivities>;

@@ -23,7 +23,7 @@ import {
   type PhoneVerificationInput,
   type VerificationState,
 } from '../../workflows/definitions';
-import { phoneVerification } from '../../workflows/phone-verification';
+import { phoneVerification } from '../../workflows/phone/workflow';
 
 /** The kinds `/v1/verifications/:id` serves (push enrollments are not verifications: /v1/push/enrollments). */
 export const VERIFICATION_ID_KINDS = ['phone', 'push', 'identity'] as const;

@@ -4,7 +4,7 @@ import type { AbuseGuard, GuardVerdict } from '../../activities/abuse-guard';
 import type { SmsGateways } from '../../activities/providers/sms-gateway';
 import type { VonageStartParams, VonageVerify } from '../../activities/providers/vonage';
 import { checkCode, getState, nextChannel, type PhoneVerificationInput } from '../../workflows/definitions';
-import { phoneVerification } from '../../workflows/phone-verification';
+import { phoneVerification } from '../../workflows/phone/workflow';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
 import { eventually } from '../support/stack';
 

@@ -16,7 +16,7 @@ import {
   SA_PROVIDER,
   type PhoneVerificationInput,
 } from '../../workflows/definitions';
-import { phoneVerification } from '../../workflows/phone-verification';
+import { phoneVerification } from '../../workflows/phone/workflow';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';

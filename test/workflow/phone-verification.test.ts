@@ -14,7 +14,7 @@ import {
   type PhoneVerificationInput,
   type ProviderEvent,
 } from '../../workflows/definitions';
-import { phoneVerification } from '../../workflows/phone-verification';
+import { phoneVerification } from '../../workflows/phone/workflow';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
