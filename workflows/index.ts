@@ -1,4 +1,4 @@
-export { phoneVerification } from './phone-verification';
+export { phoneVerification } from './phone/workflow';
 export { pushVerification } from './push-verification';
 export { pushEnrollment } from './push-enrollment';
 export { identityVerification, identityRedaction } from './identity-verification';

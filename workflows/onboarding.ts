@@ -25,7 +25,7 @@ import {
   type OnboardingStep,
 } from './contract/onboarding';
 import { identityVerification } from './identity-verification';
-import { phoneVerification } from './phone-verification';
+import { phoneVerification } from './phone/workflow';
 
 /** How a step ended. */
 interface StepOutcome {

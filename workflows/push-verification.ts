@@ -40,7 +40,7 @@ import {
   type PushVerificationResult,
   type PushVerificationState,
 } from './contract/push';
-import { phoneVerification } from './phone-verification';
+import { phoneVerification } from './phone/workflow';
 
 // Time here is the workflow clock: Date.now() and new Date() are deterministic inside the workflow sandbox.
 type PushActivities = ReturnType<typeof createPushActivities>;

@@ -4,7 +4,7 @@ import { ApiSecurity } from '../auth/api-security';
 import { AppConfig } from '../config/config';
 import { randomKey, startVerification } from '../temporal/start';
 import { phoneContract, type PhoneVerificationInput, type PhoneVerificationState } from '../../workflows/contract';
-import { phoneVerification } from '../../workflows/phone-verification';
+import { phoneVerification } from '../../workflows/phone/workflow';
 
 /**
  * Phone verification over REST: starts `phoneVerification` for the authenticated API client. Everything after the

@@ -166,6 +166,17 @@ test('Idempotency-Key: a check retried after its answer was lost gets the first 
   expect(bad.body.message).toMatch(/Idempotency-Key/);
 });
 
+test('a code Vonage would refuse as malformed (11+ characters) → 400 naming code, no attempt spent', async () => {
+  const to = uniqueNumber();
+  const started = await startPhone({ to, channels: [{ channel: 'sms' }] });
+  await outboxCode(to, 'sms');
+  const res = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code: '12345678901' });
+  expect(res.status).toBe(400);
+  expect(res.body.message).toBe('code: must be 4-10 letters or digits on this channel');
+  expect(await getState(started.id)).toMatchObject({ status: 'pending', attemptsLeft: 5 });
+  await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({});
+});
+
 test('wrong codes until locked; then 409 for a verification no longer live', async () => {
   const to = uniqueNumber();
   const started = await startPhone({ to, channels: [{ channel: 'sms' }], maxCodeAttempts: 2 });

@@ -4,7 +4,7 @@ import type { AbuseGuard, GuardVerdict } from '../../activities/abuse-guard';
 import type { SmsGateways } from '../../providers/sms-gateway/http-gateways';
 import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
 import { phoneContract, type PhoneVerificationInput } from '../../workflows/contract';
-import { phoneVerification } from '../../workflows/phone-verification';
+import { phoneVerification } from '../../workflows/phone/workflow';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
 import { eventually } from '../support/stack';
 

@@ -6,7 +6,7 @@ import { Runtime } from '@temporalio/worker';
 import type { SmsGatewayMessage, SmsGateways, SmsGatewaySent } from '../../providers/sms-gateway/http-gateways';
 import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
 import { FailureType, phoneContract, type PhoneVerificationInput, SA_PROVIDER } from '../../workflows/contract';
-import { phoneVerification } from '../../workflows/phone-verification';
+import { phoneVerification } from '../../workflows/phone/workflow';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';

@@ -10,7 +10,7 @@ import {
   SA_PROVIDER_REF,
   SA_STATUS,
 } from '../../workflows/contract';
-import { phoneVerification } from '../../workflows/phone-verification';
+import { phoneVerification } from '../../workflows/phone/workflow';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';

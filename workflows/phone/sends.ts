@@ -1,0 +1,314 @@
+/**
+ * What the phone workflow asks of the providers — start a provider request, send a code of ours, move to the next
+ * channel, check a code — each an activity call whose answer goes through the pure transitions of `state.ts`.
+ * Deterministic (workflow bundle): the clock is the workflow's.
+ */
+import {
+  ApplicationFailure,
+  condition,
+  isCancellation,
+  log,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { createOtpActivities } from '../../activities/otp';
+import type { createPhoneActivities } from '../../activities/phone';
+import {
+  activitiesWithSummaries,
+  failureType,
+  findRefusal,
+  PROVIDER_ACTIVITY_OPTIONS,
+  providerSendOptions,
+  TEMPORAL_CALLER_CLIENT,
+  type GuardParams,
+} from '../common';
+import { FailureType, isTerminal, type ProviderEvent } from '../contract/common';
+import {
+  phoneContract,
+  type CheckCodeInput,
+  type CheckCodeResult,
+  type PhoneVerificationInput,
+} from '../contract/phone';
+import {
+  activate,
+  applyEvent,
+  codeSent,
+  failChannels,
+  finish,
+  lockedOut,
+  planRun,
+  requestCreated,
+  requestOver,
+  spendAttempt,
+  terminalResult,
+  verified,
+  type OwnOtpRun,
+  type PhoneState,
+  type Run,
+} from './state';
+
+// Time here is the workflow clock: Date.now() is deterministic inside the workflow sandbox.
+
+/**
+ * Sends through an HTTP SMS gateway: the adapter enforces the gateway's own timeout (30 s by default); three attempts,
+ * then the channel falls back, so a gateway that hangs costs about 1.5 minutes at most. The send heartbeats while it
+ * waits on the gateway, so a worker that dies mid-send is noticed within the heartbeat timeout and the retry (which
+ * sends the same code again) follows at once instead of after the start-to-close timeout.
+ */
+const GATEWAY_ACTIVITY_OPTIONS: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
+};
+/** How long a retried check that found its request gone waits for the `completed` callback of a lost attempt. */
+const COMPLETED_CALLBACK_GRACE_MS = 10_000;
+
+const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>(PROVIDER_ACTIVITY_OPTIONS);
+const otp = activitiesWithSummaries<ReturnType<typeof createOtpActivities>>(GATEWAY_ACTIVITY_OPTIONS);
+
+/**
+ * A caller's update (nextChannel, resend) the main loop serves: when the abuse guard refuses the send it needs, the
+ * refusal is handed back to that update (the caller gets 429) and the run stays as it was.
+ */
+export interface SendOrder {
+  refused?: ApplicationFailure;
+}
+
+/** What the sends share: the state, the input, the abuse guard's bookkeeping and the events held for a request. */
+export class Sends {
+  /** The next send was already counted by the abuse guard (the REST API counted the first one before starting). */
+  private nextSendCounted: boolean;
+
+  constructor(
+    private readonly s: PhoneState,
+    private readonly input: PhoneVerificationInput,
+    /** Provider callbacks that overtook the creation of their request. */
+    private readonly early: ProviderEvent[],
+    /** Asks the main loop to leave the current channel (as a timeout would). */
+    private readonly requestAdvance: () => void,
+  ) {
+    this.nextSendCounted = input.firstSendCounted === true;
+  }
+
+  /** The abuse guard's view of channel `index`: the client (`temporal` for Temporal callers) and the destination. */
+  guard(index: number, counted = false): GuardParams {
+    return {
+      client: this.input.client ?? TEMPORAL_CALLER_CLIENT,
+      to: this.s.channels[index].to,
+      ...(counted ? { counted } : {}),
+    };
+  }
+
+  /** The guard params of the next send, consuming the "already counted" mark. */
+  private sendGuard(index: number): GuardParams {
+    const counted = this.nextSendCounted;
+    this.nextSendCounted = false;
+    return this.guard(index, counted);
+  }
+
+  /**
+   * The abuse guard refused a send: the update that asked for it is told (429) and the run stays as it was; a send
+   * nobody asked for (the first one, a timer's fallback) ends the run `failed` / `rate_limited`.
+   */
+  private refused(refusal: ApplicationFailure, who?: SendOrder): void {
+    log.warn('abuse guard refused a send', { type: refusal.type });
+    if (who) {
+      who.refused = refusal;
+      this.s.tick++;
+    } else {
+      finish(this.s, 'failed', 'rate_limited', Date.now());
+    }
+  }
+
+  /** Starts what serves channel `index` on: a provider request, or (sms_gateway) a code of ours (`who`: a resend). */
+  async start(index: number, who?: SendOrder): Promise<void> {
+    if (this.s.channels[index].provider === 'sms_gateway') return this.sendOwnCode(index, who);
+    const { first, last } = planRun(this.s, index);
+    const steps = this.s.channels.slice(first, last + 1);
+    const id = workflowInfo().workflowId;
+    try {
+      // Retried while the provider is down, within the input's budget and never past the verification's expiry.
+      const budget = Math.min(
+        this.input.providerRetrySeconds ?? phoneContract.defaults.providerRetrySeconds,
+        (this.s.expiresAtMs - Date.now()) / 1000,
+      );
+      const created = await vonage(
+        'vonageStartVerification',
+        { ...providerSendOptions(budget), summary: `start ${steps.map((c) => c.channel).join(' → ')}` },
+        {
+          brand: this.input.brand,
+          steps: steps.map((c) => ({ channel: c.channel, to: c.to })),
+          codeLength: this.input.codeLength,
+          locale: this.input.locale,
+          // Our timers decide when to fall back; the provider's own channel timeout is only a backstop.
+          channelTimeoutSeconds: Math.min(900, Math.max(15, ...steps.map((c) => c.timeoutSeconds + 30))),
+          clientRef: id.length <= 40 ? id : undefined,
+        },
+        this.sendGuard(first),
+      );
+      requestCreated(this.s, { requestId: created.requestId, first, last }, Date.now(), created.checkUrl);
+      for (const event of this.early.splice(0)) {
+        if (this.s.run?.kind === 'vonage' && event.ref === this.s.run.requestId) applyEvent(this.s, event, Date.now());
+      }
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const refusal = findRefusal(err);
+      if (refusal) return this.refused(refusal);
+      const type = failureType(err);
+      failChannels(this.s, first, last, Date.now());
+      if (type === FailureType.InvalidDestination) finish(this.s, 'failed', 'invalid_destination', Date.now());
+      else log.warn('provider request failed, falling back', { provider: 'vonage', type });
+    }
+  }
+
+  /**
+   * Issues a code of ours on an sms_gateway channel and sends it; falls back to the next channel when it cannot. On a
+   * resend (`who`) the previous code keeps working until the new one is out.
+   */
+  private async sendOwnCode(index: number, who?: SendOrder): Promise<void> {
+    const planned = this.s.channels[index];
+    const issue = ++this.s.otpIssue;
+    try {
+      const sent = await otp('otpSend', `send code via ${planned.gateway ?? 'SMS gateway'}`, {
+        gateway: planned.gateway,
+        to: planned.to,
+        brand: this.input.brand,
+        templateName: this.input.messageTemplate,
+        codeLength: this.input.codeLength,
+        channelIndex: index,
+        issue,
+        guard: this.sendGuard(index),
+      });
+      codeSent(
+        this.s,
+        {
+          index,
+          hmac: sent.hmac,
+          issue,
+          gateway: sent.gateway,
+          validitySeconds: this.input.codeValiditySeconds ?? phoneContract.defaults.otp.validitySeconds,
+        },
+        Date.now(),
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const refusal = findRefusal(err);
+      if (refusal) return this.refused(refusal, who);
+      log.warn('SMS gateway send failed, falling back', { gateway: planned.gateway, type: failureType(err) });
+      this.s.run = undefined;
+      failChannels(this.s, index, index, Date.now());
+    }
+  }
+
+  /**
+   * Leaves the current channel: the provider's next step when it has one, else the next run. A move a caller asked for
+   * (`who`, the nextChannel update) first reserves its send with the abuse guard, so a refusal leaves the run on its
+   * channel; a timer's move is refused when its send is.
+   */
+  async advance(who?: SendOrder): Promise<void> {
+    const s = this.s;
+    const current = s.run;
+    const from = s.view.channelIndex;
+    if (current?.kind === 'vonage' && from < current.last) {
+      let moved: boolean;
+      try {
+        moved = await vonage(
+          'vonageNextWorkflow',
+          `next channel after ${s.channels[from].channel}`,
+          current.requestId,
+          this.sendGuard(from + 1),
+        );
+      } catch (err) {
+        const refusal = findRefusal(err);
+        if (!refusal) throw err;
+        return this.refused(refusal, who);
+      }
+      if (isTerminal(s.view.status) || s.run !== current || s.view.channelIndex !== from) return;
+      if (moved) {
+        failChannels(s, from, from, Date.now());
+        activate(s, from + 1, Date.now());
+        return;
+      }
+    }
+    if (who && from + 1 < s.channels.length) {
+      try {
+        await vonage('guardReserveSend', 'reserve the next send', this.guard(from + 1));
+        this.nextSendCounted = true;
+      } catch (err) {
+        const refusal = findRefusal(err);
+        if (!refusal) throw err;
+        return this.refused(refusal, who);
+      }
+    }
+    if (current) {
+      s.run = undefined;
+      if (current.kind === 'vonage') {
+        await vonage('vonageCancel', 'cancel provider request', current.requestId);
+        if (isTerminal(s.view.status)) return;
+      }
+    }
+    failChannels(s, from, from, Date.now());
+  }
+
+  /** Checks a code against the current run: our own code, or the provider's request. */
+  async check(current: Run, req: CheckCodeInput): Promise<CheckCodeResult> {
+    if (current.kind === 'own_otp') return this.checkOwnCode(current, req.code);
+    const s = this.s;
+    const onSilentAuth = s.channels[s.view.channelIndex]?.channel === 'silent_auth';
+    if (onSilentAuth && req.requestId !== undefined && req.requestId !== current.requestId) {
+      // Against man-in-the-middle (Vonage silent authentication guide): the redirect chain's request_id must be ours,
+      // else silent auth is abandoned. Without a requestId the code is not a silent-auth result (e.g. the SMS of a
+      // step the provider already moved to, before its callback reached us): the provider judges it.
+      log.warn('silent auth result for another request_id: silent auth aborted');
+      this.requestAdvance();
+      const result = spendAttempt(s, Date.now());
+      return { ...result, reason: result.reason ?? 'request_id_mismatch' };
+    }
+    const outcome = await vonage('vonageCheckCode', `check code (${s.view.channel})`, {
+      requestId: current.requestId,
+      code: req.code,
+      guard: this.guard(s.view.channelIndex),
+    });
+    if (isTerminal(s.view.status)) return terminalResult(s);
+    switch (outcome) {
+      case 'completed':
+        return verified(s, current, Date.now());
+      case 'invalid_code':
+        return spendAttempt(s, Date.now());
+      case 'too_many_attempts':
+        return lockedOut(s, current, Date.now());
+      case 'gone_after_retry':
+        // Our lost earlier attempt may have completed the request: its `completed` callback would say so.
+        await condition(() => isTerminal(s.view.status) || s.run !== current, COMPLETED_CALLBACK_GRACE_MS, {
+          summary: 'wait for a completed callback',
+        });
+        if (isTerminal(s.view.status)) return terminalResult(s);
+        return requestOver(s, current, Date.now());
+      case 'not_found':
+        return requestOver(s, current, Date.now());
+      case 'code_not_supported':
+        throw ApplicationFailure.create({
+          type: FailureType.CodeNotSupported,
+          message: `the ${s.view.channel} channel does not take a code now`,
+          nonRetryable: true,
+        });
+    }
+  }
+
+  /** Checks a code against our own OTP: HMAC recomputed and compared in an activity (the key stays out of history). */
+  private async checkOwnCode(current: OwnOtpRun, code: string): Promise<CheckCodeResult> {
+    const s = this.s;
+    // Past its validity this code no longer works; no attempt is spent on it.
+    if (Date.now() >= current.expiresAtMs) return { status: 'expired', attemptsLeft: s.view.attemptsLeft };
+    const matches = await otp(
+      'otpVerify',
+      { ...PROVIDER_ACTIVITY_OPTIONS, summary: `check code (${s.view.channel})` },
+      { hmac: current.hmac, code, channelIndex: current.first, issue: current.issue, guard: this.guard(current.first) },
+    );
+    if (isTerminal(s.view.status)) return terminalResult(s);
+    if (!matches) return spendAttempt(s, Date.now());
+    // Replaced while it was checked (a resend, the next channel): it no longer counts.
+    if (s.run !== current) return { status: 'expired', attemptsLeft: s.view.attemptsLeft };
+    return verified(s, current, Date.now());
+  }
+}

@@ -1,0 +1,327 @@
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  patched,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createPhoneActivities } from '../../activities/phone';
+import {
+  activitiesWithSummaries,
+  findRefusal,
+  parseInput,
+  PROVIDER_ACTIVITY_OPTIONS,
+  rejectIfNotLive,
+  rethrowRefusal,
+  setCancelHandler,
+} from '../common';
+import {
+  FailureType,
+  formatIssues,
+  isTerminal,
+  SA_CHANNEL,
+  SA_CLIENT,
+  SA_KIND,
+  SA_PROVIDER,
+  SA_PROVIDER_REF,
+  SA_STATUS,
+  shared,
+  type ProviderEvent,
+} from '../contract/common';
+import {
+  phoneContract,
+  type CheckCodeResult,
+  type PhoneVerificationInput,
+  type PhoneVerificationResult,
+} from '../contract/phone';
+
+const { cancel, checkCode, getState, nextChannel, providerEvent, resend } = phoneContract.messages;
+import { describe, snapshot } from './details';
+import { Sends, type SendOrder } from './sends';
+import {
+  applyEvent,
+  finish,
+  initialState,
+  isCurrent,
+  isStale,
+  nextStep,
+  terminalResult,
+  touch,
+  type PhoneState,
+} from './state';
+
+// Time here is the workflow clock: Date.now() is deterministic inside the workflow sandbox.
+
+/** Callbacks that arrive before their request id is known are held, up to this many. */
+const MAX_EARLY_EVENTS = 20;
+/** Vonage Verify v2 takes codes of 4-10 letters or digits (our own codes are checked by us, up to 32). */
+const VONAGE_CODE = /^[A-Za-z0-9]{4,10}$/;
+
+const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>(PROVIDER_ACTIVITY_OPTIONS);
+
+/**
+ * Verifies a phone number. The workflow owns the fallback: it groups consecutive channels of one provider into one
+ * provider request (Vonage silent_auth → sms → voice), waits on each channel with its own timer, and moves on when a
+ * channel fails, times out or the caller asks for the next channel (Vonage `next_workflow`, else a new request).
+ * Codes arrive through the `checkCode` update; provider callbacks through the `providerEvent` signal.
+ *
+ * Channels of provider `sms_gateway` carry our own code through an HTTP SMS gateway: derived and sent by an activity
+ * that returns only its keyed HMAC, checked by an activity in constant time, within the verification's attempts; a
+ * `resend` or a new channel issues a new code and the old one stops working. One run can mix providers (Vonage silent
+ * auth → our gateway's SMS → Vonage voice), and a channel listed twice with two providers falls back from one
+ * provider to the other when the first is down. Every send and check passes the abuse guard (activities).
+ *
+ * The transitions are the pure functions of `state.ts`; this driver wires the handlers, timers and activities.
+ */
+export async function phoneVerification(rawInput: PhoneVerificationInput): Promise<PhoneVerificationResult> {
+  const input = parseInput(phoneContract.schemas().input, rawInput, 'phoneVerification');
+  const s = initialState(input, workflowInfo().workflowId, Date.now());
+  const early: ProviderEvent[] = [];
+  const asked = { cancel: false, advance: false, resend: false };
+  const sends = new Sends(s, input, early, () => {
+    asked.advance = true;
+  });
+  const d: Driver = { s, asked, orders: {}, sends, published: '' };
+
+  setHandler(getState, () => s.view);
+  setProviderEventHandler(s, early);
+  setCheckCodeHandler(s, sends);
+  setMoveHandlers(d);
+  setCancelHandler(cancel, s.view, () => {
+    d.asked.cancel = true;
+    touch(s, Date.now());
+  });
+
+  // A cancellation of the workflow itself (e.g. by a parent onboarding) ends it like the cancel update does.
+  try {
+    await mainLoop(d);
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    finish(s, 'cancelled', 'cancelled', Date.now());
+  }
+  // Leave nothing open at the provider, whatever ended the run (cancellation included).
+  await CancellationScope.nonCancellable(async () => {
+    const leftover = s.run;
+    if (leftover && s.view.status !== 'completed') {
+      s.run = undefined;
+      if (leftover.kind === 'vonage') await vonage('vonageCancel', 'cancel provider request', leftover.requestId);
+    }
+    setCurrentDetails(describe(s));
+    publish(d);
+    await condition(allHandlersFinished);
+  });
+  return s.view;
+}
+
+/** What the driver's pieces share: the state, what callers asked for, the sends, the search attributes' snapshot. */
+interface Driver {
+  s: PhoneState;
+  asked: { cancel: boolean; advance: boolean; resend: boolean };
+  /** The nextChannel update whose send the main loop is making, and the resend it is to make. */
+  orders: { next?: SendOrder; resend?: SendOrder };
+  sends: Sends;
+  /** What the search attributes last said, so a change of channel or status can be published while waiting. */
+  published: string;
+}
+
+/** Upserts the search attributes (kind, status, channel, provider, provider refs, client; never PII). */
+function publish(d: Driver): void {
+  const s = d.s;
+  d.published = snapshot(s);
+  upsertSearchAttributes([
+    { key: SA_KIND, value: 'phone' },
+    { key: SA_STATUS, value: s.view.status },
+    { key: SA_CHANNEL, value: s.view.channel ?? '' },
+    { key: SA_PROVIDER, value: s.channels[Math.min(s.view.channelIndex, s.channels.length - 1)].provider },
+    { key: SA_PROVIDER_REF, value: [...s.providerRefs] },
+    ...(s.view.client ? [{ key: SA_CLIENT, value: s.view.client }] : []),
+  ]);
+}
+
+/** Runs the steps `nextStep` decides until the verification is over. */
+async function mainLoop(d: Driver): Promise<void> {
+  const s = d.s;
+  while (!isTerminal(s.view.status)) {
+    const step = nextStep(s, d.asked, Date.now());
+    switch (step.kind) {
+      case 'end':
+        finish(s, step.status, step.reason, Date.now());
+        return;
+      case 'start': {
+        const who = d.orders.resend;
+        d.orders.resend = undefined;
+        d.asked.resend = false;
+        await d.sends.start(step.index, who);
+        publish(d);
+        continue;
+      }
+      case 'advance': {
+        d.asked.advance = false;
+        const who = d.orders.next;
+        d.orders.next = undefined;
+        await d.sends.advance(who);
+        continue;
+      }
+      case 'timed_out':
+        d.asked.advance = true;
+        continue;
+      case 'wait': {
+        // Keep VerificationChannel/Status current while the provider moves between its steps (runs that started
+        // before this existed never published here: the patch keeps their replay identical).
+        if (d.published !== snapshot(s) && patched('publish-channel-changes')) publish(d);
+        setCurrentDetails(describe(s));
+        const seen = s.tick;
+        await condition(() => s.tick !== seen, step.untilMs - Date.now(), {
+          summary: `${s.channels[s.view.channelIndex].channel} timeout`,
+        });
+      }
+    }
+  }
+}
+
+/**
+ * `nextChannel` and `resend`: each asks the main loop for a send and answers once it is made — or with the abuse
+ * guard's refusal, the run staying as it was (a resend's previous code keeps working).
+ */
+function setMoveHandlers(d: Driver): void {
+  const s = d.s;
+  setHandler(
+    nextChannel,
+    async () => {
+      const from = s.view.channelIndex;
+      const me: SendOrder = {};
+      d.orders.next = me;
+      d.asked.advance = true;
+      touch(s, Date.now());
+      // Answer once the next channel is live (its run may have to be created first), or the run is over, or refused.
+      await condition(
+        () =>
+          me.refused !== undefined ||
+          isTerminal(s.view.status) ||
+          (s.view.channelIndex !== from && s.view.channels[s.view.channelIndex]?.status === 'active'),
+      );
+      if (me.refused) throw rethrowRefusal(me.refused);
+      return s.view;
+    },
+    { validator: () => rejectIfNotLive(s.view.status) },
+  );
+  setHandler(
+    resend,
+    async () => {
+      const index = s.view.channelIndex;
+      // The current code may still be on its way: the new one follows it.
+      await condition(() => isTerminal(s.view.status) || s.view.channelIndex !== index || s.run?.first === index);
+      const current = s.run;
+      if (isTerminal(s.view.status) || s.view.channelIndex !== index || current?.kind !== 'own_otp') return s.view;
+      s.view.resendsLeft = Math.max(0, (s.view.resendsLeft ?? 0) - 1);
+      const me: SendOrder = {};
+      d.orders.resend = me;
+      d.asked.resend = true;
+      touch(s, Date.now());
+      await condition(
+        () =>
+          me.refused !== undefined ||
+          isTerminal(s.view.status) ||
+          s.view.channelIndex !== index ||
+          (s.run?.kind === 'own_otp' && s.run.issue > current.issue),
+      );
+      if (me.refused) {
+        s.view.resendsLeft = (s.view.resendsLeft ?? 0) + 1;
+        throw rethrowRefusal(me.refused);
+      }
+      return s.view;
+    },
+    { validator: () => validateResend(s) },
+  );
+}
+
+/** Provider callbacks: malformed ones dropped, repeats dropped by `eventId`, early ones held until their request. */
+function setProviderEventHandler(s: PhoneState, early: ProviderEvent[]): void {
+  const seen = new Set<string>();
+  setHandler(providerEvent, (raw: ProviderEvent) => {
+    // Signals cannot be rejected: a malformed one is logged and dropped.
+    const parsed = shared.providerEvent().safeParse(raw);
+    if (!parsed.success) {
+      log.warn('malformed provider event dropped', { issues: formatIssues(parsed.error) });
+      return;
+    }
+    const event = parsed.data;
+    if (seen.has(event.eventId)) return;
+    seen.add(event.eventId);
+    if (isTerminal(s.view.status)) return;
+    if (isCurrent(s, event)) return applyEvent(s, event, Date.now());
+    // A callback can overtake the activity result that tells us its request id: keep it until that request is ours.
+    // Events of requests we already left are stale.
+    if (isStale(s, event) || early.length >= MAX_EARLY_EVENTS)
+      log.info('provider event ignored (stale)', { status: event.status });
+    else early.push(event);
+  });
+}
+
+/**
+ * `checkCode`: one check at a time whatever the provider, so each wrong code is counted before the next is looked at
+ * (N parallel wrong codes cost at most `attemptsLeft` provider checks).
+ */
+function setCheckCodeHandler(s: PhoneState, sends: Sends): void {
+  let checking = false;
+  setHandler(
+    checkCode,
+    async (req): Promise<CheckCodeResult> => {
+      // The code can reach us before the activity that created its request has reported back: wait for it. Then wait
+      // for our turn. (A condition wakes every waiter at once, so each looks again when it runs.)
+      await condition(() => s.run !== undefined || isTerminal(s.view.status));
+      while (checking && !isTerminal(s.view.status)) await condition(() => !checking || isTerminal(s.view.status));
+      const current = s.run;
+      if (!current || isTerminal(s.view.status)) return terminalResult(s);
+      checking = true;
+      try {
+        return await sends.check(current, req);
+      } catch (err) {
+        // The abuse guard refused to check (too many failed checks for this destination): nothing was checked and no
+        // attempt is spent; the caller is told when to come back.
+        const refusal = findRefusal(err);
+        if (refusal) throw rethrowRefusal(refusal);
+        throw err;
+      } finally {
+        checking = false;
+      }
+    },
+    {
+      validator: (req) => {
+        const r = phoneContract.schemas().checkCodeInput.safeParse(req);
+        if (!r.success) throw new Error(formatIssues(r.error));
+        rejectIfNotLive(s.view.status);
+        // A code Vonage would refuse as malformed is named here (400), not sent to fail as an activity.
+        if (s.channels[s.view.channelIndex]?.provider === 'vonage' && !VONAGE_CODE.test(r.data.code)) {
+          throw new Error('code: must be 4-10 letters or digits on this channel');
+        }
+      },
+    },
+  );
+}
+
+/** `resend` only on a channel of ours with resends left (rejected before history otherwise). */
+function validateResend(s: PhoneState): void {
+  rejectIfNotLive(s.view.status);
+  const planned = s.channels[s.view.channelIndex];
+  if (planned?.provider !== 'sms_gateway') {
+    throw ApplicationFailure.create({
+      type: FailureType.ResendNotAvailable,
+      message: `the ${s.view.channel} channel (${planned?.provider}) has no code of ours to resend`,
+      nonRetryable: true,
+    });
+  }
+  if ((s.view.resendsLeft ?? 0) <= 0) {
+    throw ApplicationFailure.create({
+      type: FailureType.ResendNotAvailable,
+      message: 'no resends left',
+      nonRetryable: true,
+    });
+  }
+}
