@@ -31,7 +31,7 @@ import {
   type OnboardingStep,
   type VerificationStatus,
 } from './definitions';
-import { identityVerification } from './identity-verification';
+import { identityVerification } from './identity/workflow';
 import { phoneVerification } from './phone-verification';
 
 /** How a step ended. */

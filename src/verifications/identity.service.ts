@@ -38,7 +38,8 @@ import {
   type IdentityVerificationInput,
   type IdentityVerificationState,
 } from '../../workflows/definitions';
-import { identityRedaction, identityVerification } from '../../workflows/identity-verification';
+import { identityRedaction } from '../../workflows/identity/redaction';
+import { identityVerification } from '../../workflows/identity/workflow';
 
 /** Body of `POST /v1/verifications/identity`: the workflow input without what only the API sets. */
 export const identityStartSchema = identityRules(identityVerificationFieldsSchema.omit({ client: true }));

@@ -27,7 +27,8 @@ import {
   type IdentityVerificationState,
   type IdentityVerifiedOutputs,
 } from '../../workflows/definitions';
-import { identityRedaction, identityVerification } from '../../workflows/identity-verification';
+import { identityRedaction } from '../../workflows/identity/redaction';
+import { identityVerification } from '../../workflows/identity/workflow';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
