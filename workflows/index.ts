@@ -1,5 +1,5 @@
 export { phoneVerification } from './phone-verification';
-export { pushVerification } from './push-verification';
+export { pushVerification } from './push/workflow';
 export { pushEnrollment } from './push-enrollment';
 export { identityVerification } from './identity/workflow';
 export { identityRedaction } from './identity/redaction';

@@ -39,7 +39,7 @@ import {
   type PushVerificationState,
 } from '../../workflows/definitions';
 import { pushEnrollment } from '../../workflows/push-enrollment';
-import { pushVerification } from '../../workflows/push-verification';
+import { pushVerification } from '../../workflows/push/workflow';
 import { randomKey } from './verifications.service';
 
 /** Body of `POST /v1/push/access-tokens` (REST only: brokering a token is not a workflow operation). */

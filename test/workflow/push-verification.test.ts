@@ -30,7 +30,7 @@ import {
   type PushVerificationState,
 } from '../../workflows/definitions';
 import { pushEnrollment } from '../../workflows/push-enrollment';
-import { pushVerification } from '../../workflows/push-verification';
+import { pushVerification } from '../../workflows/push/workflow';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
