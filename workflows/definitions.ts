@@ -467,6 +467,8 @@ export const pushEnrollmentInputSchema = z.strictObject({
   deadline: z.string().optional(),
   /** Carried over by continue-as-new: the verifications that approved a factor (each approves one factor, once). */
   approvals: z.array(z.string()).max(100).optional(),
+  /** Carried over by continue-as-new: the newest provider event ids seen, so a redelivered webhook stays a duplicate. */
+  seenEventIds: z.array(z.string().min(1).max(200)).max(200).optional(),
 });
 /** Input of `pushEnrollment`: the identity (the rest is continue-as-new state). */
 export type PushEnrollmentInput = z.input<typeof pushEnrollmentInputSchema>;
