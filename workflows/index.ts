@@ -1,6 +1,6 @@
 export { phoneVerification } from './phone-verification';
 export { pushVerification } from './push/workflow';
-export { pushEnrollment } from './push-enrollment';
+export { pushEnrollment } from './push/enrollment';
 export { identityVerification } from './identity/workflow';
 export { identityRedaction } from './identity/redaction';
 export { smsDelivery } from './sms-delivery';

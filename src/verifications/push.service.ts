@@ -38,7 +38,7 @@ import {
   type PushVerificationInput,
   type PushVerificationState,
 } from '../../workflows/definitions';
-import { pushEnrollment } from '../../workflows/push-enrollment';
+import { pushEnrollment } from '../../workflows/push/enrollment';
 import { pushVerification } from '../../workflows/push/workflow';
 import { randomKey } from './verifications.service';
 

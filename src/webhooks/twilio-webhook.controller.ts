@@ -28,7 +28,7 @@ import {
   SA_PROVIDER,
   type PushProviderEvent,
 } from '../../workflows/definitions';
-import { pushEnrollment } from '../../workflows/push-enrollment';
+import { pushEnrollment } from '../../workflows/push/enrollment';
 import { Public } from '../auth/auth.guard';
 
 /** Visibility (search attributes) may lag a moment behind the workflow on some clusters: look a few times. */

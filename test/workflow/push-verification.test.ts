@@ -29,7 +29,7 @@ import {
   type PushVerificationInput,
   type PushVerificationState,
 } from '../../workflows/definitions';
-import { pushEnrollment } from '../../workflows/push-enrollment';
+import { pushEnrollment } from '../../workflows/push/enrollment';
 import { pushVerification } from '../../workflows/push/workflow';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
