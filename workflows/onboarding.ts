@@ -4,6 +4,7 @@ import {
   condition,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -11,6 +12,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { parseInput, setCancelHandler } from './common';
 import type { createOnboardingActivities } from '../activities/onboarding';
 import {
@@ -207,12 +209,27 @@ class OnboardingRun {
   }
 }
 
-/** Runs a step's child workflow, keeps its result and ends the step with the child's status and reason. */
+/**
+ * Runs a step's child workflow, keeps its result and ends the step with the child's status and reason. A child whose
+ * workflow ID is already running (a verification the caller started with the same reference) ends the step `failed`
+ * with `step_already_running` rather than the whole run failing at once with the step shown `running` forever. It is
+ * not joined: that verification was started by someone else, with an input the onboarding did not choose (another
+ * number, say), so its outcome cannot stand for this step. Runs from before this failed there; the patch keeps their
+ * replay identical.
+ */
 async function childStep<R extends { status: VerificationStatus; reason?: string }>(
   start: () => Promise<R>,
   keep: (result: R) => void,
 ): Promise<StepOutcome> {
-  const result = await start();
+  let result: R;
+  try {
+    result = await start();
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError && patched('onboarding-step-already-running')) {
+      return { status: 'failed', reason: 'step_already_running' };
+    }
+    throw err;
+  }
   keep(result);
   // A child returns once it is over: its status is a terminal one.
   return { status: result.status as StepOutcome['status'], reason: result.reason };
