@@ -1,7 +1,14 @@
 /**
  * Pieces every verifyflow workflow uses the same way. Deterministic, Node-free (workflow bundle).
  */
-import { ApplicationFailure, condition, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
 import {
@@ -130,17 +137,115 @@ export function validateCancel(req: unknown, status: VerificationStatus, what?: 
  */
 export function setCancelHandler<S extends { status: VerificationStatus }>(
   update: UpdateDefinition<S, [CancelInput]>,
-  state: S,
+  state: S | (() => S),
   requestCancel: () => void,
   what?: string,
 ): void {
+  const current = typeof state === 'function' ? state : () => state;
   setHandler(
     update,
     async () => {
       requestCancel();
-      await condition(() => isTerminal(state.status));
-      return state;
+      await condition(() => isTerminal(current().status));
+      return current();
     },
-    { validator: (req) => validateCancel(req, state.status, what) },
+    { validator: (req) => validateCancel(req, current().status, what) },
   );
+}
+
+/** Where the inbox sends an event it has not seen while the run still takes events. */
+export type InboxRoute = 'deliver' | 'hold' | { drop: string };
+
+/** The inbox's log lines (the workflow logger by default; tests pass their own). */
+export type InboxLog = Pick<typeof log, 'info' | 'warn'>;
+
+export interface InboxOptions<E extends { eventId: string }> {
+  /** The kind's event schema: a malformed event is logged and dropped (a signal cannot be rejected). */
+  schema: z.ZodType<E>;
+  /** Applies an event to the run. */
+  deliver: (event: E) => void;
+  /**
+   * Where a fresh event goes: `deliver`; `hold` while the run does not yet know the provider request, session or
+   * challenge it is about (until `release()`); or dropped with a log line saying why. Default: deliver.
+   */
+  route?: (event: E) => InboxRoute;
+  /** The run takes no more events (it is over, or already has its answer): they are dropped. Default: never. */
+  isOver?: () => boolean;
+  /** Event ids seen by an earlier run of this workflow (carried over continue-as-new). */
+  seen?: readonly string[];
+  /** Event ids remembered for deduplication, the oldest forgotten first. Default 1000. */
+  maxSeen?: number;
+  /** Events held at most; more are dropped. Default 20. */
+  maxHeld?: number;
+  log?: InboxLog;
+}
+
+/** The provider-event prelude every workflow shares; `receive` is the signal handler. */
+export interface ProviderInbox {
+  /** Parses, drops duplicates (by `eventId`) and events of a run that is over, then routes the event. */
+  receive(raw: unknown): void;
+  /** Routes the held events again, in arrival order, now that the run knows more: delivered, still held, or dropped. */
+  release(): void;
+  /** The newest `limit` event ids seen, oldest first (to carry over continue-as-new). */
+  seenIds(limit?: number): string[];
+  /** Well-formed events this run had not seen before (duplicates and malformed ones excluded). */
+  readonly received: number;
+  /** Events held now. */
+  readonly held: number;
+}
+
+/**
+ * One provider-event inbox: parse with the kind's schema (malformed → log line, dropped), dedupe by `eventId` with
+ * bounded memory, drop events once the run is over, and hold events that overtook the activity result naming what they
+ * are about until `release()`. Deterministic and free of Temporal calls except its log lines.
+ */
+export function createInbox<E extends { eventId: string }>(options: InboxOptions<E>): ProviderInbox {
+  const { schema, deliver, route = () => 'deliver', isOver = () => false } = options;
+  const maxSeen = options.maxSeen ?? 1000;
+  const maxHeld = options.maxHeld ?? 20;
+  const logger = options.log ?? log;
+  const seen = new Set<string>();
+  const held: E[] = [];
+  let received = 0;
+
+  const remember = (eventId: string): void => {
+    seen.add(eventId);
+    // A Set iterates in insertion order: the first one is the oldest.
+    if (seen.size > maxSeen) seen.delete(seen.values().next().value!);
+  };
+  const dispatch = (event: E): void => {
+    const where = route(event);
+    if (where === 'deliver') deliver(event);
+    else if (where !== 'hold') logger.info(where.drop, { eventId: event.eventId });
+    else if (held.length < maxHeld) held.push(event);
+    else logger.info('provider event dropped: too many held', { eventId: event.eventId });
+  };
+  for (const id of options.seen ?? []) remember(id);
+
+  return {
+    receive(raw) {
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        logger.warn('malformed provider event dropped', { issues: formatIssues(parsed.error) });
+        return;
+      }
+      const event = parsed.data;
+      if (seen.has(event.eventId)) return;
+      remember(event.eventId);
+      received++;
+      if (!isOver()) dispatch(event);
+    },
+    release() {
+      for (const event of held.splice(0)) if (!isOver()) dispatch(event);
+    },
+    seenIds(limit = maxSeen) {
+      return limit > 0 ? [...seen].slice(-limit) : [];
+    },
+    get received() {
+      return received;
+    },
+    get held() {
+      return held.length;
+    },
+  };
 }

@@ -1,7 +1,8 @@
 export { phoneVerification } from './phone/workflow';
-export { pushVerification } from './push-verification';
-export { pushEnrollment } from './push-enrollment';
-export { identityVerification, identityRedaction } from './identity-verification';
+export { pushVerification } from './push/workflow';
+export { pushEnrollment } from './push/enrollment';
+export { identityVerification } from './identity/workflow';
+export { identityRedaction } from './identity/redaction';
 export { smsDelivery } from './sms-delivery';
 export { rateLimit } from './rate-limit';
 export { onboarding } from './onboarding';

@@ -4,6 +4,7 @@ import {
   condition,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -11,11 +12,10 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { parseInput, setCancelHandler } from './common';
 import type { createOnboardingActivities } from '../activities/onboarding';
 import { isTerminal, SA_CLIENT, SA_KIND, SA_STATUS, type VerificationStatus } from './contract/common';
-import { phoneContract } from './contract/phone';
-import { pushEnrollmentContract } from './contract/push-enrollment';
 import { identityContract } from './contract/identity';
 import {
   onboardingContract,
@@ -24,8 +24,12 @@ import {
   type OnboardingState,
   type OnboardingStep,
 } from './contract/onboarding';
-import { identityVerification } from './identity-verification';
+import { phoneContract } from './contract/phone';
+import { pushEnrollmentContract } from './contract/push-enrollment';
+import { identityVerification } from './identity/workflow';
 import { phoneVerification } from './phone/workflow';
+
+type Input = ReturnType<ReturnType<typeof onboardingContract.schemas>['input']['parse']>;
 
 /** How a step ended. */
 interface StepOutcome {
@@ -45,54 +49,133 @@ const { pushEnrollmentStatus } = proxyActivities<ReturnType<typeof createOnboard
  * (the `cancel` update, or a Temporal cancellation) cancels the running child, which releases its provider request.
  */
 export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingResult> {
-  const input = parseInput(onboardingContract.schemas().input, rawInput, 'onboarding');
-  const client = input.client;
-  /** Every step runs for the same API client (its IDs, search attribute and abuse-guard counts). */
-  const inherited = client ? { typedSearchAttributes: [{ key: SA_CLIENT, value: client }] } : {};
-  const pushIdentity = input.push
-    ? pushEnrollmentContract.helpers.entityIdentity(input.push.identity, client)
-    : undefined;
-  const now = () => new Date().toISOString();
-  const step = (name: OnboardingStep['name'], workflowId: string): OnboardingStep => ({
-    name,
-    workflowId,
-    status: 'waiting',
+  const run = new OnboardingRun(parseInput(onboardingContract.schemas().input, rawInput, 'onboarding'));
+  run.listen();
+  run.publish();
+  await run.runSteps();
+  await CancellationScope.nonCancellable(async () => {
+    run.publish();
+    await condition(allHandlersFinished);
   });
-  const state: OnboardingState = {
-    id: workflowInfo().workflowId,
-    kind: 'onboarding',
-    ...(client ? { client } : {}),
-    status: 'pending',
-    steps: [
-      step('phone', phoneContract.id(input.reference, client)),
-      step('identity', identityContract.id(input.reference, client)),
-      ...(pushIdentity ? [step('push', pushEnrollmentContract.id(pushIdentity))] : []),
-    ],
-    startedAt: now(),
-    updatedAt: now(),
-  };
-  const results: OnboardingResult['results'] = {};
-  const scope = new CancellationScope();
-  let cancelRequested = false;
+  return { ...run.state, results: run.results };
+}
 
-  setHandler(onboardingContract.messages.getState, () => state);
-  setCancelHandler(
-    onboardingContract.messages.cancel,
-    state,
-    () => {
-      cancelRequested = true;
-      scope.cancel();
-    },
-    'onboarding',
-  );
+const now = () => new Date().toISOString();
 
-  const publish = () =>
-    upsertSearchAttributes([
-      { key: SA_KIND, value: 'onboarding' },
-      { key: SA_STATUS, value: state.status },
-      ...(client ? [{ key: SA_CLIENT, value: client }] : []),
-    ]);
-  const mark = (s: OnboardingStep, status: OnboardingStep['status'], reason?: string) => {
+/** One onboarding: its state, the steps' results, and the scope its children run in (cancelled by `cancel`). */
+class OnboardingRun {
+  readonly state: OnboardingState;
+  readonly results: OnboardingResult['results'] = {};
+  private readonly scope = new CancellationScope();
+  private cancelRequested = false;
+  private readonly client: string | undefined;
+  private readonly pushIdentity: string | undefined;
+
+  constructor(private readonly input: Input) {
+    const client = (this.client = input.client);
+    this.pushIdentity = input.push
+      ? pushEnrollmentContract.helpers.entityIdentity(input.push.identity, client)
+      : undefined;
+    const step = (name: OnboardingStep['name'], workflowId: string): OnboardingStep => ({
+      name,
+      workflowId,
+      status: 'waiting',
+    });
+    this.state = {
+      id: workflowInfo().workflowId,
+      kind: 'onboarding',
+      ...(client ? { client } : {}),
+      status: 'pending',
+      steps: [
+        step('phone', phoneContract.id(input.reference, client)),
+        step('identity', identityContract.id(input.reference, client)),
+        ...(this.pushIdentity ? [step('push', pushEnrollmentContract.id(this.pushIdentity))] : []),
+      ],
+      startedAt: now(),
+      updatedAt: now(),
+    };
+  }
+
+  listen(): void {
+    setHandler(onboardingContract.messages.getState, () => this.state);
+    const requestCancel = () => {
+      this.cancelRequested = true;
+      this.scope.cancel();
+    };
+    setCancelHandler(onboardingContract.messages.cancel, this.state, requestCancel, 'onboarding');
+  }
+
+  /** Each step in turn; the first that does not complete ends the onboarding with its outcome. */
+  async runSteps(): Promise<void> {
+    const { state } = this;
+    try {
+      await this.scope.run(async () => {
+        for (const s of state.steps) {
+          state.step = s.name;
+          this.mark(s, 'running');
+          const outcome = await this.runStep(s);
+          this.mark(s, outcome.status, outcome.reason);
+          // The child honoured our cancellation and returned its (cancelled) state.
+          if (this.cancelRequested) return this.end('cancelled', 'cancelled');
+          if (outcome.status !== 'completed') {
+            return this.end(outcome.status, `${s.name}:${outcome.reason ?? outcome.status}`);
+          }
+        }
+        this.end('completed', 'verified');
+      });
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      const running = state.steps.find((s) => s.status === 'running');
+      if (running) running.status = 'cancelled';
+      this.end('cancelled', this.cancelRequested ? 'cancelled' : 'cancelled_by_parent');
+    }
+  }
+
+  private runStep(s: OnboardingStep): Promise<StepOutcome> {
+    const { input, client } = this;
+    const common = { reference: input.reference, ...(client ? { client } : {}) };
+    const options = (label: string) => ({
+      workflowId: s.workflowId,
+      staticSummary: `${label} step of ${this.state.id}`,
+      // Every step runs for the same API client (its IDs, search attribute and abuse-guard counts).
+      ...(client ? { typedSearchAttributes: [{ key: SA_CLIENT, value: client }] } : {}),
+    });
+    switch (s.name) {
+      case 'phone':
+        return childStep(
+          () => executeChild(phoneVerification, { ...options('Phone'), args: [{ ...input.phone, ...common }] }),
+          (r) => (this.results.phone = r),
+        );
+      case 'identity':
+        return childStep(
+          () =>
+            executeChild(identityVerification, { ...options('Identity'), args: [{ ...input.identity, ...common }] }),
+          (r) => (this.results.identity = r),
+        );
+      case 'push':
+        return this.pushStep(input.push!, this.pushIdentity!);
+    }
+  }
+
+  /** Waits until the push identity has a verified factor (its enrollment says so), for `timeoutSeconds` at most. */
+  private async pushStep(push: NonNullable<Input['push']>, identity: string): Promise<StepOutcome> {
+    const deadline = Date.now() + (push.timeoutSeconds ?? 600) * 1000;
+    for (;;) {
+      const status = await pushEnrollmentStatus(identity);
+      if (status.verified) {
+        this.results.push = status;
+        return { status: 'completed' };
+      }
+      if (Date.now() >= deadline) {
+        this.results.push = status;
+        return { status: 'expired', reason: 'no_verified_factor' };
+      }
+      await sleep(Math.min((push.pollIntervalSeconds ?? 10) * 1000, deadline - Date.now()));
+    }
+  }
+
+  private mark(s: OnboardingStep, status: OnboardingStep['status'], reason?: string): void {
+    const { state } = this;
     s.status = status;
     if (reason) s.reason = reason;
     state.updatedAt = now();
@@ -101,91 +184,48 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
         ? `${state.status}${state.reason ? ` (${state.reason})` : ''}`
         : `step ${state.steps.indexOf(s) + 1} of ${state.steps.length}: ${s.name} ${s.status} (${s.workflowId})`,
     );
-  };
-  const end = (status: VerificationStatus, reason?: string) => {
+  }
+
+  private end(status: VerificationStatus, reason?: string): void {
+    const { state } = this;
     state.status = status;
     state.reason = reason;
     state.step = undefined;
     state.updatedAt = now();
     for (const s of state.steps) if (s.status === 'waiting') s.status = 'skipped';
-  };
+  }
 
-  publish();
+  publish(): void {
+    upsertSearchAttributes([
+      { key: SA_KIND, value: 'onboarding' },
+      { key: SA_STATUS, value: this.state.status },
+      ...(this.client ? [{ key: SA_CLIENT, value: this.client }] : []),
+    ]);
+  }
+}
+
+/**
+ * Runs a step's child workflow, keeps its result and ends the step with the child's status and reason. A child whose
+ * workflow ID is already running (a verification the caller started with the same reference) ends the step `failed`
+ * with `step_already_running` rather than the whole run failing at once with the step shown `running` forever. It is
+ * not joined: that verification was started by someone else, with an input the onboarding did not choose (another
+ * number, say), so its outcome cannot stand for this step. Runs from before this failed there; the patch keeps their
+ * replay identical.
+ */
+async function childStep<R extends { status: VerificationStatus; reason?: string }>(
+  start: () => Promise<R>,
+  keep: (result: R) => void,
+): Promise<StepOutcome> {
+  let result: R;
   try {
-    await scope.run(async () => {
-      for (const s of state.steps) {
-        state.step = s.name;
-        mark(s, 'running');
-        const outcome = await runStep(s);
-        mark(s, outcome.status, outcome.reason);
-        if (cancelRequested) {
-          // The child honoured our cancellation and returned its (cancelled) state.
-          end('cancelled', 'cancelled');
-          return;
-        }
-        if (outcome.status !== 'completed') {
-          end(outcome.status, `${s.name}:${outcome.reason ?? outcome.status}`);
-          return;
-        }
-      }
-      end('completed', 'verified');
-    });
+    result = await start();
   } catch (err) {
-    if (!isCancellation(err)) throw err;
-    const running = state.steps.find((s) => s.status === 'running');
-    if (running) running.status = 'cancelled';
-    end('cancelled', cancelRequested ? 'cancelled' : 'cancelled_by_parent');
-  }
-  await CancellationScope.nonCancellable(async () => {
-    publish();
-    await condition(allHandlersFinished);
-  });
-  return { ...state, results };
-
-  async function runStep(s: OnboardingStep): Promise<StepOutcome> {
-    switch (s.name) {
-      case 'phone': {
-        const r = await executeChild(phoneVerification, {
-          workflowId: s.workflowId,
-          args: [{ ...input.phone, reference: input.reference, ...(client ? { client } : {}) }],
-          staticSummary: `Phone step of ${state.id}`,
-          ...inherited,
-        });
-        results.phone = r;
-        return {
-          status: r.status === 'completed' ? 'completed' : (r.status as StepOutcome['status']),
-          reason: r.reason,
-        };
-      }
-      case 'identity': {
-        const r = await executeChild(identityVerification, {
-          workflowId: s.workflowId,
-          args: [{ ...input.identity, reference: input.reference, ...(client ? { client } : {}) }],
-          staticSummary: `Identity step of ${state.id}`,
-          ...inherited,
-        });
-        results.identity = r;
-        return {
-          status: r.status === 'completed' ? 'completed' : (r.status as StepOutcome['status']),
-          reason: r.reason,
-        };
-      }
-      case 'push': {
-        const push = input.push!;
-        const deadline = Date.now() + (push.timeoutSeconds ?? 600) * 1000;
-        for (;;) {
-          const status = await pushEnrollmentStatus(pushIdentity!);
-          if (status.verified) {
-            results.push = status;
-            return { status: 'completed' };
-          }
-          if (Date.now() >= deadline) {
-            results.push = status;
-            return { status: 'expired', reason: 'no_verified_factor' };
-          }
-          await sleep(Math.min((push.pollIntervalSeconds ?? 10) * 1000, deadline - Date.now()));
-        }
-      }
+    if (err instanceof WorkflowExecutionAlreadyStartedError && patched('onboarding-step-already-running')) {
+      return { status: 'failed', reason: 'step_already_running' };
     }
+    throw err;
   }
+  keep(result);
+  // A child returns once it is over: its status is a terminal one.
+  return { status: result.status as StepOutcome['status'], reason: result.reason };
 }

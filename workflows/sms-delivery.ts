@@ -9,7 +9,7 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import { activitiesWithSummaries, failureType, parseInput } from './common';
+import { activitiesWithSummaries, createInbox, failureType, parseInput } from './common';
 import type { createSmsDeliveryActivities } from '../activities/sms-delivery';
 import {
   FailureType,
@@ -79,7 +79,6 @@ export async function smsDelivery(rawInput: SmsDeliveryInput): Promise<SmsDelive
   };
   const call = activitiesWithSummaries<SmsActivities>(sendOptions);
 
-  const seenEvents = new Set<string>();
   /** Receipt status per provider message id (they may arrive before the send activity reported the id). */
   const receipts = new Map<string, ProviderEvent['status']>();
   const providerRefs: string[] = [];
@@ -102,20 +101,16 @@ export async function smsDelivery(rawInput: SmsDeliveryInput): Promise<SmsDelive
 
   setHandler(smsDeliveryContract.messages.getState, () => state);
 
-  setHandler(smsDeliveryContract.messages.providerEvent, (raw: ProviderEvent) => {
-    // Signals cannot be rejected: a malformed one is logged and dropped.
-    const event = shared.providerEvent().safeParse(raw);
-    if (!event.success) {
-      log.warn('malformed provider event dropped', { issues: formatIssues(event.error) });
-      return;
-    }
-    if (seenEvents.has(event.data.eventId)) return;
-    seenEvents.add(event.data.eventId);
-    if (!receipts.has(event.data.ref) && receipts.size >= MAX_RECEIPTS) return;
-    // A failure of a message part is final for that part; a late `delivered` does not undo it.
-    if (receipts.get(event.data.ref) !== 'failed') receipts.set(event.data.ref, event.data.status);
-    touch();
+  const inbox = createInbox({
+    schema: shared.providerEvent(),
+    deliver: (event) => {
+      if (!receipts.has(event.ref) && receipts.size >= MAX_RECEIPTS) return;
+      // A failure of a message part is final for that part; a late `delivered` does not undo it.
+      if (receipts.get(event.ref) !== 'failed') receipts.set(event.ref, event.status);
+      touch();
+    },
   });
+  setHandler(smsDeliveryContract.messages.providerEvent, (raw) => inbox.receive(raw));
 
   setHandler(
     smsDeliveryContract.messages.awaitAcceptance,

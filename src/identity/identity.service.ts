@@ -32,7 +32,8 @@ import {
   isTerminal,
   SA_PROVIDER,
 } from '../../workflows/contract';
-import { identityRedaction, identityVerification } from '../../workflows/identity-verification';
+import { identityRedaction } from '../../workflows/identity/redaction';
+import { identityVerification } from '../../workflows/identity/workflow';
 
 /** Body of `POST /v1/verifications/identity`: the workflow input without what only the API sets. */
 export const identityStartSchema = identityRules(identityContract.schemas().fields.omit({ client: true }));

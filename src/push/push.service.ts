@@ -30,8 +30,8 @@ import {
   SA_PROVIDER,
   shared,
 } from '../../workflows/contract';
-import { pushEnrollment } from '../../workflows/push-enrollment';
-import { pushVerification } from '../../workflows/push-verification';
+import { pushEnrollment } from '../../workflows/push/enrollment';
+import { pushVerification } from '../../workflows/push/workflow';
 
 /** Body of `POST /v1/push/access-tokens` (REST only: brokering a token is not a workflow operation). */
 export const pushAccessTokenInputSchema = z.strictObject({

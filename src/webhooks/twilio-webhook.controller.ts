@@ -24,7 +24,7 @@ import {
   SA_PROVIDER,
   shared,
 } from '../../workflows/contract';
-import { pushEnrollment } from '../../workflows/push-enrollment';
+import { pushEnrollment } from '../../workflows/push/enrollment';
 import { Public } from '../auth/auth.guard';
 
 /** Visibility (search attributes) may lag a moment behind the workflow on some clusters: look a few times. */

@@ -95,3 +95,7 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # Done: leave without interpreter finalization, where the SDK's native runtime threads can still hold the GIL
+    # and abort the process ("PyGILState_Release: thread state … must be current") after everything succeeded.
+    sys.stdout.flush()
+    os._exit(0)

@@ -22,7 +22,8 @@ import {
   SA_PROVIDER_REF,
   SA_STATUS,
 } from '../../workflows/contract';
-import { identityRedaction, identityVerification } from '../../workflows/identity-verification';
+import { identityRedaction } from '../../workflows/identity/redaction';
+import { identityVerification } from '../../workflows/identity/workflow';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';

@@ -22,8 +22,8 @@ import {
   SA_PROVIDER_REF,
   SA_STATUS,
 } from '../../workflows/contract';
-import { pushEnrollment } from '../../workflows/push-enrollment';
-import { pushVerification } from '../../workflows/push-verification';
+import { pushEnrollment } from '../../workflows/push/enrollment';
+import { pushVerification } from '../../workflows/push/workflow';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';

@@ -36,6 +36,8 @@ const schemas = lazy(() => {
     deadline: z.string().optional(),
     /** Carried over by continue-as-new: the verifications that approved a factor (each approves one factor, once). */
     approvals: z.array(z.string()).max(100).optional(),
+    /** Carried over by continue-as-new: the newest provider event ids seen, so a redelivered webhook stays a duplicate. */
+    seenEventIds: z.array(z.string().min(1).max(200)).max(200).optional(),
   });
 
   const enrollmentRequest = z.strictObject({
