@@ -8,6 +8,7 @@ import { parseCodecKeys, type CodecKeys } from '../temporal/codec';
 import { loadAuthConfig, type AuthConfig } from './auth-config';
 import { loadLimitsConfig, parseCountries, parseLimit, type GuardConfig } from './limits-config';
 import { listOf, loadSmsConfig, smsProviderCredentials, type SmsConfig } from './sms-config';
+import { loadTelemetryConfig, type TelemetryConfig } from './telemetry-config';
 import {
   checkStripeCredentials,
   loadStripeConfig,
@@ -99,6 +100,8 @@ export interface AppConfig {
     buildId?: string;
     defaultVersioningBehavior: 'PINNED' | 'AUTO_UPGRADE';
   };
+  /** Traces (OTLP), the worker's Prometheus metrics, the price table of the cost metric (telemetry-config.ts). */
+  telemetry: TelemetryConfig;
 }
 
 export class ConfigError extends Error {}
@@ -251,6 +254,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`);
   }
 
+  const telemetry = invalid(() => loadTelemetryConfig(env));
+
   const embedded = !e.TEMPORAL_ADDRESS && !e.TEMPORAL_PROFILE;
   const envVars = Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
   let connect: ClientConnectConfig;
@@ -291,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       buildId: e.TEMPORAL_BUILD_ID,
       defaultVersioningBehavior: e.TEMPORAL_VERSIONING_BEHAVIOR,
     },
+    telemetry,
   };
 }
 
