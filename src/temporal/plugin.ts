@@ -1,6 +1,6 @@
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { SimplePlugin } from '@temporalio/plugin';
-import type { BundleOptions, WorkerOptions } from '@temporalio/worker';
+import { Runtime, type BundleOptions, type ReplayWorkerOptions, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { AbuseGuard } from '../../activities/abuse-guard';
 import type { MessageTemplates } from '../../activities/message-templates';
@@ -9,6 +9,8 @@ import { TwilioPushAdapter, type TwilioPushOptions } from '../../providers/twili
 import { StripeIdentityAdapter, type StripeIdentityAdapterOptions } from '../../providers/stripe/identity';
 import { HttpSmsGateways, type SmsGatewayConfig } from '../../providers/sms-gateway/http-gateways';
 import { VonageSmsAdapter, type VonageSmsOptions } from '../../providers/vonage/sms';
+import { EXAMPLE_PROVIDER_PRICES, type PriceTable } from '../config/telemetry-config';
+import { verificationCostSinks } from '../telemetry/cost';
 import { dropTaskTokenFromLogs } from './task-token-interceptor';
 
 export interface VerificationPluginOptions {
@@ -41,6 +43,11 @@ export interface VerificationPluginOptions {
    * it off only to measure the difference; it has no effect on a worker run with `reuseV8Context: false`.
    */
   shareWorkflowLibraries?: boolean;
+  /**
+   * Prices per send (`provider:channel` → price) for the estimated cost per verification the worker records
+   * (`verifyflow_verification_estimated_cost`); default the example table of README "Operating it".
+   */
+  prices?: PriceTable;
 }
 
 /** The modules `shareWorkflowLibraries` preloads; give them to `bundleWorkflowCode` when you prebuild a bundle. */
@@ -54,6 +61,7 @@ export const SHARED_WORKFLOW_MODULES: readonly string[] = [require.resolve('../.
  */
 export class VerificationPlugin extends SimplePlugin {
   private readonly preloadModules: readonly string[];
+  private readonly prices: PriceTable;
 
   constructor(options: VerificationPluginOptions) {
     const deps = options.deps ?? buildDeps(options);
@@ -74,12 +82,27 @@ export class VerificationPlugin extends SimplePlugin {
         : {}),
     });
     this.preloadModules = options.shareWorkflowLibraries === false ? [] : SHARED_WORKFLOW_MODULES;
+    this.prices = options.prices ?? EXAMPLE_PROVIDER_PRICES;
   }
 
   override configureWorker(options: WorkerOptions): WorkerOptions {
     const configured = super.configureWorker(options);
     const bundlerOptions = configured.bundlerOptions ?? {};
-    return { ...configured, bundlerOptions: { ...bundlerOptions, preloadModules: this.withPreload(bundlerOptions) } };
+    return {
+      ...configured,
+      bundlerOptions: { ...bundlerOptions, preloadModules: this.withPreload(bundlerOptions) },
+      sinks: { ...configured.sinks, ...this.costSinks() },
+    };
+  }
+
+  override configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
+    const configured = super.configureReplayWorker(options);
+    return { ...configured, sinks: { ...configured.sinks, ...this.costSinks() } };
+  }
+
+  /** The sink the workflows hand each ended verification's sends to (workflows/metrics.ts), priced here. */
+  private costSinks() {
+    return verificationCostSinks(this.prices, () => Runtime.instance().metricMeter);
   }
 
   override configureBundler(options: BundleOptions): BundleOptions {

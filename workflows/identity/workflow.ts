@@ -41,6 +41,7 @@ import {
   type IdentityVerificationResult,
 } from '../contract/identity';
 import { type IdentityRedactionInfo } from '../contract/identity-redaction';
+import { VerificationMeter } from '../metrics';
 import { identityRedaction, validateRedact } from './redaction';
 import {
   applySnapshot,
@@ -96,12 +97,16 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
   await run.createSession();
   // 2. Events drive it until it ends; 3. nothing usable is left behind at Stripe.
   await run.drive();
+  run.meter.ended(run.model.state.status, run.model.state.reason, run.target);
   return identityResult(run.model);
 }
 
 /** One identity verification: the state value, the handlers that feed it and the steps that call Stripe. */
 class IdentityRun {
   model: IdentityModel;
+  readonly meter: VerificationMeter;
+  /** Its labels in the verification metrics: Stripe, and the kind of check as the channel. */
+  readonly target: { provider: string; channel: string };
   private readonly deadline: number;
   /** Bumped whenever the main loop must look again. */
   private tick = 0;
@@ -126,6 +131,8 @@ class IdentityRun {
       startedAt,
       deadline: this.deadline,
     });
+    this.meter = new VerificationMeter('identity', input.client);
+    this.target = { provider: 'stripe', channel: input.type };
     this.inbox = createInbox({
       schema: shared.identityProviderEvent(),
       isOver: () => isTerminal(this.model.state.status),
@@ -181,6 +188,7 @@ class IdentityRun {
         },
       );
       this.model = sessionCreated(this.model, created, now());
+      this.meter.sent(this.target);
       this.inbox.release();
     } catch (err) {
       if (isCancellation(err)) {

@@ -85,6 +85,8 @@ export class Sends {
     private readonly releaseHeldEvents: () => void,
     /** Asks the main loop to leave the current channel (as a timeout would). */
     private readonly requestAdvance: () => void,
+    /** Told of each refusal of the abuse guard (the verification metrics count them by scope). */
+    private readonly onRefusal: (refusal: ApplicationFailure) => void = () => undefined,
   ) {
     this.nextSendCounted = input.firstSendCounted === true;
   }
@@ -111,6 +113,7 @@ export class Sends {
    */
   private refused(refusal: ApplicationFailure, who?: SendOrder): void {
     log.warn('abuse guard refused a send', { type: refusal.type });
+    this.onRefusal(refusal);
     if (who) {
       who.refused = refusal;
       this.s.tick++;

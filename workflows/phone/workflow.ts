@@ -40,6 +40,7 @@ import {
   type PhoneVerificationInput,
   type PhoneVerificationResult,
 } from '../contract/phone';
+import { PhoneMeter } from '../metrics';
 
 const { cancel, checkCode, getState, nextChannel, providerEvent, resend } = phoneContract.messages;
 import { describe, snapshot } from './details';
@@ -80,13 +81,17 @@ const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>
 export async function phoneVerification(rawInput: PhoneVerificationInput): Promise<PhoneVerificationResult> {
   const input = parseInput(phoneContract.schemas().input, rawInput, 'phoneVerification');
   const s = initialState(input, workflowInfo().workflowId, Date.now());
+  const meter = new PhoneMeter(s);
   // Provider callbacks: malformed ones and repeats dropped, those of requests we left dropped as stale, and those that
   // overtake the activity result naming their request held until that request is ours.
   const inbox = createInbox<ProviderEvent>({
     schema: shared.providerEvent(),
     isOver: () => isTerminal(s.view.status),
     route: (e) => (isCurrent(s, e) ? 'deliver' : isStale(s, e) ? { drop: 'provider event ignored (stale)' } : 'hold'),
-    deliver: (e) => applyEvent(s, e, Date.now()),
+    deliver: (e) => {
+      applyEvent(s, e, Date.now());
+      meter.observe();
+    },
   });
   const asked = { cancel: false, advance: false, resend: false };
   const sends = new Sends(
@@ -96,12 +101,13 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     () => {
       asked.advance = true;
     },
+    (refusal) => meter.refused(refusal),
   );
-  const d: Driver = { s, asked, orders: {}, sends, published: '' };
+  const d: Driver = { s, asked, orders: {}, sends, published: '', meter };
 
   setHandler(getState, () => s.view);
   setHandler(providerEvent, (raw: ProviderEvent) => inbox.receive(raw));
-  setCheckCodeHandler(s, sends);
+  setCheckCodeHandler(s, sends, meter);
   setMoveHandlers(d);
   setCancelHandler(cancel, s.view, () => {
     d.asked.cancel = true;
@@ -126,6 +132,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     publish(d);
     await condition(allHandlersFinished);
   });
+  meter.ended();
   return s.view;
 }
 
@@ -138,6 +145,7 @@ interface Driver {
   sends: Sends;
   /** What the search attributes last said, so a change of channel or status can be published while waiting. */
   published: string;
+  meter: PhoneMeter;
 }
 
 /** Upserts the search attributes (kind, status, channel, provider, provider refs, client; never PII). */
@@ -158,6 +166,7 @@ function publish(d: Driver): void {
 async function mainLoop(d: Driver): Promise<void> {
   const s = d.s;
   while (!isTerminal(s.view.status)) {
+    d.meter.observe();
     const step = nextStep(s, d.asked, Date.now());
     switch (step.kind) {
       case 'end':
@@ -208,6 +217,7 @@ function setMoveHandlers(d: Driver): void {
       const me: SendOrder = {};
       d.orders.next = me;
       d.asked.advance = true;
+      d.meter.nextChannelRequested();
       touch(s, Date.now());
       // Answer once the next channel is live (its run may have to be created first), or the run is over, or refused.
       await condition(
@@ -255,7 +265,7 @@ function setMoveHandlers(d: Driver): void {
  * `checkCode`: one check at a time whatever the provider, so each wrong code is counted before the next is looked at
  * (N parallel wrong codes cost at most `attemptsLeft` provider checks).
  */
-function setCheckCodeHandler(s: PhoneState, sends: Sends): void {
+function setCheckCodeHandler(s: PhoneState, sends: Sends, meter: PhoneMeter): void {
   let checking = false;
   setHandler(
     checkCode,
@@ -268,12 +278,12 @@ function setCheckCodeHandler(s: PhoneState, sends: Sends): void {
       if (!current || isTerminal(s.view.status)) return terminalResult(s);
       checking = true;
       try {
-        return await sends.check(current, req);
+        return meter.checked(await sends.check(current, req));
       } catch (err) {
         // The abuse guard refused to check (too many failed checks for this destination): nothing was checked and no
         // attempt is spent; the caller is told when to come back.
         const refusal = findRefusal(err);
-        if (refusal) throw rethrowRefusal(refusal);
+        if (refusal) throw rethrowRefusal(meter.refused(refusal));
         throw err;
       } finally {
         checking = false;

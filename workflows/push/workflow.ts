@@ -33,6 +33,7 @@ import {
   shared,
 } from '../contract/common';
 import { pushContract, type PushVerificationInput, type PushVerificationResult } from '../contract/push';
+import { VerificationMeter } from '../metrics';
 import { phoneVerification } from '../phone/workflow';
 import {
   afterWait,
@@ -66,6 +67,8 @@ type Input = ReturnType<ReturnType<typeof pushContract.schemas>['input']['parse'
 /** Runs an activity with a summary the Temporal UI shows next to it. */
 const call = activitiesWithSummaries<ReturnType<typeof createPushActivities>>(PROVIDER_ACTIVITY_OPTIONS);
 const now = (): string => new Date().toISOString();
+/** The push channel's labels in the verification metrics. */
+const PUSH = { provider: 'twilio', channel: 'push' };
 
 /**
  * Verifies a user with a Twilio Verify Push challenge on their enrolled device. One challenge per verification: when
@@ -88,12 +91,14 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
   setCurrentDetails(describePush(run.model));
   run.publish();
   await condition(allHandlersFinished);
+  run.meter.ended(run.model.state.status, run.model.state.reason, PUSH);
   return run.model.state;
 }
 
 /** One push verification: the state value, the handlers that feed it and the steps that call Twilio. */
 class PushRun {
   model: PushModel;
+  readonly meter: VerificationMeter;
   cancelRequested = false;
   private readonly expiresAt: number;
   /** Bumped whenever the main loop must look again. */
@@ -109,6 +114,7 @@ class PushRun {
       startedAt,
       expiresAt: this.expiresAt,
     });
+    this.meter = new VerificationMeter('push', input.client);
   }
 
   listen(): void {
@@ -173,6 +179,7 @@ class PushRun {
         expirationDate: this.model.state.expiresAt,
       });
       this.model = challengeCreated(this.model, challenge, now());
+      this.meter.sent(PUSH);
       this.publish();
     } catch (err) {
       const type = failureType(err);
@@ -236,6 +243,7 @@ class PushRun {
       });
       if (outcome !== 'sent') return clock;
       const next = resent(this.model, clock, Date.now());
+      this.meter.sent(PUSH);
       this.model = next.model;
       return next.clock;
     } catch (err) {
@@ -256,6 +264,7 @@ class PushRun {
     const childId = pushContract.helpers.fallbackId(id);
     const client = this.input.client;
     this.model = fallbackStarted(this.model, childId, now());
+    this.meter.fellBack(PUSH, pushReason ?? 'unknown');
     this.publish();
     setCurrentDetails(describePush(this.model));
     this.fallbackScope = new CancellationScope();
