@@ -6,7 +6,7 @@ import { ApiAuthGuard } from './auth/auth.guard';
 import { Authenticator } from './auth/authenticator';
 import { CodecModule } from './codec/codec.module';
 import { RetryAfterInterceptor } from './common/http-errors';
-import { MetricsModule } from './metrics/metrics';
+import { Metrics, MetricsModule } from './metrics/metrics';
 import { AppConfig } from './config/config';
 import { EncryptionCodec } from './temporal/codec';
 import { HealthController } from './health/health.controller';
@@ -32,12 +32,12 @@ import { SmsGatewayModule } from './sms-gateway/sms-gateway.module';
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, client: Client, security: ApiSecurity): DynamicModule {
+  static forRoot(config: AppConfig, client: Client, security: ApiSecurity, metrics: Metrics): DynamicModule {
     return {
       module: AppModule,
       imports: [
         TemporalModule.forClient(client),
-        MetricsModule,
+        MetricsModule.forRoot(metrics),
         CodecModule.forRoot({
           codec: new EncryptionCodec(config.codec.keys),
           token: config.codec.token,

@@ -9,6 +9,9 @@ import { AppModule } from './app.module';
 import { HttpErrorsFilter } from './common/http-errors.filter';
 import { installBodyParsers, translateBodyErrors } from './common/request-bodies';
 import { mountSandbox, type Sandbox } from '../sandbox';
+import { Metrics } from './metrics/metrics';
+import { traceHttpRequests } from './telemetry/http-server';
+import type { Tracing } from './telemetry/tracing';
 
 export interface ApiApp {
   app: NestExpressApplication;
@@ -19,21 +22,26 @@ export interface ApiApp {
  * Builds the API application: JSON-only REST bodies and raw bodies kept for webhook signatures (common/request-bodies),
  * errors answered in Nest's shape and logged by status (common/http-errors.filter), OpenAPI at /docs, the sandbox
  * emulators when in sandbox mode. `guard` is the abuse guard, the same store as the workers' (the caller owns and
- * closes it). The caller listens and closes.
+ * closes it). With `tracing`, each API, webhook and SMS gateway request is a server span (telemetry/http-server). The
+ * caller listens and closes.
  */
 export async function createApi(
   config: AppConfig,
   client: Client,
   guard: AbuseGuard,
-  options: { logger?: false } = {},
+  options: { logger?: false; tracing?: Tracing } = {},
 ): Promise<ApiApp> {
-  const security = new ApiSecurity(guard, templatesOf(config), config.hashSecret);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, client, security), {
+  const metrics = new Metrics();
+  const security = new ApiSecurity(guard, templatesOf(config), config.hashSecret, (scope, client) =>
+    metrics.refusals.inc({ scope, client }),
+  );
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, client, security, metrics), {
     rawBody: true,
     bodyParser: false,
     ...(options.logger === false ? { logger: false } : {}),
   });
   app.useGlobalFilters(new HttpErrorsFilter(app.getHttpAdapter()));
+  if (options.tracing) app.use(traceHttpRequests(options.tracing.tracer));
   installBodyParsers(app);
   app.enableShutdownHooks();
   const sandbox = config.sandbox ? mountSandbox(app, config) : undefined;

@@ -9,6 +9,8 @@ import { assertPortsFree, type PortClaim } from './common/ports';
 import { connectClient } from './temporal/client';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 import { createWorker } from './temporal/worker';
+import { tracingFromConfig } from './telemetry/tracing';
+import { installWorkerRuntime } from './telemetry/worker-metrics';
 import { runMain } from './run-main';
 
 /** The ports `npm run dev` listens on, with the variable that moves each. */
@@ -21,6 +23,15 @@ function ports(config: AppConfig): PortClaim[] {
       hint: 'stop that process or set PORT to a free port',
     },
   ];
+  const metrics = /^\[?(.*?)\]?:(\d+)$/.exec(config.telemetry.workerMetricsAddress ?? '');
+  if (metrics) {
+    claims.push({
+      port: Number(metrics[2]),
+      host: metrics[1],
+      what: 'the worker metrics, WORKER_METRICS_ADDRESS',
+      hint: 'stop that process, or set WORKER_METRICS_ADDRESS to a free host:port (or off)',
+    });
+  }
   if (!config.temporal.embedded) return claims;
   const { devPort, uiPort } = config.temporal;
   return [
@@ -55,6 +66,8 @@ runMain(async (lifecycle) => {
     ports(config),
     'npm run dev starts its own Temporal server and API, and never attaches to running ones.',
   );
+  installWorkerRuntime(config.telemetry);
+  const tracing = tracingFromConfig(config.telemetry, 'verifyflow');
   const guard = createAbuseGuard(config.limits);
   let server: DevServer | undefined;
   if (config.temporal.embedded) {
@@ -68,8 +81,9 @@ runMain(async (lifecycle) => {
     });
     void server.unexpectedExit.then((how) => lifecycle.fail(`the Temporal dev server ${how}`));
   }
-  const client = await connectClient(config);
-  const { worker, connection } = await createWorker(config, guard);
+  const plugins = tracing ? [tracing.plugin] : [];
+  const client = await connectClient(config, { plugins });
+  const { worker, connection } = await createWorker(config, guard, { plugins });
   const running = worker.run();
   void running.then(
     () => {
@@ -77,7 +91,7 @@ runMain(async (lifecycle) => {
     },
     (err: unknown) => lifecycle.fail(`the worker failed: ${err instanceof Error ? err.message : String(err)}`),
   );
-  const { app, sandbox } = await createApi(config, client, guard);
+  const { app, sandbox } = await createApi(config, client, guard, { tracing });
   await app.listen(config.port, config.host).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'EADDRINUSE') throw err;
     throw new LaunchError(`port ${config.port} (the API, PORT) was taken while starting: set PORT to a free port`);
@@ -96,6 +110,8 @@ runMain(async (lifecycle) => {
       `  Temporal       ${config.temporal.connect.connectionOptions.address}${server?.uiUrl ? `  (Web UI: ${server.uiUrl})` : ''}`,
       `  Task queue     ${config.taskQueue}`,
       `  Codec server   ${config.publicUrl}/codec  (payloads are encrypted; the Web UI decodes through it)`,
+      `  Metrics        ${config.publicUrl}/metrics (API)${config.telemetry.workerMetricsAddress ? `, http://${config.telemetry.workerMetricsAddress}/metrics (worker, verifications)` : ''}`,
+      `  Tracing        ${config.telemetry.otlp ? `OTLP to ${config.telemetry.otlp.tracesUrl}` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`,
       ...(sandbox
         ? [
             `  Sandbox outbox ${config.publicUrl}/sandbox/outbox/html  (JSON: ${config.publicUrl}/sandbox/outbox?to=+1...)`,
@@ -116,5 +132,6 @@ runMain(async (lifecycle) => {
     await app.close();
     await guard.close();
     await server?.stop();
+    await tracing?.shutdown();
   };
 });

@@ -3,14 +3,16 @@ import { createAbuseGuard } from './auth/abuse-guard';
 import { loadConfig } from './config/config';
 import { createApi } from './app';
 import { connectClient } from './temporal/client';
+import { tracingFromConfig } from './telemetry/tracing';
 import { runMain } from './run-main';
 
 /** The API process (stateless; scale it horizontally). `npm run start:api`. */
 runMain(async () => {
   const config = loadConfig();
-  const client = await connectClient(config);
+  const tracing = tracingFromConfig(config.telemetry, 'verifyflow-api');
+  const client = await connectClient(config, { plugins: tracing ? [tracing.plugin] : [] });
   const guard = createAbuseGuard(config.limits);
-  const { app, sandbox } = await createApi(config, client, guard);
+  const { app, sandbox } = await createApi(config, client, guard, { tracing });
   await app.listen(config.port, config.host);
   console.log(
     `verifyflow API on ${config.publicUrl} (docs ${config.publicUrl}/docs)${sandbox ? ', sandbox mode' : ''}`,
@@ -19,5 +21,6 @@ runMain(async () => {
     sandbox?.close();
     await app.close();
     await guard.close();
+    await tracing?.shutdown();
   };
 });

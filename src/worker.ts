@@ -1,6 +1,8 @@
 import { createAbuseGuard } from './auth/abuse-guard';
 import { loadConfig } from './config/config';
 import { createWorker } from './temporal/worker';
+import { tracingFromConfig } from './telemetry/tracing';
+import { installWorkerRuntime } from './telemetry/worker-metrics';
 import { runMain } from './run-main';
 
 /**
@@ -9,8 +11,10 @@ import { runMain } from './run-main';
  */
 runMain(async (lifecycle) => {
   const config = loadConfig();
+  installWorkerRuntime(config.telemetry);
+  const tracing = tracingFromConfig(config.telemetry, 'verifyflow-worker');
   const guard = createAbuseGuard(config.limits);
-  const { worker, connection } = await createWorker(config, guard);
+  const { worker, connection } = await createWorker(config, guard, { plugins: tracing ? [tracing.plugin] : [] });
   const running = worker.run();
   void running.then(
     () => {
@@ -18,11 +22,18 @@ runMain(async (lifecycle) => {
     },
     (err: unknown) => lifecycle.fail(`the worker failed: ${err instanceof Error ? err.message : String(err)}`),
   );
-  console.log(`verifyflow worker on task queue ${config.taskQueue}`);
+  console.log(
+    `verifyflow worker on task queue ${config.taskQueue}` +
+      (config.telemetry.workerMetricsAddress
+        ? `, metrics on http://${config.telemetry.workerMetricsAddress}/metrics`
+        : '') +
+      (tracing ? ', tracing over OTLP' : ''),
+  );
   return async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await running.catch(() => undefined); // a failure was reported through lifecycle.fail
     await connection.close();
     await guard.close();
+    await tracing?.shutdown();
   };
 });

@@ -150,6 +150,8 @@ export class System {
       ...(this.options.sandbox ? {} : this.provider.smsEnv),
       API_KEYS: `bench:sha256:${createHash('sha256').update(this.apiKey).digest('hex')}`,
       REDIS_URL: this.redis!.url,
+      // Workers come and go (kill -9, several at once): none of them serves metrics on the shared default port.
+      WORKER_METRICS_ADDRESS: 'off',
       ...(this.options.limits ?? UNREACHED_LIMITS),
       ...extra,
     };

@@ -21,6 +21,8 @@ export class ApiSecurity {
     readonly templates: MessageTemplates,
     /** Keys the hash of a start request kept in its memo (reference_conflict), never stored in clear. */
     readonly hashKey: Buffer,
+    /** Told of each refusal made here, before any workflow exists (the metrics count them by scope and client). */
+    private readonly onRefusal: (scope: string, client: string) => void = () => undefined,
   ) {}
 
   /**
@@ -29,7 +31,7 @@ export class ApiSecurity {
    */
   async countFirstSend(client: string, to: string): Promise<() => Promise<void>> {
     const verdict = await this.guard.consumeSend(client, to);
-    if (!verdict.allowed) throw refusalToHttp(verdict);
+    if (!verdict.allowed) throw this.refused(verdict, client);
     return () => this.guard.refundSend(client, to);
   }
 
@@ -37,13 +39,18 @@ export class ApiSecurity {
   async checkAllowed(client: string, destination: unknown): Promise<void> {
     if (typeof destination !== 'string') return;
     const verdict = await this.guard.checkAllowed(client, destination);
-    if (!verdict.allowed) throw refusalToHttp(verdict);
+    if (!verdict.allowed) throw this.refused(verdict, client);
   }
 
   /** Refuses a start whose first send would be refused, counting nothing (the run counts its own sends). */
   async checkFirstSend(client: string, to: string): Promise<void> {
     const verdict = await this.guard.peekSend(client, to);
-    if (!verdict.allowed) throw refusalToHttp(verdict);
+    if (!verdict.allowed) throw this.refused(verdict, client);
+  }
+
+  private refused(verdict: Parameters<typeof refusalToHttp>[0], client: string) {
+    this.onRefusal(verdict.scope, client);
+    return refusalToHttp(verdict);
   }
 }
 

@@ -5,6 +5,7 @@ import {
   Injectable,
   Module,
   type CallHandler,
+  type DynamicModule,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
@@ -15,7 +16,11 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 import { tap, type Observable } from 'rxjs';
 import { Public } from '../auth/auth.guard';
 
-/** The API's Prometheus registry: process metrics plus one request counter and latency histogram per route. */
+/**
+ * The API's Prometheus registry: process metrics, one request counter and latency histogram per route, and the abuse
+ * guard's refusals made by the API itself (a start or a check refused before it reaches a workflow; the workflows
+ * count theirs on the worker).
+ */
 @Injectable()
 export class Metrics {
   readonly registry = new Registry();
@@ -30,6 +35,12 @@ export class Metrics {
     help: 'HTTP request latency by method and route template',
     labelNames: ['method', 'route'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly refusals = new Counter({
+    name: 'verifyflow_abuse_refusals_total',
+    help: 'Abuse guard refusals by the API, by scope and API client',
+    labelNames: ['scope', 'client'] as const,
     registers: [this.registry],
   });
 
@@ -76,9 +87,17 @@ export class MetricsController {
   }
 }
 
-/** `/metrics` for Prometheus, and the interceptor that feeds it. */
-@Module({
-  controllers: [MetricsController],
-  providers: [Metrics, { provide: APP_INTERCEPTOR, useClass: MetricsInterceptor }],
-})
-export class MetricsModule {}
+/** `/metrics` for Prometheus over `metrics` (made by the app, which feeds it too), and the interceptor that feeds it. */
+@Module({})
+export class MetricsModule {
+  static forRoot(metrics: Metrics): DynamicModule {
+    return {
+      module: MetricsModule,
+      controllers: [MetricsController],
+      providers: [
+        { provide: Metrics, useValue: metrics },
+        { provide: APP_INTERCEPTOR, useClass: MetricsInterceptor },
+      ],
+    };
+  }
+}

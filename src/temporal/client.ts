@@ -1,9 +1,12 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientPlugin } from '@temporalio/client';
 import type { AppConfig } from '../config/config';
 import { codecDataConverter } from './codec';
 
-/** A Temporal client from envconfig (address, namespace, API key, TLS, profile), encrypting payloads. */
-export async function connectClient(config: AppConfig): Promise<Client> {
+/**
+ * A Temporal client from envconfig (address, namespace, API key, TLS, profile), encrypting payloads; `plugins` e.g.
+ * the tracing plugin (telemetry/tracing).
+ */
+export async function connectClient(config: AppConfig, options: { plugins?: ClientPlugin[] } = {}): Promise<Client> {
   const { connectionOptions, namespace } = config.temporal.connect;
   const connection = await Connection.connect({
     address: connectionOptions.address,
@@ -15,5 +18,6 @@ export async function connectClient(config: AppConfig): Promise<Client> {
     connection,
     namespace: namespace ?? 'default',
     dataConverter: codecDataConverter(config.codec.keys),
+    plugins: options.plugins,
   });
 }

@@ -1,4 +1,4 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerPlugin } from '@temporalio/worker';
 import type { AbuseGuard } from '../../activities/abuse-guard';
 import { templatesOf } from '../auth/api-security';
 import type { AppConfig } from '../config/config';
@@ -12,7 +12,7 @@ import { VerificationPlugin } from './plugin';
 export async function createWorker(
   config: AppConfig,
   guard: AbuseGuard,
-  overrides: { connection?: NativeConnection; taskQueue?: string } = {},
+  overrides: { connection?: NativeConnection; taskQueue?: string; plugins?: WorkerPlugin[] } = {},
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection =
     overrides.connection ?? (await NativeConnection.connect(config.temporal.connect.connectionOptions));
@@ -32,7 +32,9 @@ export async function createWorker(
         abuseGuard: guard,
         templates: templatesOf(config),
         shareWorkflowLibraries: config.worker.shareWorkflowLibraries,
+        prices: config.telemetry.prices,
       }),
+      ...(overrides.plugins ?? []),
     ],
     ...(config.worker.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.worker.maxCachedWorkflows } : {}),
     ...(config.worker.deploymentName && config.worker.buildId

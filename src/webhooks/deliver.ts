@@ -4,6 +4,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { SignalDefinition } from '@temporalio/common';
 import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { SA_KIND, SA_PROVIDER_REF } from '../../workflows/contract';
+import { inSignalSpan } from '../telemetry/signal-span';
 import { isUnavailable } from '../temporal/errors';
 
 /** How long a webhook may wait on Temporal before it answers 503 (providers give up on slow webhooks). */
@@ -58,8 +59,8 @@ const GRPC_NOT_FOUND = 5;
  * the signal's request ID is a hash of the signal name and the event, and the server keeps the request IDs of the
  * signals a run has received. A provider retry or a replayed delivery then adds no history event, no workflow task
  * and no billable action. (`handle.signal()` always sends a random request ID.) Payloads go through the client's data
- * converter and codec, like every other signal; the workflow client's interceptors are not run (the app installs
- * none).
+ * converter and codec, like every other signal; the client's interceptors are not run, so the signal is traced here
+ * (`inSignalSpan`), as the tracing interceptor would.
  */
 export async function signalOnce<T>(
   client: Client,
@@ -70,14 +71,17 @@ export async function signalOnce<T>(
   const hash = createHash('sha256').update(signal.name).update('\0').update(JSON.stringify(event)).digest('hex');
   const requestId = `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
   try {
-    await client.workflowService.signalWorkflowExecution({
-      namespace: client.options.namespace,
-      identity: client.options.identity,
-      workflowExecution: { workflowId },
-      signalName: signal.name,
-      requestId,
-      input: { payloads: await encodeToPayloads(client.options.loadedDataConverter, event) },
-    });
+    await inSignalSpan(signal.name, workflowId, async (header) =>
+      client.workflowService.signalWorkflowExecution({
+        namespace: client.options.namespace,
+        identity: client.options.identity,
+        workflowExecution: { workflowId },
+        signalName: signal.name,
+        requestId,
+        input: { payloads: await encodeToPayloads(client.options.loadedDataConverter, event) },
+        header,
+      }),
+    );
   } catch (err) {
     if ((err as { code?: unknown }).code === GRPC_NOT_FOUND) {
       throw new WorkflowNotFoundError(`workflow ${workflowId} not found`, workflowId, undefined);

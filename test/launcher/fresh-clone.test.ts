@@ -70,6 +70,8 @@ function env(path: string, ports: Ports, dataDir: string): Record<string, string
     PORT: String(ports.api),
     TEMPORAL_DEV_PORT: String(ports.temporal),
     TEMPORAL_UI_PORT: String(ports.ui),
+    // Not the shared default port: other runs on this machine may hold it.
+    WORKER_METRICS_ADDRESS: `127.0.0.1:${ports.metrics}`,
     DATA_DIR: dataDir,
   };
 }
@@ -134,11 +136,13 @@ interface Ports {
   api: number;
   temporal: number;
   ui: number;
+  metrics: number;
 }
 const newPorts = async (): Promise<Ports> => ({
   api: await freePort(),
   temporal: await freePort(),
   ui: await freePort(),
+  metrics: await freePort(),
 });
 let ports: Ports;
 let first: Run;

@@ -11,6 +11,7 @@ import { SANDBOX_CLIENT_KEY } from '../../src/config/auth-config';
 import { loadConfig, type AppConfig } from '../../src/config/config';
 import { connectClient } from '../../src/temporal/client';
 import { createWorker } from '../../src/temporal/worker';
+import type { Tracing } from '../../src/telemetry/tracing';
 import { freePort } from './ports';
 
 export interface Stack extends ApiApp {
@@ -68,15 +69,23 @@ export function testConfig(port: number, extra: Record<string, string> = {}): Ap
   );
 }
 
-/** The whole system in-process: worker (through the plugin), API and sandbox, on a free port. */
-export async function startStack(extra: Record<string, string> = {}, port?: number): Promise<Stack> {
+/**
+ * The whole system in-process: worker (through the plugin), API and sandbox, on a free port; with `tracing`, traced
+ * as `npm run dev` is with OTEL_EXPORTER_OTLP_ENDPOINT set.
+ */
+export async function startStack(
+  extra: Record<string, string> = {},
+  port?: number,
+  options: { tracing?: Tracing } = {},
+): Promise<Stack> {
   port ??= await freePort();
   const config = testConfig(port, extra);
-  const client = await connectClient(config);
+  const plugins = options.tracing ? [options.tracing.plugin] : [];
+  const client = await connectClient(config, { plugins });
   const guard = createAbuseGuard(config.limits);
-  const { worker, connection } = await createWorker(config, guard);
+  const { worker, connection } = await createWorker(config, guard, { plugins });
   const running = worker.run();
-  const api = await createApi(config, client, guard, { logger: false });
+  const api = await createApi(config, client, guard, { logger: false, tracing: options.tracing });
   await api.app.listen(port, '127.0.0.1');
   return {
     ...api,
