@@ -1,11 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { temporal } from '@temporalio/proto';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { codecDataConverter, parseCodecKeys } from '../../src/temporal/codec';
 import { SHARED_WORKFLOW_MODULES } from '../../src/temporal/plugin';
+import { startTracing } from '../../src/telemetry/tracing';
 import { contractOfType, phoneContract, WORKFLOW_CONTRACTS } from '../../workflows/contract';
 import { HISTORIES_DIR } from '../support/histories';
 import { TEST_CODEC_KEYS } from '../support/stack';
@@ -51,6 +53,39 @@ test.each(files)('replays %s deterministically', async (file) => {
   const workflowId = started(history)?.workflowId ?? '';
   expect(workflowId).toMatch(contract!.idPattern);
   await Worker.runReplayHistory({ workflowBundle, dataConverter }, history, workflowId);
+});
+
+test('every history replays as well with the tracing interceptors in the bundle: turning tracing on is safe for running verifications', async () => {
+  // The worker's own tracing plugin (src/telemetry/tracing.ts): its workflow interceptors bundled, its span sink given.
+  const tracing = startTracing({
+    serviceName: 'replay',
+    spanProcessor: new SimpleSpanProcessor(new InMemorySpanExporter()),
+  });
+  try {
+    const traced = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows'),
+      preloadModules: [...SHARED_WORKFLOW_MODULES],
+      plugins: [tracing.plugin],
+      logger: new DefaultLogger('WARN'),
+    });
+    // Not the plain bundle again: the OpenTelemetry workflow interceptors are in it.
+    expect(traced.code).toContain('OpenTelemetryInboundInterceptor');
+    expect(workflowBundle.code).not.toContain('OpenTelemetryInboundInterceptor');
+    const results = Worker.runReplayHistories(
+      { workflowBundle: traced, dataConverter, plugins: [tracing.plugin] },
+      [...histories.values()].map((history) => ({ history, workflowId: started(history)?.workflowId ?? '' })),
+    );
+    const failed: string[] = [];
+    let replayed = 0;
+    for await (const r of results) {
+      replayed++;
+      if (r.error) failed.push(`${r.workflowId}: ${r.error.message}`);
+    }
+    expect(failed).toEqual([]);
+    expect(replayed).toBe(histories.size);
+  } finally {
+    await tracing.shutdown();
+  }
 });
 
 test('negative control: a phoneVerification with a timer it never had fails to replay a committed history', async () => {
