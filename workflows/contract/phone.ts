@@ -90,6 +90,8 @@ const schemas = lazy(() => {
     gateway: z.string().optional(),
     timeoutSeconds: z.number().int(),
     status: z.enum(['waiting', 'active', 'failed', 'skipped', 'completed']),
+    /** Why a failed channel failed, when the provider said so: `blocked` by its anti-fraud network block. */
+    reason: z.enum(['blocked']).optional(),
   });
 
   /** What `getState` returns for a phone verification, and what the REST API shows. ISO timestamps. */
