@@ -38,9 +38,10 @@ import {
  * (skipped tests named `… not run: <reason>` list them). The blocks are read from the documents, never copied here.
  *
  * - The system is `node dist/src/dev.js`, as `npm run dev` runs it after its build (built here first when dist/ is
- *   older than the sources), on free ports — PORT, TEMPORAL_DEV_PORT, TEMPORAL_UI_PORT — with DATA_DIR=<scratch>/.data and PUBLIC_URL set to match.
- *   The docs say `localhost:3000`: rewriting `localhost:3000` and `127.0.0.1:3000` to that port is the only change
- *   made to a block. No variable is set for the blocks: each sets what it uses.
+ *   older than the sources), on free ports — PORT, TEMPORAL_DEV_PORT, TEMPORAL_UI_PORT, WORKER_METRICS_ADDRESS — with
+ *   DATA_DIR=<scratch>/.data and PUBLIC_URL set to match. The docs say `localhost:3000` (the API) and
+ *   `localhost:9464` (the worker's metrics): rewriting those, with `127.0.0.1` alike, to this system's ports is the
+ *   only change made to a block. No variable is set for the blocks: each sets what it uses.
  * - Each block runs on its own, as pasted into a fresh terminal at the project root: bash with `-euo pipefail` (any
  *   failing command fails the block), its working directory a scratch project root (the system's `.data/`,
  *   `node_modules` linked), HOME an empty directory, PATH with node, curl, jq and the Temporal CLI (TEMPORAL_CLI, as
@@ -68,6 +69,7 @@ const BLOCK_TIMEOUT_MS = 60_000;
 
 let scratch: string;
 let port: number;
+let metricsPort: number;
 let dev: ChildProcess | undefined;
 let devOutput = '';
 /** The environment every block starts from: a user's terminal, nothing of this suite's. */
@@ -144,6 +146,7 @@ beforeAll(async () => {
   shellEnv = { ...kept, PATH: path, HOME: join(scratch, 'home') };
 
   port = await freePort();
+  metricsPort = await freePort();
   dev = spawn(process.execPath, [join(REPO, 'dist', 'src', 'dev.js')], {
     cwd: scratch,
     env: {
@@ -151,6 +154,7 @@ beforeAll(async () => {
       PORT: String(port),
       TEMPORAL_DEV_PORT: String(await freePort()),
       TEMPORAL_UI_PORT: String(await freePort()),
+      WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
       DATA_DIR: join(scratch, '.data'),
       PUBLIC_URL: `http://127.0.0.1:${port}`,
       TEMPORAL_CLI: cli,
@@ -173,8 +177,11 @@ afterAll(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 }, 30_000);
 
-/** The block as it runs here: the documented API address moved to this system's port, nothing else. */
-const onThisPort = (code: string) => code.replace(/\b(localhost|127\.0\.0\.1):3000\b/g, `$1:${port}`);
+/** The block as it runs here: the documented API and worker metrics addresses on this system's ports, nothing else. */
+const onThisPort = (code: string) =>
+  code
+    .replace(/\b(localhost|127\.0\.0\.1):3000\b/g, `$1:${port}`)
+    .replace(/\b(localhost|127\.0\.0\.1):9464\b/g, `$1:${metricsPort}`);
 
 /**
  * Runs a block with bash as written (sourced, so that `set -x` can name its lines: PS4 cannot come from the
