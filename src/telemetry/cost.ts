@@ -2,6 +2,7 @@ import type { MetricHistogram, MetricMeter } from '@temporalio/common';
 import type { InjectedSinks } from '@temporalio/worker';
 import type { WorkflowInfo } from '@temporalio/workflow';
 import type { PriceTable } from '../config/telemetry-config';
+import { RecentlySeen } from './recently-seen';
 import {
   VERIFICATION_METRICS,
   type VerificationCostSinks,
@@ -25,10 +26,13 @@ export function verificationCostSinks(
   meter: () => MetricMeter,
 ): InjectedSinks<VerificationCostSinks> {
   let histogram: MetricHistogram | undefined;
+  const priced = new RecentlySeen();
   return {
     verifyflowCost: {
       ended: {
         fn(info: WorkflowInfo, summary: VerificationCostSummary) {
+          // Once per run, though the task that ended it may run twice on this worker.
+          if (!priced.firstTime(`${info.workflowId}/${info.runId}`)) return;
           histogram ??= meter().createHistogram(
             VERIFICATION_METRICS.cost,
             'float',

@@ -14,6 +14,7 @@ import type { InjectedSinks, ReplayWorkerOptions, WorkerOptions } from '@tempora
 import type { WorkflowInfo } from '@temporalio/workflow';
 import type { TelemetryConfig } from '../config/telemetry-config';
 import { traceHttpClients } from './http-client';
+import { RecentlySeen } from './recently-seen';
 
 /** Tracing of one process: give `plugin` to the Temporal client and worker, `tracer` to the HTTP layer. */
 export interface Tracing {
@@ -72,7 +73,8 @@ const SPAN_INFO = ['workflowId', 'runId', 'workflowType', 'namespace', 'taskQueu
 /**
  * The SDK's OpenTelemetry plugin, but the sink that exports workflow spans copies only identifiers of the workflow into
  * their attributes. The SDK's own copies the whole WorkflowInfo — memo (decoded: a verification's memo holds the
- * abuse guard's destination) and search attributes included.
+ * abuse guard's destination) and search attributes included. And it exports a span once, where the SDK's would export
+ * it again when a workflow task runs twice.
  */
 export class TracingPlugin extends OpenTelemetryPlugin {
   constructor(options: OpenTelemetryPluginOptions) {
@@ -91,15 +93,20 @@ export class TracingPlugin extends OpenTelemetryPlugin {
 
   private workflowSpanSink(): InjectedSinks<OpenTelemetrySinks> {
     const sdk = makeWorkflowExporter(this.otelOptions.spanProcessor, this.otelOptions.resource);
+    // Workflow span IDs are deterministic: a task that ran again ends the same spans again. Export each once.
+    const exported = new RecentlySeen();
     return {
       exporter: {
         export: {
           ...sdk.export,
-          fn: (info: WorkflowInfo, spans) =>
-            sdk.export.fn(
+          fn: (info: WorkflowInfo, spans) => {
+            const fresh = spans.filter((s) => exported.firstTime(`${s.spanContext.traceId}/${s.spanContext.spanId}`));
+            if (fresh.length === 0) return;
+            return sdk.export.fn(
               Object.fromEntries(SPAN_INFO.map((key) => [key, info[key]])) as unknown as WorkflowInfo,
-              spans,
-            ),
+              fresh,
+            );
+          },
         },
       },
     };
