@@ -158,6 +158,16 @@ test('+15005550006: Vonage network block → our own code at once (not after the
   expect(check.body).toMatchObject({ status: 'completed' });
 });
 
+test('an email channel on Vonage: the code goes to its own address (the sandbox outbox shows the mail) and completes it', async () => {
+  const email = `user-${randomUUID().slice(0, 8)}@example.com`;
+  const started = await startPhone({ to: uniqueNumber(), channels: [{ channel: 'email', to: email }] });
+  expect(started.channels[0]).toMatchObject({ channel: 'email', provider: 'vonage' });
+  expect(JSON.stringify(started)).not.toContain(email);
+  const code = await outboxCode(email, 'email');
+  const check = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code });
+  expect(check.body).toMatchObject({ status: 'completed' });
+});
+
 test('+15005550006 with Vonage channels only → failed / blocked', async () => {
   const started = await startPhone({ to: '+15005550006', channels: [{ channel: 'sms', timeoutSeconds: 900 }] });
   const done = await waitFor(started.id, (s) => s.status === 'failed');
