@@ -1,13 +1,6 @@
-import { temporal } from '@temporalio/proto';
-import { SearchAttributeType } from '@temporalio/common';
 import { loadConfig } from '../config/config';
-import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { connectClient } from './client';
-
-const INDEXED: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-  [SearchAttributeType.KEYWORD]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  [SearchAttributeType.KEYWORD_LIST]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-};
+import { registerSearchAttributes } from './search-attributes';
 
 /**
  * Registers verifyflow's search attributes on the configured cluster (`npm run temporal:register-search-attributes`).
@@ -18,17 +11,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const client = await connectClient(config);
   const namespace = config.temporal.connect.namespace ?? 'default';
-  const existing = await client.connection.operatorService.listSearchAttributes({ namespace });
-  const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));
-  if (missing.length) {
-    await client.connection.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED[k.type]])),
-    });
-  }
+  const added = await registerSearchAttributes(client.connection, namespace);
   console.log(
-    missing.length
-      ? `registered ${missing.map((k) => k.name).join(', ')} on ${namespace}`
+    added.length
+      ? `registered ${added.join(', ')} on ${namespace}`
       : `all search attributes already registered on ${namespace}`,
   );
   await client.connection.close();
