@@ -68,12 +68,12 @@ async function withRss<T>(
 }
 
 /** CPU ms used per process between two snapshots (the machine is shared: CPU per verification is steadier than time). */
-function cpuMeter(pids: Record<string, number | undefined>): () => Record<string, number> {
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid) ?? 0]));
+function cpuMeter(readers: Record<string, () => number | undefined>): () => Record<string, number> {
+  const before = Object.fromEntries(Object.entries(readers).map(([k, read]) => [k, read() ?? 0]));
   const selfBefore = process.cpuUsage();
   return () => {
     const used: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(pids)) used[k] = Math.round((cpuMs(pid) ?? 0) - before[k]);
+    for (const [k, read] of Object.entries(readers)) used[k] = Math.round((read() ?? 0) - before[k]);
     const self = process.cpuUsage(selfBefore);
     used.benchDriverAndEmulator = Math.round((self.user + self.system) / 1000);
     return used;
@@ -102,7 +102,7 @@ async function runScenario(sys: System, scenario: Scenario, concurrency: number,
   const ctx: FlowContext = { sys, rec, number: nextNumber };
   sys.provider.emulator.configure({ onCallbackDelivered: (ms, status) => rec.add(`webhook:${status}`, ms) });
   let ok = 0;
-  const cpu = cpuMeter({ worker: sys.worker?.pid, api: sys.api?.pid, temporal: sys.temporalPid() });
+  const cpu = cpuMeter(sys.cpuReaders());
   const started = performance.now();
   const [, [workerPeak, apiPeak]] = await withRss([sys.worker, sys.api], () =>
     pool(total, concurrency, async (i) => {
@@ -135,7 +135,8 @@ async function runScenario(sys: System, scenario: Scenario, concurrency: number,
 async function runBare(sys: System, bareWorker: Child, queue: string, concurrency: number, total: number) {
   const rec = new Recorder();
   let ok = 0;
-  const cpu = cpuMeter({ worker: bareWorker.pid, temporal: sys.temporalPid() });
+  const temporalPid = sys.temporalPid();
+  const cpu = cpuMeter({ worker: () => cpuMs(bareWorker.pid), temporal: () => cpuMs(temporalPid) });
   const started = performance.now();
   const [, [peak]] = await withRss([bareWorker], () =>
     pool(total, concurrency, async () => {
