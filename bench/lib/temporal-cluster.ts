@@ -3,9 +3,8 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
-import { msToTs } from '@temporalio/common/lib/time';
 import { waitReady } from '../../src/temporal/dev-server';
-import { registerSearchAttributes } from '../../src/temporal/search-attributes';
+import { ensureNamespace, registerSearchAttributes } from '../../src/temporal/search-attributes';
 import { spawnWatched, type Watched } from '../../src/temporal/watchdog';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import type { Postgres } from './postgres';
@@ -184,11 +183,7 @@ export async function startTemporalCluster(options: TemporalClusterOptions): Pro
 async function registerNamespace(address: string, namespace: string): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
-    await connection.workflowService
-      .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
-      .catch((err: { code?: number }) => {
-        if (err.code !== 6) throw err; // ALREADY_EXISTS
-      });
+    await ensureNamespace(connection, namespace);
     const query = SEARCH_ATTRIBUTES.map((k) => `${k.name} = 'probe'`).join(' AND ');
     const deadline = Date.now() + 60_000;
     for (;;) {

@@ -1,5 +1,6 @@
 import type { ConnectionLike } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
+import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 
@@ -23,4 +24,30 @@ export async function registerSearchAttributes(connection: ConnectionLike, names
     });
   }
   return missing.map((k) => k.name);
+}
+
+/**
+ * Registers `namespace` on a self-hosted cluster when it does not exist (retention `retentionDays`), then waits until
+ * the frontend serves it: its namespace cache refreshes every few seconds. On Temporal Cloud namespaces are made in
+ * the Cloud console or with `tcld`; there the namespace exists and this only checks it.
+ */
+export async function ensureNamespace(
+  connection: ConnectionLike,
+  namespace: string,
+  retentionDays = 3,
+): Promise<boolean> {
+  const exists = await connection.workflowService.describeNamespace({ namespace }).then(
+    () => true,
+    (err: { code?: number }) => {
+      if (err.code !== 5) throw err; // NOT_FOUND
+      return false;
+    },
+  );
+  if (exists) return false;
+  await connection.workflowService
+    .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs(`${retentionDays} days`) })
+    .catch((err: { code?: number }) => {
+      if (err.code !== 6) throw err; // ALREADY_EXISTS: another process was first
+    });
+  return true;
 }
