@@ -109,9 +109,9 @@ export async function spawnNode(options: SpawnOptions): Promise<Child> {
     async stop() {
       if (dead !== undefined) return;
       proc.kill('SIGTERM');
-      const timeout = sleep(10_000).then(() => 'timeout');
-      if ((await Promise.race([exited, timeout])) === 'timeout') proc.kill('SIGKILL');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(timer);
     },
     ask<T>(message: unknown, timeoutMs = 5000): Promise<T> {
       return new Promise<T>((resolve, reject) => {
