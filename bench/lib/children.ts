@@ -151,11 +151,12 @@ export function cpuMs(pid: number | undefined): number | undefined {
 }
 
 /**
- * CPU time (ms) of a process group: every live member's, plus what the leader's reaped children used (PostgreSQL's
- * backends are the postmaster's children, in its group; they come and go with connections).
+ * CPU time (ms) of a process and its children: its own, every live child's, and what its reaped children used.
+ * PostgreSQL's backends are the postmaster's children; each calls setsid, so they are not in its process group, and
+ * they come and go with connections (an exited one's time moves into the postmaster's cutime).
  */
-export function groupCpuMs(leader: number | undefined): number | undefined {
-  if (!leader) return undefined;
+export function familyCpuMs(parent: number | undefined): number | undefined {
+  if (!parent) return undefined;
   let total = 0;
   let seen = false;
   for (const entry of readdirSync('/proc')) {
@@ -164,10 +165,11 @@ export function groupCpuMs(leader: number | undefined): number | undefined {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // After the command name: state ppid pgrp … utime(11) stime(12) cutime(13) cstime(14), in clock ticks.
-      if (Number(f[2]) !== leader) continue;
-      seen = true;
+      const self = Number(entry) === parent;
+      if (!self && Number(f[1]) !== parent) continue;
+      seen ||= self;
       total += Number(f[11]) + Number(f[12]);
-      if (Number(entry) === leader) total += Number(f[13]) + Number(f[14]);
+      if (self) total += Number(f[13]) + Number(f[14]);
     } catch {
       // gone
     }

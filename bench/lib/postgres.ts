@@ -13,7 +13,7 @@ export interface Postgres {
   /** The role the databases are created with (no password: trust on loopback). */
   user: string;
   dataDir: string;
-  /** The postmaster's pid (its process group: the backends are its children). */
+  /** The postmaster's pid (the backends are its children). */
   pid(): number | undefined;
   /** Resolves, saying how, if the server ends without stop() or restart() having asked it to. */
   unexpectedExit: Promise<string>;

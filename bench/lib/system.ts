@@ -7,7 +7,7 @@ import { codecDataConverter, parseCodecKeys } from '../../src/temporal/codec';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import type { VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
 import type { ClientCalls } from '../api-child';
-import { cpuMs, findPidByArgs, groupCpuMs, httpOk, spawnNode, type Child } from './children';
+import { cpuMs, findPidByArgs, familyCpuMs, httpOk, spawnNode, type Child } from './children';
 import { startPostgres, type Postgres } from './postgres';
 import { startProviderSandbox, type ProviderSandbox } from './provider';
 import { startTemporalCluster, type TemporalCluster } from './temporal-cluster';
@@ -277,7 +277,7 @@ export class System {
     this.apis.forEach((a, i) => a && (readers[this.replicaName('api', i)] = () => cpuMs(a.pid)));
     const temporal = this.temporalPid();
     readers.temporal = () => cpuMs(temporal);
-    if (this.postgres) readers.postgres = () => groupCpuMs(this.postgres?.pid());
+    if (this.postgres) readers.postgres = () => familyCpuMs(this.postgres?.pid());
     return readers;
   }
 
