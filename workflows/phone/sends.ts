@@ -22,7 +22,7 @@ import {
   TEMPORAL_CALLER_CLIENT,
   type GuardParams,
 } from '../common';
-import { FailureType, isTerminal, type ProviderEvent } from '../contract/common';
+import { FailureType, isTerminal } from '../contract/common';
 import {
   phoneContract,
   type CheckCodeInput,
@@ -31,7 +31,6 @@ import {
 } from '../contract/phone';
 import {
   activate,
-  applyEvent,
   codeSent,
   failChannels,
   finish,
@@ -82,8 +81,8 @@ export class Sends {
   constructor(
     private readonly s: PhoneState,
     private readonly input: PhoneVerificationInput,
-    /** Provider callbacks that overtook the creation of their request. */
-    private readonly early: ProviderEvent[],
+    /** Lets the provider callbacks that overtook the creation of the new request in (the inbox's held events). */
+    private readonly releaseHeldEvents: () => void,
     /** Asks the main loop to leave the current channel (as a timeout would). */
     private readonly requestAdvance: () => void,
   ) {
@@ -147,9 +146,7 @@ export class Sends {
         this.sendGuard(first),
       );
       requestCreated(this.s, { requestId: created.requestId, first, last }, Date.now(), created.checkUrl);
-      for (const event of this.early.splice(0)) {
-        if (this.s.run?.kind === 'vonage' && event.ref === this.s.run.requestId) applyEvent(this.s, event, Date.now());
-      }
+      this.releaseHeldEvents();
     } catch (err) {
       if (isCancellation(err)) throw err;
       const refusal = findRefusal(err);

@@ -4,7 +4,6 @@ import {
   CancellationScope,
   condition,
   isCancellation,
-  log,
   patched,
   setCurrentDetails,
   setHandler,
@@ -14,6 +13,7 @@ import {
 import type { createPhoneActivities } from '../../activities/phone';
 import {
   activitiesWithSummaries,
+  createInbox,
   findRefusal,
   parseInput,
   PROVIDER_ACTIVITY_OPTIONS,
@@ -58,8 +58,6 @@ import {
 
 // Time here is the workflow clock: Date.now() is deterministic inside the workflow sandbox.
 
-/** Callbacks that arrive before their request id is known are held, up to this many. */
-const MAX_EARLY_EVENTS = 20;
 /** Vonage Verify v2 takes codes of 4-10 letters or digits (our own codes are checked by us, up to 32). */
 const VONAGE_CODE = /^[A-Za-z0-9]{4,10}$/;
 
@@ -82,15 +80,27 @@ const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>
 export async function phoneVerification(rawInput: PhoneVerificationInput): Promise<PhoneVerificationResult> {
   const input = parseInput(phoneContract.schemas().input, rawInput, 'phoneVerification');
   const s = initialState(input, workflowInfo().workflowId, Date.now());
-  const early: ProviderEvent[] = [];
-  const asked = { cancel: false, advance: false, resend: false };
-  const sends = new Sends(s, input, early, () => {
-    asked.advance = true;
+  // Provider callbacks: malformed ones and repeats dropped, those of requests we left dropped as stale, and those that
+  // overtake the activity result naming their request held until that request is ours.
+  const inbox = createInbox<ProviderEvent>({
+    schema: shared.providerEvent(),
+    isOver: () => isTerminal(s.view.status),
+    route: (e) => (isCurrent(s, e) ? 'deliver' : isStale(s, e) ? { drop: 'provider event ignored (stale)' } : 'hold'),
+    deliver: (e) => applyEvent(s, e, Date.now()),
   });
+  const asked = { cancel: false, advance: false, resend: false };
+  const sends = new Sends(
+    s,
+    input,
+    () => inbox.release(),
+    () => {
+      asked.advance = true;
+    },
+  );
   const d: Driver = { s, asked, orders: {}, sends, published: '' };
 
   setHandler(getState, () => s.view);
-  setProviderEventHandler(s, early);
+  setHandler(providerEvent, (raw: ProviderEvent) => inbox.receive(raw));
   setCheckCodeHandler(s, sends);
   setMoveHandlers(d);
   setCancelHandler(cancel, s.view, () => {
@@ -239,29 +249,6 @@ function setMoveHandlers(d: Driver): void {
     },
     { validator: () => validateResend(s) },
   );
-}
-
-/** Provider callbacks: malformed ones dropped, repeats dropped by `eventId`, early ones held until their request. */
-function setProviderEventHandler(s: PhoneState, early: ProviderEvent[]): void {
-  const seen = new Set<string>();
-  setHandler(providerEvent, (raw: ProviderEvent) => {
-    // Signals cannot be rejected: a malformed one is logged and dropped.
-    const parsed = shared.providerEvent().safeParse(raw);
-    if (!parsed.success) {
-      log.warn('malformed provider event dropped', { issues: formatIssues(parsed.error) });
-      return;
-    }
-    const event = parsed.data;
-    if (seen.has(event.eventId)) return;
-    seen.add(event.eventId);
-    if (isTerminal(s.view.status)) return;
-    if (isCurrent(s, event)) return applyEvent(s, event, Date.now());
-    // A callback can overtake the activity result that tells us its request id: keep it until that request is ours.
-    // Events of requests we already left are stale.
-    if (isStale(s, event) || early.length >= MAX_EARLY_EVENTS)
-      log.info('provider event ignored (stale)', { status: event.status });
-    else early.push(event);
-  });
 }
 
 /**
