@@ -194,7 +194,8 @@ async function actionsOf(sys: System, scenario: Scenario, count: number) {
   if (!ids.length) throw new Error(`no run completed: ${rec.errors.slice(0, 2).join('; ')}`);
   const history = meanCount(counts);
   const n = ids.length;
-  const queries = round(calls.query / n);
+  // Queries to these runs only (a push scenario's polls of the enrollment are the enrollment's).
+  const queries = round(ids.reduce((sum, id) => sum + (calls.queriesByWorkflow[id] ?? 0), 0) / n);
   return {
     scenario: scenario.name,
     what: scenario.what,
@@ -203,7 +204,11 @@ async function actionsOf(sys: System, scenario: Scenario, count: number) {
     errors: rec.errors.slice(0, 3),
     history,
     clientQueries: queries,
-    clientCalls: Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, round(v / n)])),
+    clientCalls: Object.fromEntries(
+      Object.entries(calls)
+        .filter((kv): kv is [string, number] => typeof kv[1] === 'number')
+        .map(([k, v]) => [k, round(v / n)]),
+    ),
     total: round(history.total + queries),
     target: scenario.actionTarget,
   };

@@ -59,7 +59,7 @@ export interface Scenario {
   what: string;
   /** The final status a correct run ends with. */
   expected: string;
-  /** Target for billable actions per verification (issue 7), when there is one. */
+  /** Target for billable actions per verification (docs/PERFORMANCE.md), when there is one. */
   actionTarget?: number;
   /** Special sandbox numbers allow one live request at a time: such rows run one by one. */
   sequential?: boolean;
@@ -359,7 +359,7 @@ export const SCENARIOS: Scenario[] = [
     kind: 'phone',
     what: 'SMS only, code checked: start → SMS → check → completed',
     expected: 'completed',
-    actionTarget: 10,
+    actionTarget: 6,
     run: phoneSmsHappy,
   },
   {
@@ -373,6 +373,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'phone-silent-auth-happy',
     kind: 'phone',
     what: 'silent auth completed through the check URL (callbacks signal a live workflow)',
+    actionTarget: 8,
     expected: 'completed',
     run: phoneSilentAuthHappy,
   },
@@ -381,7 +382,7 @@ export const SCENARIOS: Scenario[] = [
     kind: 'phone',
     what: 'silent auth → SMS → voice, all time out (+15005550002, 1 s channel timeouts)',
     expected: 'failed',
-    actionTarget: 20,
+    actionTarget: 12,
     sequential: true,
     run: phoneAllChannelsFail,
   },
@@ -405,6 +406,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'identity-one-retry',
     kind: 'identity',
     what: 'Stripe Identity session: first attempt requires_input (document expired), user retries, verified',
+    actionTarget: 15,
     expected: 'completed',
     needsSandbox: true,
     run: identityOneRetry,
@@ -413,6 +415,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'push-approved',
     kind: 'push',
     what: 'Twilio Verify Push challenge approved on an enrolled device (the enrollment workflow is not counted)',
+    actionTarget: 7,
     expected: 'completed',
     needsSandbox: true,
     run: pushApproved,
