@@ -33,6 +33,7 @@ import {
   SA_PROVIDER,
 } from '../../workflows/contract';
 import { identityRedaction } from '../../workflows/identity/redaction';
+import { initialIdentity } from '../../workflows/identity/state';
 import { identityVerification } from '../../workflows/identity/workflow';
 
 /** Body of `POST /v1/verifications/identity`: the workflow input without what only the API sets. */
@@ -74,9 +75,10 @@ export class IdentityService {
       options.requireIdNumber && 'ID number',
       options.requireLiveCapture && 'live capture',
     ].filter(Boolean);
+    const workflowId = identityContract.id(input.reference, caller);
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: identityVerification,
-      workflowId: identityContract.id(input.reference, caller),
+      workflowId,
       input: { ...input, client: caller },
       body: input,
       kind: identityContract.kind,
@@ -97,6 +99,22 @@ export class IdentityService {
         .filter(Boolean)
         .join('; '),
       state: (h) => h.query(identityContract.messages.getState),
+      // The state the run starts with, built from the input as the workflow does (no query).
+      first: {
+        initial: () => {
+          const now = Date.now();
+          const defaults = identityContract.defaults;
+          return initialIdentity({
+            id: workflowId,
+            client: caller,
+            type: input.type,
+            maxAttempts: input.maxAttempts ?? defaults.maxAttempts,
+            expected: input.expected,
+            startedAt: now,
+            deadline: now + (input.deadlineSeconds ?? defaults.deadlineSeconds) * 1000,
+          }).state;
+        },
+      },
     });
   }
 
