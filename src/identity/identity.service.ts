@@ -31,6 +31,9 @@ import {
   type IdentityVerificationState,
   isTerminal,
   SA_PROVIDER,
+  SA_PROVIDER_REF,
+  SA_STATUS,
+  type VerificationStatus,
 } from '../../workflows/contract';
 import { identityRedaction } from '../../workflows/identity/redaction';
 import { initialIdentity } from '../../workflows/identity/state';
@@ -124,10 +127,10 @@ export class IdentityService {
    */
   async clientSecret(caller: string, id: string): Promise<IdentityClientSecret> {
     const stripe = this.requireStripe();
-    const state = await this.waitForSession(caller, id);
+    const sessionId = await this.waitForSession(caller, id);
     let secret;
     try {
-      secret = await stripe.clientSecret(state.sessionId!);
+      secret = await stripe.clientSecret(sessionId);
     } catch (err) {
       this.logger.warn(`stripe session of ${id} could not be read: ${errorLabel(err) ?? 'error'}`);
       throw new BadGatewayException('Stripe could not be reached; retry later');
@@ -203,15 +206,23 @@ export class IdentityService {
     return state;
   }
 
-  /** The state once the workflow has created its session (it does so right after the start). */
-  private async waitForSession(caller: string, id: string): Promise<IdentityVerificationState> {
+  /**
+   * The session of one of the caller's live identity verifications, once the workflow has created it (it does so
+   * right after the start). Read from the run's description — its `VerificationProviderRef` and `VerificationStatus`
+   * search attributes — not with a query: a description is free, a query is a billed action and waits for a worker.
+   */
+  private async waitForSession(caller: string, id: string): Promise<string> {
     const deadline = Date.now() + SESSION_WAIT_MS;
     for (;;) {
-      const state = await this.state(caller, id);
-      if (isTerminal(state.status)) throw new ConflictException(`verification ${id} is ${state.status}`);
-      if (state.sessionId) return state;
+      const { description } = await ownedRun(this.client, caller, id, [identityContract], 'identity verification');
+      const status = description.typedSearchAttributes.get(SA_STATUS) as VerificationStatus | undefined;
+      if (description.status.name !== 'RUNNING' || (status && isTerminal(status))) {
+        throw new ConflictException(`verification ${id} is ${status ?? description.status.name.toLowerCase()}`);
+      }
+      const ref = description.typedSearchAttributes.get(SA_PROVIDER_REF)?.find((r) => r.startsWith('stripe:'));
+      if (ref) return ref.slice('stripe:'.length);
       if (Date.now() > deadline) throw new ConflictException(`verification ${id} has no Stripe session yet; retry`);
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
