@@ -210,6 +210,8 @@ async function actionsOf(sys: System, scenario: Scenario, count: number) {
         .map(([k, v]) => [k, round(v / n)]),
     ),
     total: round(history.total + queries),
+    // Without the upserts of patch markers: what a run costs once the patches it took are retired.
+    totalAfterPatchesRetired: round(history.total - history.patchUpserts + queries),
     target: scenario.actionTarget,
   };
 }
@@ -431,8 +433,10 @@ function printSummary(r: Record<string, unknown>): void {
       );
     }
   }
-  for (const a of (r.actions ?? []) as { scenario: string; total?: number; target?: number; pending?: string }[]) {
-    console.log(`actions | ${a.scenario} | ${a.pending ? 'pending' : a.total} | ${a.target ?? '–'} |`);
+  type Row = { scenario: string; total?: number; totalAfterPatchesRetired?: number; target?: number; pending?: string };
+  for (const a of (r.actions ?? []) as Row[]) {
+    const total = a.pending ? 'pending' : `${a.total} (${a.totalAfterPatchesRetired ?? a.total} once patches retire)`;
+    console.log(`actions | ${a.scenario} | ${total} | ${a.target ?? '–'} |`);
   }
 }
 
