@@ -1,11 +1,12 @@
 import 'reflect-metadata';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { createAbuseGuard } from './auth/abuse-guard';
 import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_KEY } from './config/auth-config';
 import { type AppConfig, loadConfig } from './config/config';
 import { createApi } from './app';
 import { LaunchError } from './common/launch-error';
 import { assertPortsFree, type PortClaim } from './common/ports';
+import { localUrl, writeCliProfile } from './temporal/cli-profile';
 import { connectClient } from './temporal/client';
 import { startDevServer, type DevServer } from './temporal/dev-server';
 import { createWorker } from './temporal/worker';
@@ -38,6 +39,12 @@ function ports(config: AppConfig): PortClaim[] {
       hint: 'stop that process or set TEMPORAL_UI_PORT to a free port',
     },
   ];
+}
+
+/** A path as the user typed it best: relative to the working directory when inside it. */
+function shown(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
 /**
@@ -82,6 +89,17 @@ runMain(async (lifecycle) => {
     if (err.code !== 'EADDRINUSE') throw err;
     throw new LaunchError(`port ${config.port} (the API, PORT) was taken while starting: set PORT to a free port`);
   });
+  // The Temporal CLI's profile for the server we started (a cluster of your own has a profile of your own).
+  let cliProfile: string | undefined;
+  if (server) {
+    cliProfile = join(config.dataDir, 'temporal.toml');
+    writeCliProfile(cliProfile, {
+      address: server.address,
+      namespace: config.temporal.connect.namespace ?? 'default',
+      codecEndpoint: `${localUrl(config.host, config.port)}/codec`,
+      codecAuth: config.codec.token ? `Bearer ${config.codec.token}` : undefined,
+    });
+  }
 
   console.log(
     [
@@ -96,6 +114,11 @@ runMain(async (lifecycle) => {
       `  Temporal       ${config.temporal.connect.connectionOptions.address}${server?.uiUrl ? `  (Web UI: ${server.uiUrl})` : ''}`,
       `  Task queue     ${config.taskQueue}`,
       `  Codec server   ${config.publicUrl}/codec  (payloads are encrypted; the Web UI decodes through it)`,
+      ...(cliProfile
+        ? [
+            `  Temporal CLI   export TEMPORAL_CONFIG_FILE=${shown(cliProfile)}  (this server, decoding through the codec server)`,
+          ]
+        : []),
       ...(sandbox
         ? [
             `  Sandbox outbox ${config.publicUrl}/sandbox/outbox/html  (JSON: ${config.publicUrl}/sandbox/outbox?to=+1...)`,

@@ -68,7 +68,8 @@ export class PhoneService {
         plan[0].channel === 'silent_auth'
           ? { update: phoneContract.messages.started }
           : { initial: () => initialState(input, workflowId, Date.now()).view },
-      beforeStart: () => this.security.countFirstSend(caller, body.to),
+      // The first send goes where the first channel sends: an email channel's own address, else the number.
+      beforeStart: () => this.security.countFirstSend(caller, body.channels?.[0]?.to ?? body.to),
     });
   }
 }

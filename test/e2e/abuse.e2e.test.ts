@@ -62,6 +62,24 @@ test('30 starts to one number in parallel: 3 are sent, the rest refused with 429
   expect(await sent(to)).toBe(3);
 });
 
+test('email codes count per address like SMS per number: 3 sent to one address from 3 numbers, then 429', async () => {
+  const email = `pump-${randomUUID().slice(0, 8)}@example.com`;
+  const p = prefix();
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await start({ to: `${p}${300 + i}`, channels: [{ channel: 'email', to: email }] });
+    statuses.push(res.status === 202 ? 201 : res.status); // 202: started, its first state not read in time
+    if (res.status >= 300) continue;
+    // Vonage refuses concurrent requests to one destination: each mail is sent, then its verification cancelled.
+    await eventually(async () => (await sent(email)) === i + 1);
+    expect((await stack.http().post(`/v1/verifications/${res.body.id}/cancel`).send({})).status).toBe(200);
+  }
+  expect(statuses).toEqual([201, 201, 201, 429, 429]);
+  expect(await sent(email)).toBe(3);
+  // The numbers themselves were not spent: an SMS to the first one still goes out.
+  expect((await start({ to: `${p}300`, channels: OWN_OTP })).status).toBe(201);
+});
+
 test('20 numbers of one prefix: 8 are sent, then 429 scope prefix', async () => {
   const p = prefix();
   const numbers = Array.from({ length: 20 }, (_, i) => `${p}${String(100 + i)}`);
@@ -161,8 +179,12 @@ test('content: brand without control, bidi or zero-width characters; templates b
   expect(unknown.body.message).toBe('messageTemplate: no template named nope is configured');
   const named = await start({ to, channels: [{ channel: 'sms', provider: 'sms_gateway' }], messageTemplate: 'short' });
   expect(named.status).toBe(201);
-  const out = (await stack.http().get('/sandbox/outbox').query({ to })).body as { body?: string; text?: string }[];
-  expect(JSON.stringify(out.pop())).toMatch(/\d{6} is your Acme code/);
+  // The start answers before the worker sends: wait for the message to reach the outbox.
+  const message = await eventually(async () => {
+    const out = (await stack.http().get('/sandbox/outbox').query({ to })).body as { body?: string; text?: string }[];
+    return out.pop();
+  });
+  expect(JSON.stringify(message)).toMatch(/\d{6} is your Acme code/);
   expect(await sent(to)).toBe(1);
 });
 
@@ -178,6 +200,7 @@ test('channels[].to never names a second phone number; a reference reused with a
   expect([a.status, same.status, other.status]).toEqual([201, 201, 409]);
   expect(same.body.id).toBe(a.body.id);
   expect(other.body).toMatchObject({ error: 'reference_conflict' });
+  await eventually(async () => (await sent(to)) === 1);
   expect(await sent(to)).toBe(1);
 });
 
