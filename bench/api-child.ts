@@ -14,6 +14,8 @@ export interface ClientCalls {
   update: number;
   signalWithStart: number;
   updateWithStart: number;
+  /** Queries by workflow ID: a scenario is charged only for the queries to its own runs (not, e.g., an enrollment's). */
+  queriesByWorkflow: Record<string, number>;
 }
 
 /**
@@ -24,7 +26,15 @@ export interface ClientCalls {
 runMain(async () => {
   const config = loadConfig();
   const client = await connectClient(config);
-  const calls: ClientCalls = { start: 0, signal: 0, query: 0, update: 0, signalWithStart: 0, updateWithStart: 0 };
+  const calls: ClientCalls = {
+    start: 0,
+    signal: 0,
+    query: 0,
+    update: 0,
+    signalWithStart: 0,
+    updateWithStart: 0,
+    queriesByWorkflow: {},
+  };
   const counter: WorkflowClientInterceptor = {
     async startWithDetails(input, next) {
       calls.start++;
@@ -36,6 +46,8 @@ runMain(async () => {
     },
     async query(input, next) {
       calls.query++;
+      const id = input.workflowExecution.workflowId;
+      calls.queriesByWorkflow[id] = (calls.queriesByWorkflow[id] ?? 0) + 1;
       return next(input);
     },
     async startUpdate(input, next) {
@@ -62,7 +74,10 @@ runMain(async () => {
   process.on('message', (message) => {
     if (message === 'calls') process.send?.({ ...calls });
     if (message === 'reset') {
-      for (const key of Object.keys(calls) as (keyof ClientCalls)[]) calls[key] = 0;
+      for (const key of Object.keys(calls) as (keyof ClientCalls)[]) {
+        if (key !== 'queriesByWorkflow') calls[key] = 0;
+      }
+      calls.queriesByWorkflow = {};
       process.send?.('ok');
     }
   });

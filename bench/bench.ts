@@ -199,7 +199,8 @@ async function actionsOf(sys: System, scenario: Scenario, count: number) {
   if (!ids.length) throw new Error(`no run completed: ${rec.errors.slice(0, 2).join('; ')}`);
   const history = meanCount(counts);
   const n = ids.length;
-  const queries = round(calls.query / n);
+  // Queries to these runs only (a push scenario's polls of the enrollment are the enrollment's).
+  const queries = round(ids.reduce((sum, id) => sum + (calls.queriesByWorkflow[id] ?? 0), 0) / n);
   return {
     scenario: scenario.name,
     what: scenario.what,
@@ -208,8 +209,14 @@ async function actionsOf(sys: System, scenario: Scenario, count: number) {
     errors: rec.errors.slice(0, 3),
     history,
     clientQueries: queries,
-    clientCalls: Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, round(v / n)])),
+    clientCalls: Object.fromEntries(
+      Object.entries(calls)
+        .filter((kv): kv is [string, number] => typeof kv[1] === 'number')
+        .map(([k, v]) => [k, round(v / n)]),
+    ),
     total: round(history.total + queries),
+    // Without the upserts of patch markers: what a run costs once the patches it took are retired.
+    totalAfterPatchesRetired: round(history.total - history.patchUpserts + queries),
     target: scenario.actionTarget,
   };
 }
@@ -510,8 +517,10 @@ function printSummary(r: Record<string, unknown>): void {
       );
     }
   }
-  for (const a of (r.actions ?? []) as { scenario: string; total?: number; target?: number; pending?: string }[]) {
-    console.log(`actions | ${a.scenario} | ${a.pending ? 'pending' : a.total} | ${a.target ?? '–'} |`);
+  type Row = { scenario: string; total?: number; totalAfterPatchesRetired?: number; target?: number; pending?: string };
+  for (const a of (r.actions ?? []) as Row[]) {
+    const total = a.pending ? 'pending' : `${a.total} (${a.totalAfterPatchesRetired ?? a.total} once patches retire)`;
+    console.log(`actions | ${a.scenario} | ${total} | ${a.target ?? '–'} |`);
   }
 }
 

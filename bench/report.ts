@@ -86,17 +86,30 @@ function bench(r: Json): void {
           'timers',
           'signals',
           'updates',
-          'upserts',
+          'upserts (of them patch markers)',
           'queries (client)',
           'total',
+          'without patch upserts',
           'target',
         ]),
     );
-    console.log(row(Array(10).fill('---')));
+    console.log(row(Array(11).fill('---')));
     for (const a of r.actions) {
       if (a.pending || a.error) {
         console.log(
-          row([a.scenario, a.pending ? `pending: ${a.pending}` : `error: ${a.error}`, '', '', '', '', '', '', '', '']),
+          row([
+            a.scenario,
+            a.pending ? `pending: ${a.pending}` : `error: ${a.error}`,
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+          ]),
         );
         continue;
       }
@@ -109,9 +122,10 @@ function bench(r: Json): void {
           h.timers,
           h.signals,
           h.updates,
-          h.upserts,
+          `${h.upserts} (${h.patchUpserts ?? 0})`,
           a.clientQueries ?? 0,
           a.total,
+          a.totalAfterPatchesRetired ?? a.total,
           a.target,
         ]),
       );

@@ -7,9 +7,11 @@ import {
   log,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import type { UpdateDefinition } from '@temporalio/common';
+import type { SearchAttributePair, UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
 import {
   type CancelInput,
@@ -248,4 +250,31 @@ export function createInbox<E extends { eventId: string }>(options: InboxOptions
       return held.length;
     },
   };
+}
+
+/**
+ * Vonage's `client_ref` holds at most 40 characters: a workflow ID that fits travels with the request and routes its
+ * callbacks; a longer one is routed by the `VerificationProviderRef` search attribute, which must then be published as
+ * soon as the request exists.
+ */
+export const CLIENT_REF_MAX_LENGTH = 40;
+
+const sameValue = (a: unknown, b: unknown): boolean =>
+  Array.isArray(a) && Array.isArray(b)
+    ? a.length === b.length && a.every((v, i) => v === b[i])
+    : a instanceof Date && b instanceof Date
+      ? a.getTime() === b.getTime()
+      : a === b;
+
+/**
+ * Upserts those of `pairs` whose value the run's search attributes do not hold yet — what the start set counts, as does
+ * every earlier upsert (the SDK keeps `workflowInfo().typedSearchAttributes` current). Each upsert is a billed action
+ * and a visibility write: nothing is published that is already said. Returns whether it upserted.
+ */
+export function publishChanged(pairs: SearchAttributePair[]): boolean {
+  const current = workflowInfo().typedSearchAttributes;
+  const changed = pairs.filter((p) => !sameValue(current.get(p.key), p.value));
+  if (!changed.length) return false;
+  upsertSearchAttributes(changed);
+  return true;
 }

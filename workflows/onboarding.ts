@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { parseInput, setCancelHandler } from './common';
+import { parseInput, publishChanged, setCancelHandler } from './common';
 import type { createOnboardingActivities } from '../activities/onboarding';
 import { isTerminal, SA_CLIENT, SA_KIND, SA_STATUS, type VerificationStatus } from './contract/common';
 import { identityContract } from './contract/identity';
@@ -62,6 +62,36 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
 
 const now = () => new Date().toISOString();
 
+/** The Twilio entity of the push step, when there is one. */
+const pushIdentityOf = (input: OnboardingInput): string | undefined =>
+  input.push ? pushEnrollmentContract.helpers.entityIdentity(input.push.identity, input.client) : undefined;
+
+/**
+ * The state an onboarding starts with (pure: the REST start answers it without asking the workflow). `at`: ISO time.
+ */
+export function initialOnboarding(input: OnboardingInput, id: string, at: string): OnboardingState {
+  const client = input.client;
+  const pushIdentity = pushIdentityOf(input);
+  const step = (name: OnboardingStep['name'], workflowId: string): OnboardingStep => ({
+    name,
+    workflowId,
+    status: 'waiting',
+  });
+  return {
+    id,
+    kind: 'onboarding',
+    ...(client ? { client } : {}),
+    status: 'pending',
+    steps: [
+      step('phone', phoneContract.id(input.reference, client)),
+      step('identity', identityContract.id(input.reference, client)),
+      ...(pushIdentity ? [step('push', pushEnrollmentContract.id(pushIdentity))] : []),
+    ],
+    startedAt: at,
+    updatedAt: at,
+  };
+}
+
 /** One onboarding: its state, the steps' results, and the scope its children run in (cancelled by `cancel`). */
 class OnboardingRun {
   readonly state: OnboardingState;
@@ -70,30 +100,13 @@ class OnboardingRun {
   private cancelRequested = false;
   private readonly client: string | undefined;
   private readonly pushIdentity: string | undefined;
+  /** Search attributes upserted only when they change (runs from before upserted at the start too). */
+  private readonly attributesWhenChanged = patched('fewer-billed-actions');
 
   constructor(private readonly input: Input) {
-    const client = (this.client = input.client);
-    this.pushIdentity = input.push
-      ? pushEnrollmentContract.helpers.entityIdentity(input.push.identity, client)
-      : undefined;
-    const step = (name: OnboardingStep['name'], workflowId: string): OnboardingStep => ({
-      name,
-      workflowId,
-      status: 'waiting',
-    });
-    this.state = {
-      id: workflowInfo().workflowId,
-      kind: 'onboarding',
-      ...(client ? { client } : {}),
-      status: 'pending',
-      steps: [
-        step('phone', phoneContract.id(input.reference, client)),
-        step('identity', identityContract.id(input.reference, client)),
-        ...(this.pushIdentity ? [step('push', pushEnrollmentContract.id(this.pushIdentity))] : []),
-      ],
-      startedAt: now(),
-      updatedAt: now(),
-    };
+    this.client = input.client;
+    this.pushIdentity = pushIdentityOf(input);
+    this.state = initialOnboarding(input, workflowInfo().workflowId, now());
   }
 
   listen(): void {
@@ -195,7 +208,16 @@ class OnboardingRun {
     for (const s of state.steps) if (s.status === 'waiting') s.status = 'skipped';
   }
 
+  /** Publishes kind, status and client: what changed (the start sets them), or all of them in older runs. */
   publish(): void {
+    if (this.attributesWhenChanged) {
+      publishChanged([
+        { key: SA_KIND, value: 'onboarding' },
+        { key: SA_STATUS, value: this.state.status },
+        ...(this.client ? [{ key: SA_CLIENT, value: this.client }] : []),
+      ]);
+      return;
+    }
     upsertSearchAttributes([
       { key: SA_KIND, value: 'onboarding' },
       { key: SA_STATUS, value: this.state.status },

@@ -31,8 +31,12 @@ import {
   type IdentityVerificationState,
   isTerminal,
   SA_PROVIDER,
+  SA_PROVIDER_REF,
+  SA_STATUS,
+  type VerificationStatus,
 } from '../../workflows/contract';
 import { identityRedaction } from '../../workflows/identity/redaction';
+import { initialIdentity } from '../../workflows/identity/state';
 import { identityVerification } from '../../workflows/identity/workflow';
 
 /** Body of `POST /v1/verifications/identity`: the workflow input without what only the API sets. */
@@ -74,9 +78,10 @@ export class IdentityService {
       options.requireIdNumber && 'ID number',
       options.requireLiveCapture && 'live capture',
     ].filter(Boolean);
+    const workflowId = identityContract.id(input.reference, caller);
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: identityVerification,
-      workflowId: identityContract.id(input.reference, caller),
+      workflowId,
       input: { ...input, client: caller },
       body: input,
       kind: identityContract.kind,
@@ -97,6 +102,22 @@ export class IdentityService {
         .filter(Boolean)
         .join('; '),
       state: (h) => h.query(identityContract.messages.getState),
+      // The state the run starts with, built from the input as the workflow does (no query).
+      first: {
+        initial: () => {
+          const now = Date.now();
+          const defaults = identityContract.defaults;
+          return initialIdentity({
+            id: workflowId,
+            client: caller,
+            type: input.type,
+            maxAttempts: input.maxAttempts ?? defaults.maxAttempts,
+            expected: input.expected,
+            startedAt: now,
+            deadline: now + (input.deadlineSeconds ?? defaults.deadlineSeconds) * 1000,
+          }).state;
+        },
+      },
     });
   }
 
@@ -106,10 +127,10 @@ export class IdentityService {
    */
   async clientSecret(caller: string, id: string): Promise<IdentityClientSecret> {
     const stripe = this.requireStripe();
-    const state = await this.waitForSession(caller, id);
+    const sessionId = await this.waitForSession(caller, id);
     let secret;
     try {
-      secret = await stripe.clientSecret(state.sessionId!);
+      secret = await stripe.clientSecret(sessionId);
     } catch (err) {
       this.logger.warn(`stripe session of ${id} could not be read: ${errorLabel(err) ?? 'error'}`);
       throw new BadGatewayException('Stripe could not be reached; retry later');
@@ -185,15 +206,23 @@ export class IdentityService {
     return state;
   }
 
-  /** The state once the workflow has created its session (it does so right after the start). */
-  private async waitForSession(caller: string, id: string): Promise<IdentityVerificationState> {
+  /**
+   * The session of one of the caller's live identity verifications, once the workflow has created it (it does so
+   * right after the start). Read from the run's description — its `VerificationProviderRef` and `VerificationStatus`
+   * search attributes — not with a query: a description is free, a query is a billed action and waits for a worker.
+   */
+  private async waitForSession(caller: string, id: string): Promise<string> {
     const deadline = Date.now() + SESSION_WAIT_MS;
     for (;;) {
-      const state = await this.state(caller, id);
-      if (isTerminal(state.status)) throw new ConflictException(`verification ${id} is ${state.status}`);
-      if (state.sessionId) return state;
+      const { description } = await ownedRun(this.client, caller, id, [identityContract], 'identity verification');
+      const status = description.typedSearchAttributes.get(SA_STATUS) as VerificationStatus | undefined;
+      if (description.status.name !== 'RUNNING' || (status && isTerminal(status))) {
+        throw new ConflictException(`verification ${id} is ${status ?? description.status.name.toLowerCase()}`);
+      }
+      const ref = description.typedSearchAttributes.get(SA_PROVIDER_REF)?.find((r) => r.startsWith('stripe:'));
+      if (ref) return ref.slice('stripe:'.length);
       if (Date.now() > deadline) throw new ConflictException(`verification ${id} has no Stripe session yet; retry`);
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 

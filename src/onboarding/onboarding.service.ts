@@ -13,7 +13,7 @@ import {
   type OnboardingState,
   phoneContract,
 } from '../../workflows/contract';
-import { onboarding } from '../../workflows/onboarding';
+import { initialOnboarding, onboarding } from '../../workflows/onboarding';
 
 /** Body of `POST /v1/onboardings`: the workflow input without what only the API sets. */
 export const onboardingStartSchema = onboardingContract.schemas().input.omit({ client: true });
@@ -32,10 +32,12 @@ export class OnboardingService {
    * verification already running (it could never start), and with 429/422 when its phone step's first send would be.
    */
   async start(caller: string, input: OnboardingInput): Promise<OnboardingState> {
+    const workflowId = onboardingContract.id(input.reference, caller);
+    const withClient = { ...input, client: caller };
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: onboarding,
-      workflowId: onboardingContract.id(input.reference, caller),
-      input: { ...input, client: caller },
+      workflowId,
+      input: withClient,
       body: input,
       kind: onboardingContract.kind,
       client: caller,
@@ -43,6 +45,8 @@ export class OnboardingService {
       staticSummary: `Onboarding of ${input.reference}: phone → identity${input.push ? ' → push' : ''}`,
       staticDetails: `client: ${caller}`,
       state: (h) => h.query(onboardingContract.messages.getState),
+      // The state the run starts with, built from the input as the workflow does (no query).
+      first: { initial: () => initialOnboarding(withClient, workflowId, new Date().toISOString()) },
       beforeStart: async () => {
         for (const step of [phoneContract.id(input.reference, caller), identityContract.id(input.reference, caller)]) {
           if (await this.running(step)) {

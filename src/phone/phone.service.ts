@@ -3,7 +3,15 @@ import { Client } from '@temporalio/client';
 import { ApiSecurity } from '../auth/api-security';
 import { AppConfig } from '../config/config';
 import { randomKey, startVerification } from '../temporal/start';
-import { phoneContract, type PhoneVerificationInput, type PhoneVerificationState } from '../../workflows/contract';
+import {
+  phoneContract,
+  type PhoneVerificationInput,
+  type PhoneVerificationState,
+  SA_CHANNEL,
+  SA_PROVIDER,
+  SA_STATUS,
+} from '../../workflows/contract';
+import { initialState, planChannels } from '../../workflows/phone/state';
 import { phoneVerification } from '../../workflows/phone/workflow';
 
 /**
@@ -21,7 +29,8 @@ export class PhoneService {
 
   /**
    * Starts (or, repeated with the same reference and body, joins) a phone verification for `caller` and returns its
-   * state. The first send is counted by the abuse guard before anything starts; a refusal starts nothing.
+   * state, without a query: built from the input, or — silent auth first — answered by the run once its check URL
+   * exists. The first send is counted by the abuse guard before anything starts; a refusal starts nothing.
    */
   async start(caller: string, body: PhoneVerificationInput): Promise<PhoneVerificationState> {
     if (body.messageTemplate !== undefined && !this.security.templates.has(caller, body.messageTemplate)) {
@@ -30,20 +39,35 @@ export class PhoneService {
     const defaults = phoneContract.defaults;
     const channels = (body.channels ?? defaults.channels).map((c) => c.channel).join(' → ');
     const input: PhoneVerificationInput = { ...body, client: caller, firstSendCounted: true };
+    const workflowId = phoneContract.id(body.reference ?? randomKey(), caller);
+    const plan = planChannels(input);
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: phoneVerification,
-      workflowId: phoneContract.id(body.reference ?? randomKey(), caller),
+      workflowId,
       input,
       body,
       kind: phoneContract.kind,
       client: caller,
       byReference: body.reference !== undefined,
+      // What the run says once its first channel is live (silent auth: action_pending, with its check URL), so it
+      // upserts nothing until the channel or status moves.
+      searchAttributes: [
+        { key: SA_STATUS, value: plan[0].channel === 'silent_auth' ? 'action_pending' : 'pending' },
+        { key: SA_CHANNEL, value: plan[0].channel },
+        { key: SA_PROVIDER, value: plan[0].provider },
+      ],
       // No destination in summaries: they are stored in clear.
       staticSummary: `Phone verification for ${body.brand} via ${channels}`,
       staticDetails: `client: ${caller}; channels: ${channels}; expiry: ${body.expirySeconds ?? defaults.expirySeconds} s; max code attempts: ${body.maxCodeAttempts ?? defaults.maxCodeAttempts}${body.reference ? `; reference: ${body.reference}` : ''}`,
       // The destination travels in the (encrypted) memo, so a check can be refused here, before it costs an update.
       memo: { guardDestination: body.to },
       state: (h) => h.query(phoneContract.messages.getState),
+      // The caller of silent auth needs its check URL: the update sent with the start answers once it exists. Any
+      // other first channel answers the state the run starts with, built here from the input as the workflow does.
+      first:
+        plan[0].channel === 'silent_auth'
+          ? { update: phoneContract.messages.started }
+          : { initial: () => initialState(input, workflowId, Date.now()).view },
       // The first send goes where the first channel sends: an email channel's own address, else the number.
       beforeStart: () => this.security.countFirstSend(caller, body.channels?.[0]?.to ?? body.to),
     });

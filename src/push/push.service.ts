@@ -25,12 +25,14 @@ import {
   type PushVerificationInput,
   type PushVerificationState,
   type PhoneVerificationState,
+  SA_CHANNEL,
   SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
   shared,
 } from '../../workflows/contract';
 import { pushEnrollment } from '../../workflows/push/enrollment';
+import { initialPush } from '../../workflows/push/state';
 import { pushVerification } from '../../workflows/push/workflow';
 
 /** Body of `POST /v1/push/access-tokens` (REST only: brokering a token is not a workflow operation). */
@@ -120,15 +122,19 @@ export class PushService {
   async startPush(caller: string, body: PushVerificationInput): Promise<PushVerificationState> {
     const input: PushVerificationInput = { ...body, identity: entityOf(caller, body.identity), client: caller };
     const fallback = body.fallback ? ` → ${body.fallback.brand} phone fallback` : '';
+    const workflowId = pushContract.id(body.reference ?? randomKey(), caller);
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: pushVerification,
-      workflowId: pushContract.id(body.reference ?? randomKey(), caller),
+      workflowId,
       input,
       body,
       kind: pushContract.kind,
       client: caller,
       byReference: body.reference !== undefined,
-      searchAttributes: [{ key: SA_PROVIDER, value: 'twilio' }],
+      searchAttributes: [
+        { key: SA_CHANNEL, value: 'push' },
+        { key: SA_PROVIDER, value: 'twilio' },
+      ],
       // No identity, message or phone number in summaries: they are stored in clear.
       staticSummary: `Push verification via Twilio Verify${fallback}`,
       staticDetails: [
@@ -140,6 +146,14 @@ export class PushService {
         ...(body.reference ? [`reference: ${body.reference}`] : []),
       ].join('; '),
       state: (h) => h.query(pushContract.messages.getState),
+      // The state the run starts with, built from the input as the workflow does (no query).
+      first: {
+        initial: () => {
+          const now = Date.now();
+          const expiresAt = now + (body.expirySeconds ?? pushContract.defaults.expirySeconds) * 1000;
+          return initialPush({ id: workflowId, client: caller, startedAt: now, expiresAt }).state;
+        },
+      },
       // The fallback's sends are counted by the worker when it makes them; a destination refused now starts nothing.
       beforeStart: body.fallback ? () => this.security.checkFirstSend(caller, body.fallback!.to) : undefined,
     });

@@ -48,19 +48,17 @@ export async function firstState<T>(
   try {
     return await client.connection.withDeadline(Date.now() + FIRST_STATE_DEADLINE_MS, () => query(handle));
   } catch (err) {
-    new Logger('firstState').warn(
-      `${handle.workflowId} started; its first state could not be read (${(err as Error)?.message}): answered 202`,
-    );
-    throw new HttpException(
-      {
-        id: handle.workflowId,
-        kind,
-        status: 'pending',
-        message: `started; its state is not available yet: GET it by id`,
-      },
-      HttpStatus.ACCEPTED,
-    );
+    throw accepted(handle.workflowId, kind, (err as Error)?.message);
   }
+}
+
+/** The 202 answer of a start whose run exists but whose first state could not be had in time (logged with why). */
+export function accepted(workflowId: string, kind: string, why: string | undefined): HttpException {
+  new Logger('firstState').warn(`${workflowId} started; its first state could not be read (${why}): answered 202`);
+  return new HttpException(
+    { id: workflowId, kind, status: 'pending', message: `started; its state is not available yet: GET it by id` },
+    HttpStatus.ACCEPTED,
+  );
 }
 
 /** Update failures that mean "not possible in the current state" (409), by their ApplicationFailure type. */

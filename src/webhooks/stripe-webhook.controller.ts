@@ -56,7 +56,9 @@ export class StripeWebhookController {
       throw new BadRequestException('invalid Stripe-Signature');
     }
     const event = verified.event;
-    if (!event) return { received: true, delivered: false };
+    // `created` tells the workflow nothing its own creation of the session did not (it ignores the event): not
+    // signalled, so it costs no action.
+    if (!event || event.type === 'created') return { received: true, delivered: false };
     const delivered = await deliver(this.client, this.logger, `stripe ${event.type} event`, async () => {
       const workflowId =
         event.type === 'redacted'

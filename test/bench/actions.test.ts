@@ -16,9 +16,17 @@ describe('countActions (billable actions from a history)', () => {
       signals: 0,
       updates: 2,
       upserts: 2,
+      patchUpserts: 0,
       other: 0,
       total: 10,
     });
+  });
+
+  it("tells the upsert Temporal's core adds for a patch marker (TemporalChangeVersion) from the workflow's own", () => {
+    // After the first provider request, publish-channel-changes' marker with the core's upsert of
+    // TemporalChangeVersion, the workflow's channel-change upsert, then the terminal one.
+    const c = countActions(committed('phone-e2e-silent-auth-to-sms-published'));
+    expect(c).toMatchObject({ upserts: 4, patchUpserts: 1 });
   });
 
   it('counts signals of a history with provider callbacks', () => {

@@ -72,6 +72,7 @@ test('every message of every kind names its schemas, and the wire names are the 
       'update checkCode',
       'update nextChannel',
       'update resend',
+      'update started',
       'update cancel',
       'signal providerEvent',
       'query getState',

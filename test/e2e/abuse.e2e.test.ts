@@ -179,8 +179,12 @@ test('content: brand without control, bidi or zero-width characters; templates b
   expect(unknown.body.message).toBe('messageTemplate: no template named nope is configured');
   const named = await start({ to, channels: [{ channel: 'sms', provider: 'sms_gateway' }], messageTemplate: 'short' });
   expect(named.status).toBe(201);
-  const out = (await stack.http().get('/sandbox/outbox').query({ to })).body as { body?: string; text?: string }[];
-  expect(JSON.stringify(out.pop())).toMatch(/\d{6} is your Acme code/);
+  // The start answers before the worker sends: wait for the message to reach the outbox.
+  const message = await eventually(async () => {
+    const out = (await stack.http().get('/sandbox/outbox').query({ to })).body as { body?: string; text?: string }[];
+    return out.pop();
+  });
+  expect(JSON.stringify(message)).toMatch(/\d{6} is your Acme code/);
   expect(await sent(to)).toBe(1);
 });
 
@@ -196,6 +200,7 @@ test('channels[].to never names a second phone number; a reference reused with a
   expect([a.status, same.status, other.status]).toEqual([201, 201, 409]);
   expect(same.body.id).toBe(a.body.id);
   expect(other.body).toMatchObject({ error: 'reference_conflict' });
+  await eventually(async () => (await sent(to)) === 1);
   expect(await sent(to)).toBe(1);
 });
 

@@ -144,7 +144,7 @@ test('done-when: start, client secret, hosted page → document_expired, then ve
   const desc = await handle.describe();
   expect(desc.typedSearchAttributes.get(SA_STATUS)).toBe('completed');
   expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`stripe:${state.sessionId}`]);
-  await saveHistory('identity-e2e-retry-then-verified', handle);
+  await saveHistory('identity-e2e-retry-then-verified-fewer-actions', handle);
 });
 
 test('forged, stale and missing signatures → 400 and nothing signalled; a good one is accepted', async () => {
@@ -182,6 +182,17 @@ test('forged, stale and missing signatures → 400 and nothing signalled; a good
   expect(accepted.body).toEqual({ received: true, delivered: true });
   const failed = await waitFor(started.id, (s) => s.status === 'failed');
   expect(failed.reason).toBe('consent_declined');
+});
+
+test('a signed `created` event is acknowledged and not signalled (the workflow learns nothing from it)', async () => {
+  const started = await start({});
+  const { sessionId } = await waitFor(started.id, (s) => !!s.sessionId && s.status === 'action_pending');
+  const created = signedEvent(sessionId!, started.id, { type: 'created' });
+  const res = await postWebhook(created.raw, created.header);
+  expect(res.status).toBe(200);
+  expect(res.body).toEqual({ received: true, delivered: false });
+  const history = await stack.client.workflow.getHandle(started.id).fetchHistory();
+  expect(history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes)).toEqual([]);
 });
 
 test('terminal code from the hosted page (consent_declined) → failed at once; the session is cancelled at Stripe', async () => {

@@ -59,7 +59,7 @@ test('phone then identity, each a child workflow; the result lists both steps', 
   expect(result.results.phone).toMatchObject({ id: `phone-sandbox-${reference}`, status: 'completed' });
   expect(result.results.identity).toMatchObject({ id: identityId, status: 'completed' });
   expect(result.results.identity?.verifiedOutputs).toBeDefined();
-  await saveHistory('onboarding-e2e-phone-identity', stack.client.workflow.getHandle(id));
+  await saveHistory('onboarding-e2e-phone-identity-fewer-actions', stack.client.workflow.getHandle(id));
   const parent = await stack.client.workflow.getHandle(`phone-sandbox-${reference}`).describe();
   expect(parent.parentExecution?.workflowId).toBe(id);
 });

@@ -70,8 +70,9 @@ const uniqueNumber = () => `+1415555${String(Math.floor(Math.random() * 10_000))
 test('silent auth completes through the check URL redirect chain (request_id compared)', async () => {
   const started = await startPhone({ to: uniqueNumber() });
   expect(started.id).toMatch(/^phone-sandbox-[0-9a-f]{20}$/);
-  const pending = await waitFor(started.id, (s) => s.status === 'action_pending' && !!s.checkUrl);
-  const device = await fetch(pending.checkUrl!, { redirect: 'follow' });
+  // The start answers once the silent auth request exists (the update sent with the start): no polling for the URL.
+  expect(started).toMatchObject({ status: 'action_pending', channel: 'silent_auth', checkUrl: expect.any(String) });
+  const device = await fetch(started.checkUrl!, { redirect: 'follow' });
   expect(device.status).toBe(200);
   const { request_id, code } = (await device.json()) as { request_id: string; code: string };
   const check = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code, requestId: request_id });
@@ -104,7 +105,22 @@ test('+15005550001: silent auth not supported → falls back to SMS; the outbox 
     return undefined;
   });
   expect(found).toBe(started.id);
-  await saveHistory('phone-e2e-silent-auth-to-sms-published', handle);
+  await saveHistory('phone-e2e-silent-auth-to-sms-published-fewer-actions', handle);
+});
+
+test('an SMS-first start answers the state the run starts with, built from the input', async () => {
+  const started = await startPhone({ to: uniqueNumber(), channels: [{ channel: 'sms' }] });
+  expect(started).toMatchObject({ kind: 'phone', status: 'pending', channel: 'sms', channelIndex: 0 });
+  // What does not move with the first send is what the run itself reports.
+  const plan = (s: PhoneVerificationState) =>
+    s.channels.map(({ channel, provider, timeoutSeconds }) => ({ channel, provider, timeoutSeconds }));
+  const state = await getState(started.id);
+  expect({ id: started.id, client: started.client, attemptsLeft: started.attemptsLeft, plan: plan(started) }).toEqual({
+    id: state.id,
+    client: state.client,
+    attemptsLeft: state.attemptsLeft,
+    plan: plan(state),
+  });
 });
 
 test('+15005550002: SMS never delivered → our channel timeout → voice code completes it', async () => {

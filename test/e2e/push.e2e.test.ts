@@ -108,7 +108,7 @@ test('approved on the device → completed via the signed webhook; findable by p
   const desc = await handle.describe();
   expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`twilio:${challengeSid}`]);
   await eventually(async () => (await handle.describe()).typedSearchAttributes.get(SA_STATUS) === 'completed');
-  await saveHistory('push-e2e-approved', handle);
+  await saveHistory('push-e2e-approved-fewer-actions', handle);
 });
 
 test('denied on the device → failed / user_denied (no fallback by default)', async () => {

@@ -248,7 +248,7 @@ test('happy path: one session (metadata, idempotency key), processing → verifi
   expect(JSON.stringify(await stateOf(handle))).not.toContain('Rosen');
   expect((await handle.describe()).typedSearchAttributes.get(SA_STATUS)).toBe('completed');
   expect(fake.cancelSession).not.toHaveBeenCalled();
-  await saveHistory('identity-verified', handle);
+  await saveHistory('identity-verified-fewer-actions', handle);
 });
 
 test('verified delivered before processing: completes; the late processing event changes nothing', async () => {
@@ -366,7 +366,7 @@ test('deadline → the session is cancelled (Stripe allows it in requires_input)
   const s = await sessionOf(handle);
   expect(await handle.result()).toMatchObject({ status: 'expired', reason: 'expired', sessionStatus: 'canceled' });
   expect(fake.cancelSession).toHaveBeenCalledWith(s.id);
-  await saveHistory('identity-deadline', handle);
+  await saveHistory('identity-deadline-fewer-actions', handle);
 });
 
 test('deadline while Stripe is processing: cancel refused, still expired', async () => {

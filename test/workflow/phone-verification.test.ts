@@ -90,7 +90,7 @@ test('SMS only: a wrong code, then the right one completes', async () => {
   const desc = await handle.describe();
   expect(desc.typedSearchAttributes.get(SA_STATUS)).toBe('completed');
   expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`vonage:${lastRequestId()}`]);
-  await saveHistory('phone-sms-happy', handle);
+  await saveHistory('phone-sms-happy-fewer-actions', handle);
 });
 
 test('default channels: silent auth check URL, failed callback → SMS; duplicates and stale events are ignored', async () => {
@@ -128,7 +128,7 @@ test('default channels: silent auth check URL, failed callback → SMS; duplicat
     status: 'completed',
   });
   expect(await handle.result()).toMatchObject({ status: 'completed', channel: 'sms' });
-  await saveHistory('phone-silent-auth-fallback', handle);
+  await saveHistory('phone-silent-auth-fallback-fewer-actions', handle);
 });
 
 test('a callback that overtakes the activity result is held until its request id is known', async () => {
@@ -176,7 +176,7 @@ test('channel timeout moves to the next step with next_workflow', async () => {
   expect(fake.startVerification).toHaveBeenCalledTimes(1);
   await handle.executeUpdate(phoneContract.messages.checkCode, { args: [{ code: '1234' }] });
   expect(await handle.result()).toMatchObject({ status: 'completed', channel: 'voice' });
-  await saveHistory('phone-channel-timeout', handle);
+  await saveHistory('phone-channel-timeout-fewer-actions', handle);
 });
 
 test('next_workflow refused (false): cancel that request and start a new one for the next channel', async () => {

@@ -205,6 +205,16 @@ export const phoneContract = {
         'sms_gateway channels: send a new code of ours; the previous one stops working (`ResendNotAvailable` elsewhere or with no resends left).',
       result: () => schemas().state,
     }),
+    /**
+     * Answers once the first send was made (its provider request created, or failed over): the state with the silent
+     * auth `checkUrl`. The REST start sends it together with the start (update-with-start) when the first channel is
+     * silent auth, so the caller gets the check URL in the start's answer instead of polling the state.
+     */
+    started: update<PhoneVerificationState>('started', {
+      summary:
+        'Answers once the first send was made, with the state (silent auth: its `checkUrl`); sent with the start (update-with-start).',
+      result: () => schemas().state,
+    }),
     /** Cancel a live verification (the argument may be omitted by any client). Returns the final state. */
     cancel: update<PhoneVerificationState, [CancelInput]>('cancel', {
       summary: 'Cancel (the argument may be omitted).',

@@ -5,8 +5,10 @@ import {
   isCancellation,
   log,
   ParentClosePolicy,
+  patched,
   setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
@@ -19,6 +21,7 @@ import {
   failureType,
   parseInput,
   PROVIDER_ACTIVITY_OPTIONS,
+  publishChanged,
   setCancelHandler,
   type ProviderInbox,
 } from '../common';
@@ -118,6 +121,14 @@ class IdentityRun {
   /** Events of our session, in arrival order, taken by the main loop. */
   private readonly queue: IdentityProviderEvent[] = [];
   private readonly inbox: ProviderInbox;
+  /**
+   * One deadline timer for the whole run (the deadline never moves), and search attributes upserted only when they
+   * change; runs from before started a timer at every wake-up and upserted at the start (their histories have no
+   * marker, so they keep doing so). One patch for both: each patch marker costs an upsert (TemporalChangeVersion).
+   */
+  private readonly fewerActions = patched('fewer-billed-actions');
+  /** The deadline timer went off (`fewerActions`). */
+  private deadlinePassed = false;
 
   constructor(private readonly input: Input) {
     const startedAt = Date.now();
@@ -222,12 +233,14 @@ class IdentityRun {
   }
 
   private async eventLoop(): Promise<void> {
+    if (this.fewerActions) this.armDeadline();
     while (!isTerminal(this.model.state.status)) {
       const step = nextIdentityStep({
         cancelRequested: this.cancelRequested,
         redactRequested: this.redactRequested,
         queued: this.queue.length,
-        now: Date.now(),
+        // A timer that went off means the deadline has passed, whatever the clock's rounding.
+        now: this.deadlinePassed ? Math.max(Date.now(), this.deadline) : Date.now(),
         deadline: this.deadline,
       });
       if (step === 'redacted') {
@@ -241,9 +254,24 @@ class IdentityRun {
         this.publish();
         setCurrentDetails(describeIdentity(this.model));
         const seen = this.tick;
-        await condition(() => this.tick !== seen, this.deadline - Date.now(), { summary: 'verification deadline' });
+        if (this.fewerActions) await condition(() => this.tick !== seen);
+        else
+          await condition(() => this.tick !== seen, this.deadline - Date.now(), { summary: 'verification deadline' });
       }
     }
+  }
+
+  /** The one timer of the deadline: when it goes off, the loop wakes and finds the verification expired. */
+  private armDeadline(): void {
+    void CancellationScope.cancellable(() =>
+      sleep(Math.max(1, this.deadline - Date.now()), { summary: 'verification deadline' }),
+    ).then(
+      () => {
+        this.deadlinePassed = true;
+        this.tick++;
+      },
+      () => undefined, // the run was cancelled
+    );
   }
 
   private async handleEvent(event: IdentityProviderEvent): Promise<void> {
@@ -301,10 +329,23 @@ class IdentityRun {
     setCurrentDetails(describeIdentity(this.model));
   }
 
-  /** Upserts the search attributes when they changed (each upsert is a billed action). */
+  /**
+   * Upserts the search attributes when they changed (each upsert is a billed action): the status, and the session's
+   * ref once it exists (Stripe events without our metadata, and the client-secret route, find the session by it).
+   */
   private publish(): void {
     const { status, sessionId } = this.model.state;
     const refs = sessionId ? [providerRef('stripe', sessionId)] : [];
+    if (this.fewerActions) {
+      publishChanged([
+        { key: SA_KIND, value: 'identity' },
+        { key: SA_STATUS, value: status },
+        { key: SA_PROVIDER, value: 'stripe' },
+        ...(refs.length ? [{ key: SA_PROVIDER_REF, value: refs }] : []),
+        ...(this.input.client ? [{ key: SA_CLIENT, value: this.input.client }] : []),
+      ]);
+      return;
+    }
     const key = `${status}|${refs.join(',')}`;
     if (key === this.published) return;
     this.published = key;

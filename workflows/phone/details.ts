@@ -2,7 +2,17 @@
  * What the Web UI shows of a phone verification while it runs: its current details and the snapshot of what its search
  * attributes say (re-published when it changes). Pure; never the destination.
  */
-import { isTerminal, type Channel } from '../contract/common';
+import type { SearchAttributePair } from '@temporalio/common';
+import {
+  isTerminal,
+  SA_CHANNEL,
+  SA_CLIENT,
+  SA_KIND,
+  SA_PROVIDER,
+  SA_PROVIDER_REF,
+  SA_STATUS,
+  type Channel,
+} from '../contract/common';
 import type { PhoneState } from './state';
 
 const CHANNEL_LABEL: Record<Channel, string> = {
@@ -32,3 +42,18 @@ export function describe(s: PhoneState): string {
 
 /** What the search attributes say: re-published when it changes while the run waits. */
 export const snapshot = (s: PhoneState): string => `${s.view.status}|${s.view.channel}|${s.view.channelIndex}`;
+
+/**
+ * The search attributes the state stands for: kind, status, channel, provider and client; with `refs`, the provider
+ * refs too (callback routing when the ID does not fit client_ref, and the terminal upsert). Never PII.
+ */
+export function attributesOf(s: PhoneState, refs: boolean): SearchAttributePair[] {
+  return [
+    { key: SA_KIND, value: 'phone' },
+    { key: SA_STATUS, value: s.view.status },
+    { key: SA_CHANNEL, value: s.view.channel ?? '' },
+    { key: SA_PROVIDER, value: s.channels[Math.min(s.view.channelIndex, s.channels.length - 1)].provider },
+    ...(s.view.client ? [{ key: SA_CLIENT, value: s.view.client }] : []),
+    ...(refs ? [{ key: SA_PROVIDER_REF, value: [...s.providerRefs] }] : []),
+  ];
+}

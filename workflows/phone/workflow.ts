@@ -7,16 +7,19 @@ import {
   patched,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createPhoneActivities } from '../../activities/phone';
 import {
   activitiesWithSummaries,
+  CLIENT_REF_MAX_LENGTH,
   createInbox,
   findRefusal,
   parseInput,
   PROVIDER_ACTIVITY_OPTIONS,
+  publishChanged,
   rejectIfNotLive,
   rethrowRefusal,
   setCancelHandler,
@@ -42,8 +45,8 @@ import {
 } from '../contract/phone';
 import { PhoneMeter } from '../metrics';
 
-const { cancel, checkCode, getState, nextChannel, providerEvent, resend } = phoneContract.messages;
-import { describe, snapshot } from './details';
+const { cancel, checkCode, getState, nextChannel, providerEvent, resend, started } = phoneContract.messages;
+import { attributesOf, describe, snapshot } from './details';
 import { Sends, type SendOrder } from './sends';
 import {
   applyEvent,
@@ -58,6 +61,9 @@ import {
 } from './state';
 
 // Time here is the workflow clock: Date.now() is deterministic inside the workflow sandbox.
+
+/** The patch of one timer per channel and of search attributes upserted when they change (docs/PERFORMANCE.md). */
+const FEWER_ACTIONS = 'fewer-billed-actions';
 
 /** Vonage Verify v2 takes codes of 4-10 letters or digits (our own codes are checked by us, up to 32). */
 const VONAGE_CODE = /^[A-Za-z0-9]{4,10}$/;
@@ -103,9 +109,26 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     },
     (refusal) => meter.refused(refusal),
   );
-  const d: Driver = { s, asked, orders: {}, sends, published: '', meter };
+  const d: Driver = {
+    s,
+    asked,
+    orders: {},
+    sends,
+    published: '',
+    firstSendMade: false,
+    // Runs that started before these existed keep their commands (their histories have no marker). One patch for
+    // both: every patch marker costs an upsert of TemporalChangeVersion (Temporal's core adds it) in every new run.
+    fewerActions: patched(FEWER_ACTIONS),
+    routeByRef: workflowInfo().workflowId.length > CLIENT_REF_MAX_LENGTH,
+    meter,
+  };
 
   setHandler(getState, () => s.view);
+  // The REST start's update-with-start: the state once the first send was made (silent auth: with its check URL).
+  setHandler(started, async () => {
+    await condition(() => d.firstSendMade || isTerminal(s.view.status));
+    return s.view;
+  });
   setHandler(providerEvent, (raw: ProviderEvent) => inbox.receive(raw));
   setCheckCodeHandler(s, sends, meter);
   setMoveHandlers(d);
@@ -129,7 +152,8 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       if (leftover.kind === 'vonage') await vonage('vonageCancel', 'cancel provider request', leftover.requestId);
     }
     setCurrentDetails(describe(s));
-    publish(d);
+    if (d.fewerActions) publishChanged(attributesOf(s, true));
+    else publish(d);
     await condition(allHandlersFinished);
   });
   meter.ended();
@@ -145,10 +169,21 @@ interface Driver {
   sends: Sends;
   /** What the search attributes last said, so a change of channel or status can be published while waiting. */
   published: string;
+  /** The first send was made (created, refused or failed over): what the `started` update waits for. */
+  firstSendMade: boolean;
+  /**
+   * One timer per channel deadline, re-armed only when the deadline changes (else: one per wake-up), and search
+   * attributes upserted only when they change (else: after every provider request, and whenever they moved).
+   */
+  fewerActions: boolean;
+  /** The timer armed for the current deadline (`fewerActions`); `fired` once it went off. */
+  timer?: { until: number; fired: boolean; scope: CancellationScope };
+  /** The workflow ID does not fit Vonage's client_ref: callbacks are routed by VerificationProviderRef. */
+  routeByRef: boolean;
   meter: PhoneMeter;
 }
 
-/** Upserts the search attributes (kind, status, channel, provider, provider refs, client; never PII). */
+/** Upserts the search attributes (kind, status, channel, provider, provider refs, client; never PII). Older runs. */
 function publish(d: Driver): void {
   const s = d.s;
   d.published = snapshot(s);
@@ -167,7 +202,9 @@ async function mainLoop(d: Driver): Promise<void> {
   const s = d.s;
   while (!isTerminal(s.view.status)) {
     d.meter.observe();
-    const step = nextStep(s, d.asked, Date.now());
+    // A timer that went off means its deadline has passed, whatever the clock's rounding.
+    const now = d.timer?.fired ? Math.max(Date.now(), d.timer.until) : Date.now();
+    const step = nextStep(s, d.asked, now);
     switch (step.kind) {
       case 'end':
         finish(s, step.status, step.reason, Date.now());
@@ -177,7 +214,11 @@ async function mainLoop(d: Driver): Promise<void> {
         d.orders.resend = undefined;
         d.asked.resend = false;
         await d.sends.start(step.index, who);
-        publish(d);
+        d.firstSendMade = true;
+        // A callback of this request can only be routed by its ref when the ID does not fit client_ref: publish it
+        // now. Everything else is published when the run waits, if it changed.
+        if (!d.fewerActions) publish(d);
+        else if (d.routeByRef) publishChanged(attributesOf(s, true));
         continue;
       }
       case 'advance': {
@@ -193,15 +234,41 @@ async function mainLoop(d: Driver): Promise<void> {
       case 'wait': {
         // Keep VerificationChannel/Status current while the provider moves between its steps (runs that started
         // before this existed never published here: the patch keeps their replay identical).
-        if (d.published !== snapshot(s) && patched('publish-channel-changes')) publish(d);
+        if (d.fewerActions) publishChanged(attributesOf(s, d.routeByRef));
+        else if (d.published !== snapshot(s) && patched('publish-channel-changes')) publish(d);
         setCurrentDetails(describe(s));
         const seen = s.tick;
-        await condition(() => s.tick !== seen, step.untilMs - Date.now(), {
-          summary: `${s.channels[s.view.channelIndex].channel} timeout`,
-        });
+        const summary = `${s.channels[s.view.channelIndex].channel} timeout`;
+        if (d.fewerActions) {
+          arm(d, step.untilMs, summary);
+          await condition(() => s.tick !== seen);
+        } else {
+          await condition(() => s.tick !== seen, step.untilMs - Date.now(), { summary });
+        }
       }
     }
   }
+}
+
+/**
+ * Starts the timer of deadline `untilMs` unless it is the one already armed (a wrong code, a callback or a resend wake
+ * the loop without moving the deadline: no new timer, each is a billed action). A new deadline cancels the old timer.
+ * When it goes off it wakes the loop, which then finds the deadline passed.
+ */
+function arm(d: Driver, untilMs: number, summary: string): void {
+  if (d.timer && d.timer.until === untilMs) return;
+  d.timer?.scope.cancel();
+  const timer = { until: untilMs, fired: false, scope: new CancellationScope() };
+  d.timer = timer;
+  timer.scope
+    .run(() => sleep(Math.max(1, untilMs - Date.now()), { summary }))
+    .then(
+      () => {
+        timer.fired = true;
+        d.s.tick++;
+      },
+      () => undefined, // cancelled: the deadline moved, or the run ended
+    );
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   failureType,
   parseInput,
   PROVIDER_ACTIVITY_OPTIONS,
+  publishChanged,
   setCancelHandler,
 } from '../common';
 import type { createPushActivities } from '../../activities/push';
@@ -104,6 +105,8 @@ class PushRun {
   /** Bumped whenever the main loop must look again. */
   private tick = 0;
   private fallbackScope: CancellationScope | undefined;
+  /** Search attributes upserted only when they change (runs from before keep upserting at every step). */
+  private readonly attributesWhenChanged = patched('fewer-billed-actions');
 
   constructor(private readonly input: Input) {
     const startedAt = Date.now();
@@ -287,9 +290,24 @@ class PushRun {
     }
   }
 
-  /** Upserts the search attributes (every call: each one marks a step of the run). */
+  /**
+   * Publishes the search attributes: those that changed (what the start set counts; the challenge's ref is what
+   * Twilio's webhooks are routed by, so it goes out as soon as the challenge exists). Older runs upsert them all at
+   * every step.
+   */
   publish(): void {
     const { status, challengeSid } = this.model.state;
+    if (this.attributesWhenChanged) {
+      publishChanged([
+        { key: SA_KIND, value: 'push' },
+        { key: SA_STATUS, value: status },
+        { key: SA_CHANNEL, value: 'push' },
+        { key: SA_PROVIDER, value: 'twilio' },
+        ...(challengeSid ? [{ key: SA_PROVIDER_REF, value: [providerRef('twilio', challengeSid)] }] : []),
+        ...(this.input.client ? [{ key: SA_CLIENT, value: this.input.client }] : []),
+      ]);
+      return;
+    }
     upsertSearchAttributes([
       { key: SA_KIND, value: 'push' },
       { key: SA_STATUS, value: status },
