@@ -327,12 +327,25 @@ export class System {
 
   /** Temporal calls made by the API replicas since the last reset (counted by their client interceptors), summed. */
   async apiCalls(reset = false): Promise<ClientCalls> {
-    const sum: ClientCalls = { start: 0, signal: 0, query: 0, update: 0, signalWithStart: 0, updateWithStart: 0 };
+    const sum: ClientCalls = {
+      start: 0,
+      signal: 0,
+      query: 0,
+      update: 0,
+      signalWithStart: 0,
+      updateWithStart: 0,
+      queriesByWorkflow: {},
+    };
     for (const api of this.apis) {
       if (!api) continue;
       const calls = await api.ask<ClientCalls>('calls');
       if (reset) await api.ask('reset');
-      for (const key of Object.keys(sum) as (keyof ClientCalls)[]) sum[key] += calls[key];
+      for (const key of Object.keys(sum) as (keyof ClientCalls)[]) {
+        if (key !== 'queriesByWorkflow') sum[key] += calls[key];
+      }
+      for (const [id, n] of Object.entries(calls.queriesByWorkflow)) {
+        sum.queriesByWorkflow[id] = (sum.queriesByWorkflow[id] ?? 0) + n;
+      }
     }
     return sum;
   }
