@@ -1,6 +1,7 @@
 import { ConflictException, Injectable } from '@nestjs/common';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApiSecurity } from '../auth/api-security';
+import { ClientSettings } from '../auth/client-settings';
 import { isClientId, notFound, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { toHttpError } from '../temporal/errors';
@@ -16,7 +17,7 @@ import {
 import { onboarding } from '../../workflows/onboarding';
 
 /** Body of `POST /v1/onboardings`: the workflow input without what only the API sets. */
-export const onboardingStartSchema = onboardingContract.schemas().input.omit({ client: true });
+export const onboardingStartSchema = onboardingContract.schemas().input.omit({ client: true, events: true });
 
 /** REST convenience over the `onboarding` workflow, per API client: start (idempotent per reference), read, cancel. */
 @Injectable()
@@ -25,6 +26,7 @@ export class OnboardingService {
     private readonly client: Client,
     private readonly config: AppConfig,
     private readonly security: ApiSecurity,
+    private readonly settings: ClientSettings,
   ) {}
 
   /**
@@ -32,10 +34,11 @@ export class OnboardingService {
    * verification already running (it could never start), and with 429/422 when its phone step's first send would be.
    */
   async start(caller: string, input: OnboardingInput): Promise<OnboardingState> {
+    const events = this.settings.eventsOption(caller);
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: onboarding,
       workflowId: onboardingContract.id(input.reference, caller),
-      input: { ...input, client: caller },
+      input: { ...input, client: caller, ...(events && { events }) },
       body: input,
       kind: onboardingContract.kind,
       client: caller,
