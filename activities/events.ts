@@ -20,7 +20,7 @@ const TRY_TIMEOUT_MS = 15_000;
  * `standardwebhooks` library (`webhook-id` = the event id, the same on every try; `webhook-timestamp` = this try), so
  * a receiver verifies it with any Standard Webhooks library. The answer is classified here: 2xx delivered; 410 →
  * non-retryable `EndpointGone`; 408, 429, 5xx, network errors and timeouts → retried by Temporal with backoff; any
- * other 4xx → retried until the `rejectedTries`th try, then non-retryable `EventRejected` (parked).
+ * other 4xx, or a redirect → retried until the `rejectedTries`th try, then non-retryable `EventRejected` (parked).
  */
 export const createEventActivities = (deps: { events?: EventEndpoints }) => {
   const signers = new Map<string, Webhook>();
@@ -70,7 +70,8 @@ export const createEventActivities = (deps: { events?: EventEndpoints }) => {
           nonRetryable: true,
         });
       }
-      const rejected = statusCode >= 400 && statusCode < 500 && statusCode !== 408 && statusCode !== 429;
+      // A redirect is not followed (the configured URL is the endpoint): refused like a 4xx.
+      const rejected = statusCode >= 300 && statusCode < 500 && statusCode !== 408 && statusCode !== 429;
       if (rejected) {
         throw ApplicationFailure.create({
           type: FailureType.EventRejected,

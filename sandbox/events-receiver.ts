@@ -28,7 +28,8 @@ const MAX_KEPT = 500;
 /**
  * A platform's events endpoint, for the sandbox (mount at `/sandbox/events`): `POST /` verifies the Standard Webhooks
  * signature with the `standardwebhooks` library and the secret of the client the event names, answers 204 when it
- * verifies and 401 when not, and keeps what it got. `GET /` lists it (JSON, newest last; `?verificationId=` filters).
+ * verifies and 401 when not, and keeps what it got. `GET /` lists it (JSON, newest last; `?verificationId=` keeps
+ * the deliveries whose webhook-id is one of that verification's events, `<verification ID>~…`).
  * Chaos: `POST /fail {"status": 500, "count": 3}` makes the next `count` deliveries answer `status` (0 drops the
  * connection: the receiver is "down"); `POST /fail {"status": 0, "count": 0}` clears it.
  */
@@ -54,7 +55,7 @@ export class EventsReceiver {
       const id = typeof req.query.verificationId === 'string' ? req.query.verificationId : undefined;
       res
         .set('Cache-Control', 'no-store')
-        .json(id ? this.received.filter((e) => e.event?.data.verificationId === id) : this.received);
+        .json(id ? this.received.filter((e) => e.webhookId.startsWith(`${id}~`)) : this.received);
     });
     r.post('/fail', (req, res) => {
       const body = (req.body ?? {}) as { status?: unknown; count?: unknown };
