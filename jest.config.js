@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The cluster tests need PostgreSQL, the Temporal server build and dist/: `npm run test:cluster` runs them.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/cluster/'],
   transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: 'tsconfig.spec.json' }] },
   // ESM-only transitive packages must be transformed, everything else in node_modules is left alone.
   transformIgnorePatterns: [

@@ -17,6 +17,10 @@ import { bareCode, bareVerification, check, delivered } from './bare/workflows';
  * default@3000,500,unshared:500 (scale rows: a WORKER_MAX_CACHED_WORKFLOWS value or `default`; `unshared:N` = the
  * worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false and that cache; `@N` = open N instead of --open)
  * · --skip curve,tuning,actions,scale · --scenarios name,name (action rows to run) · --out FILE.
+ *
+ * `--cluster` runs only the comparison of the two shapes: the SMS flow on the dev server (one API, one worker) and on
+ * the cluster (PostgreSQL, the Temporal server, 2 API and 2 worker replicas), both up at once and measured in turn,
+ * level by level (--levels, default 10,50; --rounds, default 2), into bench/results/<date>-cluster.json.
  */
 
 interface LevelResult {
@@ -68,12 +72,12 @@ async function withRss<T>(
 }
 
 /** CPU ms used per process between two snapshots (the machine is shared: CPU per verification is steadier than time). */
-function cpuMeter(pids: Record<string, number | undefined>): () => Record<string, number> {
-  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid) ?? 0]));
+function cpuMeter(readers: Record<string, () => number | undefined>): () => Record<string, number> {
+  const before = Object.fromEntries(Object.entries(readers).map(([k, read]) => [k, read() ?? 0]));
   const selfBefore = process.cpuUsage();
   return () => {
     const used: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(pids)) used[k] = Math.round((cpuMs(pid) ?? 0) - before[k]);
+    for (const [k, read] of Object.entries(readers)) used[k] = Math.round((read() ?? 0) - before[k]);
     const self = process.cpuUsage(selfBefore);
     used.benchDriverAndEmulator = Math.round((self.user + self.system) / 1000);
     return used;
@@ -102,7 +106,7 @@ async function runScenario(sys: System, scenario: Scenario, concurrency: number,
   const ctx: FlowContext = { sys, rec, number: nextNumber };
   sys.provider.emulator.configure({ onCallbackDelivered: (ms, status) => rec.add(`webhook:${status}`, ms) });
   let ok = 0;
-  const cpu = cpuMeter({ worker: sys.worker?.pid, api: sys.api?.pid, temporal: sys.temporalPid() });
+  const cpu = cpuMeter(sys.cpuReaders());
   const started = performance.now();
   const [, [workerPeak, apiPeak]] = await withRss([sys.worker, sys.api], () =>
     pool(total, concurrency, async (i) => {
@@ -135,7 +139,8 @@ async function runScenario(sys: System, scenario: Scenario, concurrency: number,
 async function runBare(sys: System, bareWorker: Child, queue: string, concurrency: number, total: number) {
   const rec = new Recorder();
   let ok = 0;
-  const cpu = cpuMeter({ worker: bareWorker.pid, temporal: sys.temporalPid() });
+  const temporalPid = sys.temporalPid();
+  const cpu = cpuMeter({ worker: () => cpuMs(bareWorker.pid), temporal: () => cpuMs(temporalPid) });
   const started = performance.now();
   const [, [peak]] = await withRss([bareWorker], () =>
     pool(total, concurrency, async () => {
@@ -277,9 +282,59 @@ async function scale(defaultCount: number, token: string) {
 
 const fmt = (s?: { p50: number; p95: number; p99: number }) => (s ? `${s.p50} / ${s.p95} / ${s.p99}` : '–');
 
+/** CPU ms per verification of the system's own processes (the bench driver and the emulator left out). */
+const systemCpu = (cpu: Record<string, number> = {}): number =>
+  round(
+    Object.entries(cpu)
+      .filter(([k]) => k !== 'benchDriverAndEmulator')
+      .reduce((t, [, v]) => t + v, 0),
+    1,
+  );
+
+/**
+ * `--cluster`: the same SMS flow on the dev server and on the cluster, both systems up for the whole run and measured
+ * alternately at each level, so both see the same machine load.
+ */
+async function compareShapes(results: Record<string, unknown>, out: string): Promise<void> {
+  const shapeLevels = (opt.get('levels') ?? (quick ? '10' : '10,50')).split(',').map(Number);
+  const rounds = Number(opt.get('rounds') ?? (quick ? 1 : 2));
+  results.options = { quick, cluster: true, levels: shapeLevels, rounds, perLevel };
+  const happy = SCENARIOS.find((s) => s.name === 'phone-sms-happy')!;
+  const systems: [string, System][] = [];
+  try {
+    systems.push(['dev-server', await System.start({ runDir: join(runDir, 'dev-server') })]);
+    const clusterStarted = performance.now();
+    systems.push([
+      'cluster',
+      await System.start({ runDir: join(runDir, 'cluster'), cluster: true, onNotice: (l) => console.log(l) }),
+    ]);
+    results.clusterStartSeconds = round((performance.now() - clusterStarted) / 1000, 1);
+    for (const [, sys] of systems) await runScenario(sys, happy, 2, 6); // warm-up
+    const rows = [];
+    for (let r = 1; r <= rounds; r++) {
+      for (const c of shapeLevels) {
+        for (const [shape, sys] of systems) {
+          const row = await runScenario(sys, happy, c, Math.max(perLevel, 3 * c));
+          rows.push({ shape, round: r, ...row, systemCpuMsPerVerification: systemCpu(row.cpuMsPerVerification) });
+          console.log(
+            `${shape} c=${c}: ${row.throughput}/s (${row.ok}/${row.verifications} ok), total p99 ` +
+              `${row.latencyMs.total?.p99} ms, CPU ms/verification ${JSON.stringify(row.cpuMsPerVerification)}, ` +
+              `load ${row.load.loadavg1}`,
+          );
+          results.shapes = rows;
+          await writeJson(out, results);
+        }
+      }
+    }
+  } finally {
+    for (const [, sys] of systems) await sys.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
-  const out = opt.get('out') ?? join(REPO, 'bench', 'results', `${date}${quick ? '-quick' : ''}.json`);
+  const suffix = `${opt.has('cluster') ? '-cluster' : ''}${quick ? '-quick' : ''}`;
+  const out = opt.get('out') ?? join(REPO, 'bench', 'results', `${date}${suffix}.json`);
   const results: Record<string, unknown> = {
     kind: 'verifyflow-bench',
     startedAt: new Date().toISOString(),
@@ -289,6 +344,16 @@ async function main(): Promise<void> {
     loadAtStart: load(),
   };
   console.log(`bench run dir ${runDir}`);
+
+  if (opt.has('cluster')) {
+    await compareShapes(results, out);
+    results.loadAtEnd = load();
+    results.finishedAt = new Date().toISOString();
+    await writeJson(out, results);
+    console.log(`\nwrote ${out}\n`);
+    printSummary(results);
+    return;
+  }
 
   if (!skip.has('curve') || !skip.has('actions') || !skip.has('tuning')) {
     const sys = await System.start({ runDir: join(runDir, 'main') });
@@ -414,6 +479,25 @@ async function main(): Promise<void> {
 }
 
 function printSummary(r: Record<string, unknown>): void {
+  const shapes = (r.shapes ?? []) as (LevelResult & { shape: string; systemCpuMsPerVerification: number })[];
+  if (shapes.length) {
+    console.log(
+      '| shape | concurrency | verifications (ok) | /s | total p50/p95/p99 ms | start p99 | check p99 | ' +
+        'CPU ms per verification, system (per process) | load1 |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const row of shapes) {
+      const cpu = Object.entries(row.cpuMsPerVerification ?? {})
+        .filter(([k]) => k !== 'benchDriverAndEmulator')
+        .map(([k, v]) => `${k} ${v}`)
+        .join(' · ');
+      console.log(
+        `| ${row.shape} | ${row.concurrency} | ${row.verifications} (${row.ok}) | ${row.throughput} | ` +
+          `${fmt(row.latencyMs.total)} | ${row.latencyMs.start?.p99} | ${row.latencyMs.check?.p99} | ` +
+          `${row.systemCpuMsPerVerification} (${cpu}) | ${row.load.loadavg1} |`,
+      );
+    }
+  }
   const curve = (r.curve ?? []) as { concurrency: number; verifyflow: LevelResult; bare: LevelResult; ratio: number }[];
   if (curve.length) {
     console.log('| concurrency | verifyflow /s | bare /s | ratio | start p50/p95/p99 ms | check p50/p95/p99 ms |');

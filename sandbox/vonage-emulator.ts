@@ -6,7 +6,8 @@ import { type Webhook, WebhookSender } from './webhook-sender';
 
 export type VonageChannel = 'silent_auth' | 'sms' | 'voice' | 'whatsapp' | 'email';
 
-export type VonageRequestStatus = 'active' | 'completed' | 'failed' | 'expired' | 'cancelled' | 'user_rejected';
+export type VonageRequestStatus =
+  'active' | 'completed' | 'failed' | 'expired' | 'cancelled' | 'user_rejected' | 'blocked';
 
 export interface VonageEmulatorOptions {
   applicationId: string;
@@ -151,6 +152,7 @@ const SPECIAL = {
   invalidNumber: '15005550003',
   unavailableTwice: '15005550004',
   userRejects: '15005550005',
+  networkBlocked: '15005550006',
 } as const;
 
 const digitsOf = (to: string) => to.replace(/\D/g, '');
@@ -473,6 +475,11 @@ export class VonageEmulator {
     const step = v.steps[v.stepIndex];
     const special = digitsOf(step.to);
     v.code = undefined;
+    if (special === SPECIAL.networkBlocked) {
+      // The anti-fraud network block: nothing is sent on any step, one `blocked` event ends the request.
+      this.notify(v, 'blocked');
+      return this.end(v, 'blocked');
+    }
     if (step.channel === 'silent_auth') {
       if (special === SPECIAL.networkNotSupported) {
         this.notify(v, 'failed');

@@ -1,6 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sleep } from './util';
+
+/** The compiled exit-with-parent.js (this file runs compiled, or from source under ts-jest with dist/ built). */
+const EXIT_WITH_PARENT = __filename.endsWith('.js')
+  ? join(__dirname, 'exit-with-parent.js')
+  : join(__dirname, '..', '..', 'dist', 'bench', 'lib', 'exit-with-parent.js');
 
 /** A Node child process (API or worker) whose memory can be sampled and which can be killed like in production. */
 export interface Child {
@@ -48,10 +54,14 @@ function tail(output: string): string {
   return last ? `; its last output:\n${last}` : '';
 }
 
-/** Spawns `node <script>` with its output appended to `logFile`, and waits until `ready`. */
+/**
+ * Spawns `node <script>` with its output appended to `logFile`, and waits until `ready`. The child stops by itself when
+ * this process ends (exit-with-parent.ts).
+ */
 export async function spawnNode(options: SpawnOptions): Promise<Child> {
   const log = createWriteStream(options.logFile, { flags: 'a' });
-  const proc = spawn(process.execPath, [...(options.execArgv ?? []), options.script, ...(options.args ?? [])], {
+  const argv = ['--require', EXIT_WITH_PARENT, ...(options.execArgv ?? []), options.script, ...(options.args ?? [])];
+  const proc = spawn(process.execPath, argv, {
     env: Object.fromEntries(Object.entries(options.env).filter((kv): kv is [string, string] => kv[1] !== undefined)),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -99,9 +109,9 @@ export async function spawnNode(options: SpawnOptions): Promise<Child> {
     async stop() {
       if (dead !== undefined) return;
       proc.kill('SIGTERM');
-      const timeout = sleep(10_000).then(() => 'timeout');
-      if ((await Promise.race([exited, timeout])) === 'timeout') proc.kill('SIGKILL');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
       await exited;
+      clearTimeout(timer);
     },
     ask<T>(message: unknown, timeoutMs = 5000): Promise<T> {
       return new Promise<T>((resolve, reject) => {
@@ -138,6 +148,33 @@ export function cpuMs(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU time (ms) of a process and its children: its own, every live child's, and what its reaped children used.
+ * PostgreSQL's backends are the postmaster's children; each calls setsid, so they are not in its process group, and
+ * they come and go with connections (an exited one's time moves into the postmaster's cutime).
+ */
+export function familyCpuMs(parent: number | undefined): number | undefined {
+  if (!parent) return undefined;
+  let total = 0;
+  let seen = false;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // After the command name: state ppid pgrp … utime(11) stime(12) cutime(13) cstime(14), in clock ticks.
+      const self = Number(entry) === parent;
+      if (!self && Number(f[1]) !== parent) continue;
+      seen ||= self;
+      total += Number(f[11]) + Number(f[12]);
+      if (self) total += Number(f[13]) + Number(f[14]);
+    } catch {
+      // gone
+    }
+  }
+  return seen ? (total * 1000) / 100 : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startRedisServer, type RedisServer } from '../../src/common/redis-server';
@@ -7,12 +7,19 @@ import { codecDataConverter, parseCodecKeys } from '../../src/temporal/codec';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import type { VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
 import type { ClientCalls } from '../api-child';
-import { findPidByArgs, httpOk, spawnNode, type Child } from './children';
+import { cpuMs, findPidByArgs, familyCpuMs, httpOk, spawnNode, type Child } from './children';
+import { startPostgres, type Postgres } from './postgres';
 import { startProviderSandbox, type ProviderSandbox } from './provider';
+import { startTemporalCluster, type TemporalCluster } from './temporal-cluster';
 import { freePort } from './util';
 
-/** dist/ root of the compiled tree (this file is dist/bench/lib/system.js). */
-export const DIST = resolve(__dirname, '..', '..');
+/**
+ * dist/ root of the compiled tree: this file is dist/bench/lib/system.js, or bench/lib/system.ts under ts-jest (the
+ * cluster tests), which then runs the compiled API and worker from dist/ (`npm run build:bench` first).
+ */
+export const DIST = existsSync(resolve(__dirname, '..', '..', 'package.json'))
+  ? resolve(__dirname, '..', '..', 'dist')
+  : resolve(__dirname, '..', '..');
 export const REPO = resolve(DIST, '..');
 
 export type WorkerVariant = 'default' | 'unshared';
@@ -47,6 +54,17 @@ export interface SystemOptions {
    * every send and check still goes through the guard (its cost stays in the figures).
    */
   limits?: Record<string, string>;
+  /**
+   * The production shape instead of the dev server: a throwaway PostgreSQL, the Temporal server on it
+   * (bench/lib/temporal-cluster.ts), `apis` API and `workers` worker replicas (default 2 and 2), each its own process
+   * with its own port and log. `apiUrl` then spreads calls over the API replicas in turn, as a load balancer would,
+   * and so do the provider's callbacks unless `callbackReplica` is set.
+   */
+  cluster?: boolean | { apis?: number; workers?: number };
+  /** Task queue of the API and worker processes; default a fresh `bench-…` one per run. */
+  taskQueue?: string;
+  /** Announces slow first-run steps (building the Temporal server). */
+  onNotice?: (line: string) => void;
 }
 
 /** Limits the benchmark's load never reaches: the guard counts everything, refuses nothing. */
@@ -62,25 +80,36 @@ export const UNREACHED_LIMITS: Record<string, string> = {
  * The whole system on loopback, each part where production has it: the real Temporal dev server (CLI), the provider
  * emulator in this process, the API (`bench/api-child`, i.e. `createApi` + a call counter) and the worker
  * (`dist/src/worker.js`) as child processes, so they can be measured (RSS) and killed (-9) separately. Every port is
- * a free one: a running `npm run dev` (3000/7233/8233) is not disturbed.
+ * a free one: a running `npm run dev` (3000/7233/8233) is not disturbed. With `cluster`, the production shape:
+ * PostgreSQL, the Temporal server on it, and several API and worker replicas (`npm run cluster`, the cluster tests,
+ * `npm run bench -- --cluster`).
  */
 export class System {
   server?: DevServer;
+  postgres?: Postgres;
+  temporalCluster?: TemporalCluster;
   /** The abuse guard's store, shared by the API and worker processes (as in production). */
   redis?: RedisServer;
-  api?: Child;
-  worker?: Child;
+  /** API replicas by index (one without `cluster`); an entry is undefined while that replica is down. */
+  readonly apis: (Child | undefined)[] = [];
+  /** Worker replicas by index; the rolling-deploy test adds further ones. */
+  readonly workers: (Child | undefined)[] = [];
   client!: Client;
   /** A client without the payload codec, for the bare baseline workflow. */
   bareClient!: Client;
   provider!: ProviderSandbox;
-  readonly taskQueue = `bench-${randomUUID().slice(0, 8)}`;
+  readonly taskQueue: string;
   temporalPort = 0;
-  apiPort = 0;
+  readonly apiPorts: number[] = [];
+  /** Provider callbacks go to this API replica; undefined: to each in turn. */
+  callbackReplica?: number;
+  private nextApi = 0;
   /** Payload encryption is always on outside sandbox mode: one key per run. */
   readonly codecKeys = `bench:${randomBytes(32).toString('base64')}`;
   /** The API key of the run's client `bench` (the API holds only its SHA-256). */
   readonly apiKey = `vf_bench_${randomBytes(16).toString('hex')}`;
+  /** The codec server's bearer token (cluster only: engineers decode payloads through an API replica). */
+  readonly codecToken = randomBytes(24).toString('hex');
 
   /** `Authorization` of every REST call the drivers make. */
   get authHeader(): Record<string, string> {
@@ -89,51 +118,101 @@ export class System {
 
   constructor(readonly options: SystemOptions) {
     mkdirSync(options.runDir, { recursive: true });
+    this.taskQueue = options.taskQueue ?? `bench-${randomUUID().slice(0, 8)}`;
   }
 
+  get isCluster(): boolean {
+    return Boolean(this.options.cluster);
+  }
+
+  /** How many API and worker replicas the system starts. */
+  get replicas(): { apis: number; workers: number } {
+    const c = this.options.cluster;
+    if (!c) return { apis: 1, workers: 1 };
+    return { apis: (c === true ? undefined : c.apis) ?? 2, workers: (c === true ? undefined : c.workers) ?? 2 };
+  }
+
+  /** The first API replica (the only one without `cluster`). */
+  get api(): Child | undefined {
+    return this.apis[0];
+  }
+
+  /** The first worker replica (the only one without `cluster`). */
+  get worker(): Child | undefined {
+    return this.workers[0];
+  }
+
+  /** An API replica's base URL; `apiUrl` takes each replica in turn. */
+  apiUrlOf(replica: number): string {
+    return `http://127.0.0.1:${this.apiPorts[replica]}`;
+  }
+
+  /** The API's base URL: each read gives the next replica (one load balancer in front of them all). */
   get apiUrl(): string {
-    return `http://127.0.0.1:${this.apiPort}`;
+    const replica = this.nextApi++ % this.apiPorts.length;
+    return this.apiUrlOf(replica);
+  }
+
+  /** Where the provider sends its next callback. */
+  callbackUrl(): string {
+    const base = this.callbackReplica === undefined ? this.apiUrl : this.apiUrlOf(this.callbackReplica);
+    return `${base}/webhooks/vonage`;
   }
 
   get temporalAddress(): string {
-    return `127.0.0.1:${this.temporalPort}`;
+    return this.temporalCluster?.address ?? `127.0.0.1:${this.temporalPort}`;
+  }
+
+  /** A process's name in logs and figures: `worker`, or `worker-2` in a cluster. */
+  private replicaName(kind: 'api' | 'worker', replica: number): string {
+    return this.isCluster || replica > 0 ? `${kind}-${replica + 1}` : kind;
   }
 
   static async start(options: SystemOptions): Promise<System> {
     const system = new System(options);
-    system.temporalPort = await freePort();
-    system.apiPort = await freePort();
-    await system.startTemporal();
-    system.redis = await startRedisServer({ binary: process.env.REDIS_SERVER_BIN, pathEnv: process.env.PATH });
-    const connection = await Connection.connect({ address: system.temporalAddress });
-    system.client = new Client({
-      connection,
-      namespace: 'default',
-      // The run's payload key: memos and results are encrypted like every payload.
-      dataConverter: codecDataConverter(parseCodecKeys(system.codecKeys)),
-    });
-    // The bare baseline encrypts nothing, as before: its worker has no codec.
-    system.bareClient = new Client({ connection, namespace: 'default' });
-    system.provider = await startProviderSandbox(
-      options.runDir,
-      () => `${system.apiUrl}/webhooks/vonage`,
-      options.emulator,
-    );
-    await system.startApi();
-    if (!options.noWorker) await system.startWorker();
+    try {
+      await system.boot();
+    } catch (err) {
+      await system.stop().catch(() => undefined);
+      throw err;
+    }
     return system;
   }
 
-  /** Environment of the API and worker processes: loopback Temporal, our task queue, the external emulator. */
-  env(extra: Record<string, string> = {}): Record<string, string | undefined> {
+  private async boot(): Promise<void> {
+    const options = this.options;
+    for (let i = 0; i < this.replicas.apis; i++) this.apiPorts.push(await freePort());
+    await this.startTemporal();
+    this.redis = await startRedisServer({ binary: process.env.REDIS_SERVER_BIN, pathEnv: process.env.PATH });
+    const connection = await Connection.connect({ address: this.temporalAddress });
+    const namespace = this.temporalCluster?.namespace ?? 'default';
+    this.client = new Client({
+      connection,
+      namespace,
+      // The run's payload key: memos and results are encrypted like every payload.
+      dataConverter: codecDataConverter(parseCodecKeys(this.codecKeys)),
+    });
+    // The bare baseline encrypts nothing, as before: its worker has no codec.
+    this.bareClient = new Client({ connection, namespace });
+    this.provider = await startProviderSandbox(options.runDir, () => this.callbackUrl(), options.emulator);
+    await Promise.all(Array.from({ length: this.replicas.apis }, (_, i) => this.startApi(i)));
+    // One at a time: each worker bundles the workflows on start (CPU-heavy on 2 cores).
+    if (!options.noWorker) for (let i = 0; i < this.replicas.workers; i++) await this.startWorker({}, undefined, i);
+  }
+
+  /**
+   * Environment of the API and worker processes: loopback Temporal, our task queue, the external emulator. `PORT` is
+   * API replica `replica`'s (a worker has none to listen on, and ignores it).
+   */
+  env(extra: Record<string, string> = {}, replica = 0): Record<string, string | undefined> {
     const c = this.provider.credentials;
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       HOST: '127.0.0.1',
-      PORT: String(this.apiPort),
+      PORT: String(this.apiPorts[replica] ?? this.apiPorts[0]),
       TEMPORAL_ADDRESS: this.temporalAddress,
-      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_NAMESPACE: this.temporalCluster?.namespace ?? 'default',
       TEMPORAL_TASK_QUEUE: this.taskQueue,
       DATA_DIR: this.options.runDir,
       VERIFYFLOW_SANDBOX: this.options.sandbox ? 'true' : 'false',
@@ -150,12 +229,29 @@ export class System {
       ...(this.options.sandbox ? {} : this.provider.smsEnv),
       API_KEYS: `bench:sha256:${createHash('sha256').update(this.apiKey).digest('hex')}`,
       REDIS_URL: this.redis!.url,
+      ...(this.isCluster ? { CODEC_SERVER_TOKEN: this.codecToken } : {}),
       ...(this.options.limits ?? UNREACHED_LIMITS),
       ...extra,
     };
   }
 
+  /** The dev server, or in a cluster PostgreSQL and the Temporal server on it (once: a cluster is not restarted). */
   async startTemporal(): Promise<void> {
+    if (this.isCluster) {
+      if (this.temporalCluster) throw new Error('the cluster Temporal server is started once, by System.start');
+      this.postgres = await startPostgres({
+        dataDir: join(this.options.runDir, 'postgres'),
+        port: await freePort(),
+        logFile: join(this.options.runDir, 'postgres.log'),
+      });
+      this.temporalCluster = await startTemporalCluster({
+        postgres: this.postgres,
+        logFile: join(this.options.runDir, 'temporal.log'),
+        onNotice: this.options.onNotice,
+      });
+      return;
+    }
+    this.temporalPort = await freePort();
     this.server = await startDevServer({
       cli: process.env.TEMPORAL_CLI,
       pathEnv: process.env.PATH,
@@ -165,51 +261,89 @@ export class System {
     });
   }
 
-  /** The dev server's pid (for its CPU time). */
+  /** The Temporal server's pid (for its CPU time). */
   temporalPid(): number | undefined {
+    if (this.temporalCluster) return this.temporalCluster.pid();
     return findPidByArgs(['start-dev', '--port', String(this.temporalPort)]);
   }
 
+  /**
+   * CPU time readers (ms so far) of every process of the system, by name: `worker`, `api`, `temporal`, and in a
+   * cluster `worker-1`, `worker-2`, `api-1`, `api-2`, `temporal` and `postgres` (the postmaster and its backends).
+   */
+  cpuReaders(): Record<string, () => number | undefined> {
+    const readers: Record<string, () => number | undefined> = {};
+    this.workers.forEach((w, i) => w && (readers[this.replicaName('worker', i)] = () => cpuMs(w.pid)));
+    this.apis.forEach((a, i) => a && (readers[this.replicaName('api', i)] = () => cpuMs(a.pid)));
+    const temporal = this.temporalPid();
+    readers.temporal = () => cpuMs(temporal);
+    if (this.postgres) readers.postgres = () => familyCpuMs(this.postgres?.pid());
+    return readers;
+  }
+
+  /** Stops the dev server (chaos: `temporal-restart`); in a cluster, the Temporal server for good. */
   async stopTemporal(): Promise<void> {
     await this.server?.stop();
     this.server = undefined;
+    await this.temporalCluster?.stop();
   }
 
-  async startApi(): Promise<Child> {
-    this.api = await spawnNode({
-      name: 'api',
+  /** Starts API replica `replica` (again, after a kill) on its port. */
+  async startApi(replica = 0): Promise<Child> {
+    const name = this.replicaName('api', replica);
+    const api = await spawnNode({
+      name,
       script: join(DIST, 'bench', 'api-child.js'),
-      env: this.env(),
-      logFile: join(this.options.runDir, 'api.log'),
-      ready: () => httpOk(`${this.apiUrl}/health`),
+      env: this.env({}, replica),
+      logFile: join(this.options.runDir, `${name}.log`),
+      ready: () => httpOk(`${this.apiUrlOf(replica)}/health`),
     });
-    return this.api;
+    this.apis[replica] = api;
+    return api;
   }
 
-  async startWorker(extra: Record<string, string> = {}, variant = this.options.worker ?? 'default'): Promise<Child> {
-    this.worker = await spawnNode({
-      name: 'worker',
-      script: join(DIST, 'src', 'worker.js'),
+  /**
+   * Starts worker replica `replica` (again, after a kill). `script`: another worker entry point (the rolling-deploy
+   * test's build B); `extra`: more environment (TEMPORAL_BUILD_ID …).
+   */
+  async startWorker(
+    extra: Record<string, string> = {},
+    variant = this.options.worker ?? 'default',
+    replica = 0,
+    script = join(DIST, 'src', 'worker.js'),
+  ): Promise<Child> {
+    const name = this.replicaName('worker', replica);
+    const worker = await spawnNode({
+      name,
+      script,
       env: this.env({ ...this.options.workerEnv, ...VARIANT_ENV[variant], ...extra }),
       execArgv: this.options.workerExecArgv,
-      logFile: join(this.options.runDir, 'worker.log'),
+      logFile: join(this.options.runDir, `${name}.log`),
       ready: (out) => out.includes('verifyflow worker on task queue'),
     });
-    return this.worker;
+    this.workers[replica] = worker;
+    return worker;
   }
 
-  /** Temporal calls made by the API since the last reset (counted by its client interceptor). */
+  /** Temporal calls made by the API replicas since the last reset (counted by their client interceptors), summed. */
   async apiCalls(reset = false): Promise<ClientCalls> {
-    const calls = await this.api!.ask<ClientCalls>('calls');
-    if (reset) await this.api!.ask('reset');
-    return calls;
+    const sum: ClientCalls = { start: 0, signal: 0, query: 0, update: 0, signalWithStart: 0, updateWithStart: 0 };
+    for (const api of this.apis) {
+      if (!api) continue;
+      const calls = await api.ask<ClientCalls>('calls');
+      if (reset) await api.ask('reset');
+      for (const key of Object.keys(sum) as (keyof ClientCalls)[]) sum[key] += calls[key];
+    }
+    return sum;
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([this.worker?.stop(), this.api?.stop()]);
+    await Promise.allSettled(this.workers.map((w) => w?.stop()));
+    await Promise.allSettled(this.apis.map((a) => a?.stop()));
     await this.provider?.close();
     await this.client?.connection.close().catch(() => undefined);
     await this.stopTemporal();
+    await this.postgres?.stop();
     await this.redis?.dispose();
   }
 }

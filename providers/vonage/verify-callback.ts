@@ -50,7 +50,37 @@ export interface VonageCallbackBody {
   client_ref?: string;
 }
 
-const STATUSES = ['action_pending', 'failed', 'completed', 'user_rejected', 'expired'] as const;
+/** The `event` callback statuses the phone workflow acts on (Verify v2 callbacks). */
+const STATUSES = ['action_pending', 'failed', 'completed', 'user_rejected', 'expired', 'blocked'] as const;
+
+/**
+ * What every status and type of a Verify v2 callback does (rendered into docs/CONTRACT.md; a test keeps it covering
+ * every status signalled).
+ */
+export const VONAGE_CALLBACK_HANDLING: readonly { callback: string; effect: string }[] = [
+  {
+    callback: '`event` `action_pending` (silent auth)',
+    effect: 'the check URL is handed to the device: status `action_pending`, `checkUrl` in the state',
+  },
+  {
+    callback: '`event` `failed`',
+    effect:
+      'that step failed; Vonage moves to its next step by itself (the state follows); after its last step our next channel starts',
+  },
+  { callback: '`event` `completed`', effect: '`completed` / `verified`' },
+  { callback: '`event` `user_rejected` (silent auth)', effect: '`failed` / `user_rejected`' },
+  { callback: '`event` `expired`', effect: "the request's remaining steps fail; our next channel starts" },
+  {
+    callback: '`event` `blocked` (anti-fraud network block)',
+    effect:
+      'every remaining step of the request fails at once (channel `reason: blocked`), without waiting out a timeout; our next channel starts; with none left `failed` / `blocked`',
+  },
+  { callback: '`summary` (any status)', effect: 'dropped: it repeats what the events said' },
+  {
+    callback: 'any other status (e.g. `unused` steps of a summary)',
+    effect: 'dropped (answered 200, nothing signalled)',
+  },
+];
 
 /**
  * Normalizes a callback into the contract's ProviderEvent; undefined for callbacks the workflow has no use for

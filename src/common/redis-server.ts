@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { spawnWatched, type Watched } from '../temporal/watchdog';
 import { freePort } from './free-port';
 
 /** A real redis-server child on a free loopback port, persisting to an append-only file in its own directory. */
@@ -22,8 +22,9 @@ function findRedisServer(configured: string | undefined, pathEnv: string): strin
 }
 
 /**
- * Starts a throwaway redis-server (tests, bench): `binary` (REDIS_SERVER_BIN), else `redis-server` on `pathEnv`. A
- * missing binary fails the caller with the install command (no skipping).
+ * Starts a throwaway redis-server (tests, bench, `npm run cluster`): `binary` (REDIS_SERVER_BIN), else `redis-server`
+ * on `pathEnv`. A missing binary fails the caller with the install command (no skipping). It runs under the watchdog,
+ * so it ends with this process however this process ends.
  */
 export async function startRedisServer(options: { binary?: string; pathEnv?: string } = {}): Promise<RedisServer> {
   const binary = findRedisServer(options.binary, options.pathEnv ?? '');
@@ -35,12 +36,7 @@ export async function startRedisServer(options: { binary?: string; pathEnv?: str
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir];
   let child = await launch(binary, args);
 
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  };
+  const stop = () => child.stop();
   return {
     url: `redis://127.0.0.1:${port}`,
     restart: async () => {
@@ -54,13 +50,14 @@ export async function startRedisServer(options: { binary?: string; pathEnv?: str
   };
 }
 
-function launch(binary: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+function launch(binary: string, args: string[]): Promise<Watched> {
+  const watched = spawnWatched(binary, args);
+  const child = watched.proc;
   let output = '';
   return new Promise((resolve, reject) => {
     const fail = (err: Error) => {
       clearTimeout(timer);
-      child.kill('SIGKILL');
+      void watched.stop(1000);
       reject(err);
     };
     const onExit = (code: number | null, signal: string | null) =>
@@ -75,7 +72,7 @@ function launch(binary: string, args: string[]): Promise<ChildProcess> {
       // Keep draining the pipes so a chatty server never blocks on a full one.
       child.stdout?.resume();
       child.stderr?.resume();
-      resolve(child);
+      resolve(watched);
     };
     const timer = setTimeout(() => fail(new Error(`redis-server did not start in 10 s: ${output}`)), 10_000);
     child.stdout?.on('data', onData);

@@ -10,6 +10,7 @@ import {
   type ContractMessage,
   type WorkflowContract,
 } from '../../workflows/contract';
+import { VONAGE_CALLBACK_HANDLING } from '../../providers/vonage/verify-callback';
 
 const schema = (s: z.ZodType, io: 'input' | 'output') =>
   '```json\n' + JSON.stringify(z.toJSONSchema(s, { io, unrepresentable: 'any' }), null, 2) + '\n```';
@@ -92,6 +93,15 @@ export function renderContract(): string {
     ...SEARCH_ATTRIBUTES.map((k) => `| \`${k.name}\` | ${k.type} | ${SA_MEANING[k.name] ?? ''} |`),
     '',
     'They never hold PII or codes. Register them on a cluster with `npm run temporal:register-search-attributes`.',
+    '',
+    '## Vonage Verify v2 callbacks',
+    '',
+    'What `POST /webhooks/vonage` does with each callback once its signature is verified (as `providerEvent` signals',
+    'to `phoneVerification`):',
+    '',
+    '| callback | effect |',
+    '|---|---|',
+    ...VONAGE_CALLBACK_HANDLING.map((h) => `| ${h.callback} | ${h.effect} |`),
     '',
   ];
   for (const wf of WORKFLOW_CONTRACTS) lines.push(...renderWorkflow(wf));

@@ -52,7 +52,8 @@ export class PhoneService {
       // The destination travels in the (encrypted) memo, so a check can be refused here, before it costs an update.
       memo: { guardDestination: body.to },
       state: (h) => h.query(phoneContract.messages.getState),
-      beforeStart: () => this.security.countFirstSend(caller, body.to),
+      // The first send goes where the first channel sends: an email channel's own address, else the number.
+      beforeStart: () => this.security.countFirstSend(caller, body.channels?.[0]?.to ?? body.to),
     });
   }
 }

@@ -142,8 +142,11 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
 }
 
-/** Waits until the frontend answers, and fails if our server exits first (whatever else answers on its port). */
-async function waitReady(address: string, exited: Promise<number | null>): Promise<void> {
+/**
+ * Waits until the frontend answers, and fails if our server exits first (whatever else answers on its port). Also
+ * used for the cluster's Temporal server (bench/lib/temporal-cluster.ts).
+ */
+export async function waitReady(address: string, exited: Promise<number | null>): Promise<void> {
   const [host, port] = address.split(':');
   const deadline = Date.now() + 60_000;
   let exitCode: number | null | undefined;

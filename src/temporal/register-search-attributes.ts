@@ -1,37 +1,21 @@
-import { temporal } from '@temporalio/proto';
-import { SearchAttributeType } from '@temporalio/common';
-import { loadConfig } from '../config/config';
-import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
-import { connectClient } from './client';
-
-const INDEXED: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-  [SearchAttributeType.KEYWORD]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  [SearchAttributeType.KEYWORD_LIST]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-};
+import { setUpNamespace } from './search-attributes';
 
 /**
- * Registers verifyflow's search attributes on the configured cluster (`npm run temporal:register-search-attributes`).
- * Idempotent: attributes that exist are left alone. The embedded dev server registers them itself. On Temporal
- * Cloud, add them with `tcld namespace search-attributes add` instead (the operator API is not open there).
+ * Registers verifyflow's search attributes on the configured cluster (`npm run temporal:register-search-attributes`),
+ * and on a self-hosted cluster the namespace first when it does not exist (3 days' retention). Idempotent: what exists
+ * is left alone, so every deploy may run it. The embedded dev server registers them itself. On Temporal Cloud, add
+ * them with `tcld namespace search-attributes add` instead (the operator API is not open there). Needs only the
+ * Temporal connection's variables (setUpNamespace).
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
-  const client = await connectClient(config);
-  const namespace = config.temporal.connect.namespace ?? 'default';
-  const existing = await client.connection.operatorService.listSearchAttributes({ namespace });
-  const missing = SEARCH_ATTRIBUTES.filter((k) => !(k.name in (existing.customAttributes ?? {})));
-  if (missing.length) {
-    await client.connection.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, INDEXED[k.type]])),
-    });
-  }
+  const { namespace, namespaceRegistered, added } = await setUpNamespace();
+  if (namespaceRegistered) console.log(`registered namespace ${namespace}`);
+  // The frontend learns new attributes within seconds (its caches refresh).
   console.log(
-    missing.length
-      ? `registered ${missing.map((k) => k.name).join(', ')} on ${namespace}`
+    added.length
+      ? `registered ${added.join(', ')} on ${namespace}`
       : `all search attributes already registered on ${namespace}`,
   );
-  await client.connection.close();
 }
 
 main().catch((err) => {

@@ -68,11 +68,13 @@ export interface Watched {
 
 /**
  * Runs a command under the watchdog above, so it never outlives this process: however this process ends, the command
- * and everything it started end with it. For long-running children of the launcher (the Temporal dev server).
+ * and everything it started end with it. For long-running children of the launchers (the Temporal dev server; the
+ * cluster's PostgreSQL, Temporal server and Redis). `env` is the command's environment (default: this process's).
  */
-export function spawnWatched(command: string, args: string[]): Watched {
+export function spawnWatched(command: string, args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Watched {
   const proc = spawn(process.execPath, ['-e', WATCHDOG_SOURCE, '--', command, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: options.env ?? process.env,
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const pid = new Promise<number | undefined>((resolve) => {

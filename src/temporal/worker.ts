@@ -8,11 +8,13 @@ import { VerificationPlugin } from './plugin';
 /**
  * Builds the verifyflow worker from config: a NativeConnection from envconfig and our VerificationPlugin — the same
  * plugin a platform team puts in its own worker. The caller runs it (`worker.run()`) and owns the connection.
+ * `overrides.workflowsPath`: another workflows module (one that re-exports ours, changing some), as a host's own
+ * worker would have; the cluster's rolling-deploy test runs its build B that way.
  */
 export async function createWorker(
   config: AppConfig,
   guard: AbuseGuard,
-  overrides: { connection?: NativeConnection; taskQueue?: string } = {},
+  overrides: { connection?: NativeConnection; taskQueue?: string; workflowsPath?: string } = {},
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const connection =
     overrides.connection ?? (await NativeConnection.connect(config.temporal.connect.connectionOptions));
@@ -20,6 +22,7 @@ export async function createWorker(
     connection,
     namespace: config.temporal.connect.namespace ?? 'default',
     taskQueue: overrides.taskQueue ?? config.taskQueue,
+    ...(overrides.workflowsPath ? { workflowsPath: overrides.workflowsPath } : {}),
     plugins: [
       new VerificationPlugin({
         vonage: config.vonage,

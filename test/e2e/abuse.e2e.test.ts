@@ -62,6 +62,24 @@ test('30 starts to one number in parallel: 3 are sent, the rest refused with 429
   expect(await sent(to)).toBe(3);
 });
 
+test('email codes count per address like SMS per number: 3 sent to one address from 3 numbers, then 429', async () => {
+  const email = `pump-${randomUUID().slice(0, 8)}@example.com`;
+  const p = prefix();
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await start({ to: `${p}${300 + i}`, channels: [{ channel: 'email', to: email }] });
+    statuses.push(res.status === 202 ? 201 : res.status); // 202: started, its first state not read in time
+    if (res.status >= 300) continue;
+    // Vonage refuses concurrent requests to one destination: each mail is sent, then its verification cancelled.
+    await eventually(async () => (await sent(email)) === i + 1);
+    expect((await stack.http().post(`/v1/verifications/${res.body.id}/cancel`).send({})).status).toBe(200);
+  }
+  expect(statuses).toEqual([201, 201, 201, 429, 429]);
+  expect(await sent(email)).toBe(3);
+  // The numbers themselves were not spent: an SMS to the first one still goes out.
+  expect((await start({ to: `${p}300`, channels: OWN_OTP })).status).toBe(201);
+});
+
 test('20 numbers of one prefix: 8 are sent, then 429 scope prefix', async () => {
   const p = prefix();
   const numbers = Array.from({ length: 20 }, (_, i) => `${p}${String(100 + i)}`);

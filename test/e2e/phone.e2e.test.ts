@@ -143,6 +143,38 @@ test('+15005550005: the user rejects silent auth → failed / user_rejected', as
   expect(done.reason).toBe('user_rejected');
 });
 
+test('+15005550006: Vonage network block → our own code at once (not after the 900 s channel timeout) completes it', async () => {
+  const to = '+15005550006';
+  const started = await startPhone({
+    to,
+    channels: [
+      { channel: 'sms', timeoutSeconds: 900 },
+      { channel: 'sms', provider: 'sms_gateway' },
+    ],
+  });
+  const moved = await waitFor(started.id, (s) => s.channelIndex === 1);
+  expect(moved.channels[0]).toMatchObject({ provider: 'vonage', status: 'failed', reason: 'blocked' });
+  const code = await outboxCode(to, 'sms');
+  const check = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code });
+  expect(check.body).toMatchObject({ status: 'completed' });
+});
+
+test('an email channel on Vonage: the code goes to its own address (the sandbox outbox shows the mail) and completes it', async () => {
+  const email = `user-${randomUUID().slice(0, 8)}@example.com`;
+  const started = await startPhone({ to: uniqueNumber(), channels: [{ channel: 'email', to: email }] });
+  expect(started.channels[0]).toMatchObject({ channel: 'email', provider: 'vonage' });
+  expect(JSON.stringify(started)).not.toContain(email);
+  const code = await outboxCode(email, 'email');
+  const check = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code });
+  expect(check.body).toMatchObject({ status: 'completed' });
+});
+
+test('+15005550006 with Vonage channels only → failed / blocked', async () => {
+  const started = await startPhone({ to: '+15005550006', channels: [{ channel: 'sms', timeoutSeconds: 900 }] });
+  const done = await waitFor(started.id, (s) => s.status === 'failed');
+  expect(done.reason).toBe('blocked');
+});
+
 test('Idempotency-Key: a check retried after its answer was lost gets the first answer, even once the verification is over', async () => {
   const to = uniqueNumber();
   const started = await startPhone({ to, channels: [{ channel: 'sms' }] });

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { verifyVonageCallback } from '../../providers/vonage/verify-callback';
+import {
+  normalizeVonageCallback,
+  verifyVonageCallback,
+  VONAGE_CALLBACK_HANDLING,
+} from '../../providers/vonage/verify-callback';
 
 /** Vonage signed callbacks (Vonage Verify v2 API reference): signature, payload hash and the token's date, checked without a server. */
 const SECRET = 'a-signature-secret-of-this-test';
@@ -33,4 +37,59 @@ test.each<[string, string | undefined, string]>([
   ['dated a year ahead', bearer({ iat: NOW + 365 * 86_400 }), 'issued_in_future'],
 ])('%s → refused', (_what, authorization, why) => {
   expect(verify(authorization)).toEqual({ ok: false, why });
+});
+
+describe('normalizing callbacks: every status and type of the Verify v2 callback reference', () => {
+  const callback = (extra: Record<string, unknown>) =>
+    normalizeVonageCallback({
+      request_id: 'r-1',
+      type: 'event',
+      channel: 'sms',
+      triggered_at: '2026-12-03T10:00:00Z',
+      ...extra,
+    });
+
+  test.each(['action_pending', 'failed', 'completed', 'user_rejected', 'expired', 'blocked'])(
+    'event %s is signalled with an id stable across redeliveries',
+    (status) => {
+      expect(callback({ status })).toEqual({
+        eventId: `vonage:r-1:sms:${status}`,
+        provider: 'vonage',
+        ref: 'r-1',
+        channel: 'sms',
+        status,
+        occurredAt: '2026-12-03T10:00:00Z',
+      });
+    },
+  );
+
+  test.each<[string, Record<string, unknown>]>([
+    ['a summary callback (it repeats the events)', { type: 'summary', status: 'completed' }],
+    ['an unused step of a summary', { status: 'unused' }],
+    ['an unknown status', { status: 'rerouted' }],
+    ['no request_id', { request_id: undefined, status: 'completed' }],
+    ['a channel the contract does not know', { status: 'failed', channel: 'carrier_pigeon' }],
+  ])('%s is not signalled', (_what, extra) => {
+    expect(callback(extra)).toBeUndefined();
+  });
+
+  test.each(['action_pending', 'failed', 'completed', 'user_rejected', 'expired', 'blocked'])(
+    'docs/CONTRACT.md says what event %s does',
+    (status) => {
+      expect(VONAGE_CALLBACK_HANDLING.some((h) => h.callback.startsWith(`\`event\` \`${status}\``))).toBe(true);
+    },
+  );
+
+  test('action_pending carries the silent auth check_url', () => {
+    expect(
+      callback({
+        status: 'action_pending',
+        channel: 'silent_auth',
+        action: { type: 'check', check_url: 'https://api.nexmo.com/v2/verify/r-1/silent-auth/redirect' },
+      }),
+    ).toMatchObject({
+      status: 'action_pending',
+      checkUrl: 'https://api.nexmo.com/v2/verify/r-1/silent-auth/redirect',
+    });
+  });
 });

@@ -302,6 +302,20 @@ describe('Vonage Verify v2 sandbox emulator', () => {
     expect(sb.emulator.requests.get(requestId)?.status).toBe('user_rejected');
   });
 
+  it('+15005550006: the network block — one blocked event, nothing sent on any step, the request ends', async () => {
+    sb = await startSandbox();
+    const { requestId } = await sb.vonage.verify2.newRequest({
+      brand: 'VerifyFlow',
+      workflow: silentSmsVoice('+15005550006'),
+    });
+    const blocked = await sb.callbackFor(requestId, 'blocked');
+    expect(blocked.body).toMatchObject({ channel: 'silent_auth', type: 'event' });
+    expect(sb.callbacks.map((c) => c.body.status)).toEqual(['blocked']);
+    expect(sb.emulator.requests.get(requestId)?.status).toBe('blocked');
+    expect((await failure(sb.vonage.verify2.checkCode(requestId, '1234'))).status).toBe(404);
+    expect(sb.outbox.list({ to: '+15005550006' })).toEqual([]);
+  });
+
   it('answers a wrong code with the body of the Verify v2 API reference, then 410 at the limit with a failed callback', async () => {
     sb = await startSandbox({ maxWrongCodes: 3 });
     const to = '+447700900124';

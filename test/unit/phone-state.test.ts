@@ -138,6 +138,39 @@ describe('provider events', () => {
     expect([b.view.status, b.view.reason]).toEqual(['failed', 'user_rejected']);
   });
 
+  test('blocked (the network block) fails every step of the request at once: the channel after it is next', () => {
+    const s = start({
+      channels: [{ channel: 'sms' }, { channel: 'voice' }, { channel: 'sms', provider: 'sms_gateway', gateway: 'gw' }],
+    });
+    requestCreated(s, { requestId: 'req-1', first: 0, last: 1 }, T0);
+    applyEvent(s, event('blocked', { channel: 'sms' }), T0 + 1000);
+    expect([statuses(s), s.run, s.view.channelIndex, s.view.status]).toEqual([
+      'failed failed waiting',
+      undefined,
+      2,
+      'pending',
+    ]);
+    expect(s.view.channels.map((c) => c.reason)).toEqual(['blocked', 'blocked', undefined]);
+    expect(nextStep(s, { cancel: false, advance: false, resend: false }, T0 + 1000)).toEqual({
+      kind: 'start',
+      index: 2,
+    });
+  });
+
+  test('blocked with no channel after the request → failed / blocked; a step already failed keeps its own story', () => {
+    const s = live();
+    applyEvent(s, event('failed', { channel: 'silent_auth' }), T0 + 1000);
+    applyEvent(s, event('blocked', { channel: 'sms' }), T0 + 2000);
+    expect([s.view.status, s.view.reason, statuses(s), s.run]).toEqual([
+      'failed',
+      'blocked',
+      'failed failed failed',
+      undefined,
+    ]);
+    expect(s.view.channels.map((c) => c.reason)).toEqual([undefined, 'blocked', 'blocked']);
+    expect(terminalResult(s)).toMatchObject({ status: 'failed', reason: 'blocked' });
+  });
+
   test('an event before its request is known is not current and not stale: the driver holds it', () => {
     const s = start();
     const early = event('action_pending', { channel: 'silent_auth', checkUrl: 'https://late' });

@@ -327,6 +327,29 @@ test('user_rejected on silent auth → failed / user_rejected', async () => {
   expect(fake.cancel).not.toHaveBeenCalled();
 });
 
+test('blocked (Vonage network block) → the next request starts at once, without waiting out the channel timeout', async () => {
+  const channels = [
+    { channel: 'sms', timeoutSeconds: 900 },
+    { channel: 'voice', timeoutSeconds: 900 },
+    { channel: 'whatsapp', timeoutSeconds: 900 },
+    { channel: 'sms', timeoutSeconds: 900 },
+  ] as PhoneVerificationInput['channels'];
+  const handle = await start({ channels });
+  await eventually(() => fake.startVerification.mock.calls.length === 1);
+  const blocked = lastRequestId();
+  await handle.signal(phoneContract.messages.providerEvent, event(blocked, 'blocked', 'sms'));
+  await eventually(() => fake.startVerification.mock.calls.length === 2);
+  const state = await handle.query(phoneContract.messages.getState);
+  expect(state.channels.map((c) => [c.status, c.reason])).toEqual([
+    ['failed', 'blocked'],
+    ['failed', 'blocked'],
+    ['failed', 'blocked'],
+    ['active', undefined],
+  ]);
+  await handle.signal(phoneContract.messages.providerEvent, event(lastRequestId(), 'blocked', 'sms'));
+  expect(await handle.result()).toMatchObject({ status: 'failed', reason: 'blocked' });
+});
+
 test('silent auth result for another request_id is refused (man-in-the-middle rule) and silent auth is abandoned', async () => {
   const handle = await start();
   await eventually(async () => (await handle.query(phoneContract.messages.getState)).status === 'action_pending');

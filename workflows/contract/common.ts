@@ -40,6 +40,8 @@ export const REASONS = [
   'fallback_failed',
   /** The abuse guard refused a send the run needed (sends per destination, prefix or client; failed checks). */
   'rate_limited',
+  /** The provider's anti-fraud network block refused the destination, and no channel was left to fall back to. */
+  'blocked',
 ] as const;
 export type Reason = (typeof REASONS)[number];
 
@@ -212,7 +214,7 @@ export const shared = {
       /** The provider's request/session id the event is about (Vonage request_id). */
       ref: z.string().min(1).max(100),
       channel: z.enum(CHANNELS).optional(),
-      status: z.enum(['action_pending', 'failed', 'completed', 'user_rejected', 'expired']),
+      status: z.enum(['action_pending', 'failed', 'completed', 'user_rejected', 'expired', 'blocked']),
       checkUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
       occurredAt: z.string().optional(),
     }),

@@ -238,6 +238,18 @@ export function applyEvent(s: PhoneState, event: ProviderEvent, now: number): vo
       failChannels(s, s.view.channelIndex, run.last, now);
       s.run = undefined;
       return;
+    case 'blocked': {
+      // The provider's network block refuses the destination on every step of the request, so none of them is
+      // waited out: the channel after the request is next at once, and with none left the verification fails.
+      for (let i = s.view.channelIndex; i <= run.last; i++) {
+        const channel = s.view.channels[i];
+        if (channel.status === 'active' || channel.status === 'waiting') channel.reason = 'blocked';
+      }
+      failChannels(s, s.view.channelIndex, run.last, now);
+      s.run = undefined;
+      if (s.view.channelIndex >= s.channels.length) finish(s, 'failed', 'blocked', now);
+      return;
+    }
     case 'user_rejected':
       s.run = undefined;
       finish(s, 'failed', 'user_rejected', now);
