@@ -20,6 +20,7 @@ import {
   publishChanged,
   setCancelHandler,
 } from '../common';
+import { verificationEvents } from '../events';
 import type { createPushActivities } from '../../activities/push';
 import {
   FailureType,
@@ -77,7 +78,10 @@ const now = (): string => new Date().toISOString();
  * child workflow and its result becomes ours.
  */
 export async function pushVerification(rawInput: PushVerificationInput): Promise<PushVerificationResult> {
-  const run = new PushRun(parseInput(pushContract.schemas().input, rawInput, 'pushVerification'));
+  const input = parseInput(pushContract.schemas().input, rawInput, 'pushVerification');
+  const run = new PushRun(input);
+  // Outbound events of each status change, when the client has an events endpoint (never blocks this run).
+  const events = verificationEvents('verification', 'push', input, () => run.model.state);
   run.listen();
   run.publish();
   // 1. The factor; 2. the one challenge of this verification; 3. its answer.
@@ -89,6 +93,7 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
   setCurrentDetails(describePush(run.model));
   run.publish();
   await condition(allHandlersFinished);
+  await events.end();
   return run.model.state;
 }
 
