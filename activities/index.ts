@@ -1,4 +1,5 @@
 import type { AbuseGuard } from './abuse-guard';
+import { createEventActivities, type EventEndpoints } from './events';
 import type { MessageTemplates } from './message-templates';
 import { createOnboardingActivities } from './onboarding';
 import { createPhoneActivities } from './phone';
@@ -31,6 +32,8 @@ export interface ActivityDeps {
   guard?: AbuseGuard;
   /** Named SMS texts of our own OTP (the client's and the gateways'); without it only `default`. */
   templates?: MessageTemplates;
+  /** The API clients' events endpoints and signing secrets (outbound events); without it no event is delivered. */
+  events?: EventEndpoints;
 }
 
 /** All verifyflow activities, keyed by the names the workflows call. */
@@ -41,6 +44,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   ...createOtpActivities(deps),
   ...createSmsDeliveryActivities(deps),
   ...createOnboardingActivities(),
+  ...createEventActivities(deps),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import type { AppConfig } from '../src/config/config';
+import { EventsReceiver } from './events-receiver';
 import { Outbox, createOutboxRouter } from './outbox';
 import { VonageEmulator } from './vonage-emulator';
 import { TwilioVerifyEmulator } from './twilio-verify-emulator';
@@ -20,13 +21,15 @@ export interface Sandbox {
   smsGateway?: SmsGatewayEmulator;
   /** Vonage SMS API at /sandbox/vonage-sms, signed delivery receipts to /webhooks/vonage-sms. */
   vonageSms?: VonageSmsEmulator;
+  /** A platform's events endpoint at /sandbox/events: verifies Standard Webhooks signatures, keeps what it got. */
+  events: EventsReceiver;
   close(): void;
 }
 
 /**
  * The one seam between the app and the sandbox: `createApi` calls this in sandbox mode only, and src/ imports nothing
  * else from sandbox/. Mounts the Vonage Verify v2 emulator at /sandbox/vonage (the SDK's apiHost) and the outbox at
- * /sandbox/outbox, and each other emulator whose provider is configured for the sandbox. Callbacks go to this app's
+ * /sandbox/outbox, the events receiver at /sandbox/events, and each other emulator whose provider is configured for the sandbox. Callbacks go to this app's
  * /webhooks/*, signed like each provider signs them.
  */
 export function mountSandbox(app: INestApplication, config: AppConfig): Sandbox {
@@ -41,6 +44,13 @@ export function mountSandbox(app: INestApplication, config: AppConfig): Sandbox 
   });
   app.use('/sandbox/vonage', vonage.router());
   app.use('/sandbox/outbox', createOutboxRouter(outbox));
+  const events = new EventsReceiver({
+    secrets: () =>
+      Object.fromEntries(
+        Object.values(config.auth.clients).flatMap((c) => (c.events ? [[c.id, c.events.secret]] : [])),
+      ),
+  });
+  app.use('/sandbox/events', events.router());
   const twilioConfig = config.twilio;
   const twilio = twilioConfig
     ? new TwilioVerifyEmulator({
@@ -83,6 +93,7 @@ export function mountSandbox(app: INestApplication, config: AppConfig): Sandbox 
     stripe,
     smsGateway,
     vonageSms,
+    events,
     close: () => {
       vonage.close();
       twilio?.close();

@@ -3,6 +3,7 @@ import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import type { Client } from '@temporalio/client';
 import { ApiSecurity } from './auth/api-security';
 import { ApiAuthGuard } from './auth/auth.guard';
+import { ClientSettings } from './auth/client-settings';
 import { Authenticator } from './auth/authenticator';
 import { CodecModule } from './codec/codec.module';
 import { RetryAfterInterceptor } from './common/http-errors';
@@ -17,6 +18,8 @@ import { PushController } from './push/push.controller';
 import { PushService } from './push/push.service';
 import { IdentityController } from './identity/identity.controller';
 import { IdentityService } from './identity/identity.service';
+import { EventsController } from './events/events.controller';
+import { EventsService } from './events/events.service';
 import { OnboardingController } from './onboarding/onboarding.controller';
 import { OnboardingService } from './onboarding/onboarding.service';
 import { VerificationsController } from './verifications/verifications.controller';
@@ -56,10 +59,12 @@ export class AppModule {
         IdentityController,
         StripeWebhookController,
         OnboardingController,
+        EventsController,
       ],
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: ApiSecurity, useValue: security },
+        { provide: ClientSettings, useValue: new ClientSettings(config.auth.clients) },
         { provide: Authenticator, useValue: new Authenticator(config.auth) },
         { provide: APP_GUARD, useClass: ApiAuthGuard },
         { provide: APP_INTERCEPTOR, useClass: RetryAfterInterceptor },
@@ -68,6 +73,7 @@ export class AppModule {
         PushService,
         IdentityService,
         OnboardingService,
+        EventsService,
       ],
     };
   }

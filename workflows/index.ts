@@ -6,3 +6,4 @@ export { identityRedaction } from './identity/redaction';
 export { smsDelivery } from './sms-delivery';
 export { rateLimit } from './rate-limit';
 export { onboarding } from './onboarding';
+export { eventDelivery } from './events';

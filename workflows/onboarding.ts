@@ -14,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { parseInput, publishChanged, setCancelHandler } from './common';
+import { verificationEvents } from './events';
 import type { createOnboardingActivities } from '../activities/onboarding';
 import { isTerminal, SA_CLIENT, SA_KIND, SA_STATUS, type VerificationStatus } from './contract/common';
 import { identityContract } from './contract/identity';
@@ -49,13 +50,23 @@ const { pushEnrollmentStatus } = proxyActivities<ReturnType<typeof createOnboard
  * (the `cancel` update, or a Temporal cancellation) cancels the running child, which releases its provider request.
  */
 export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingResult> {
-  const run = new OnboardingRun(parseInput(onboardingContract.schemas().input, rawInput, 'onboarding'));
+  const input = parseInput(onboardingContract.schemas().input, rawInput, 'onboarding');
+  const run = new OnboardingRun(input);
+  // Outbound `onboarding.*` events of each status change, when the client has an events endpoint.
+  const events = verificationEvents(
+    'onboarding',
+    'onboarding',
+    input,
+    () => run.state,
+    () => ({ to: input.phone.to }),
+  );
   run.listen();
   run.publish();
   await run.runSteps();
   await CancellationScope.nonCancellable(async () => {
     run.publish();
     await condition(allHandlersFinished);
+    await events.end();
   });
   return { ...run.state, results: run.results };
 }

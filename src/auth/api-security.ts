@@ -1,4 +1,5 @@
 import type { AbuseGuard } from '../../activities/abuse-guard';
+import type { EventEndpoints } from '../../activities/events';
 import { createMessageTemplates, type MessageTemplates } from '../../activities/message-templates';
 import { DestinationNotAllowedException, RateLimitedException } from '../common/http-errors';
 import type { AppConfig } from '../config/config';
@@ -9,6 +10,15 @@ export function templatesOf(config: AppConfig): MessageTemplates {
     clients: Object.fromEntries(Object.values(config.auth.clients).map((c) => [c.id, c.templates])),
     gateways: Object.fromEntries(config.sms.gateways.map((g) => [g.name, g.templates])),
   });
+}
+
+/** The events endpoints of the clients that have one (CLIENTS_FILE `events`): the worker signs and sends with them. */
+export function eventEndpointsOf(config: AppConfig): EventEndpoints {
+  return Object.fromEntries(
+    Object.values(config.auth.clients).flatMap((c) =>
+      c.events ? [[c.id, { url: c.events.url, secret: c.events.secret }]] : [],
+    ),
+  );
 }
 
 /**

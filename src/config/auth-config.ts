@@ -2,11 +2,17 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { shared } from '../../workflows/contract';
+import { Webhook } from 'standardwebhooks';
+import { EVENT_FIELDS, shared, type EventField } from '../../workflows/contract';
 
 /** The documented test client of sandbox mode (README examples use it); never accepted outside sandbox mode. */
 export const SANDBOX_CLIENT_ID = 'sandbox';
 export const SANDBOX_CLIENT_KEY = 'vf_test_sandbox';
+/**
+ * The Standard Webhooks secret of the sandbox test client's events (SANDBOX_EVENTS=true): public like its key, so
+ * README examples verify signatures with it; never accepted outside sandbox mode.
+ */
+export const SANDBOX_EVENTS_SECRET = 'whsec_' + Buffer.from('verifyflow-sandbox-events-secret').toString('base64');
 
 /** One API key: the SHA-256 of the secret a client sends as `Authorization: Bearer <secret>`. */
 export interface ApiKey {
@@ -14,9 +20,14 @@ export interface ApiKey {
   sha256: Buffer;
 }
 
-/** Server-side settings of one API client (CLIENTS_FILE): its SMS texts by name, limit overrides. */
+/** Server-side settings of one API client (CLIENTS_FILE): its SMS texts by name, limit overrides, events endpoint. */
 export interface ApiClientSettings {
   id: string;
+  /**
+   * Where its outbound events go: an http(s) URL, the Standard Webhooks secret (`whsec_<base64>`) they are signed with,
+   * and the fields it opted into (none by default: never the phone number or identity data otherwise).
+   */
+  events?: { url: string; secret: string; fields?: EventField[] };
   /** `messageTemplate` names this client may use: name → text with `@@password@@` (and `@@brand@@`). */
   templates?: Record<string, string>;
   /** Overrides of the abuse limits (`N/<duration>` or `off`, `prefixDropDigits`), by the names of CLIENTS_FILE. */
@@ -74,6 +85,18 @@ const clientsFileSchema = z.strictObject({
           .array(z.string().regex(/^[A-Z]{2}$/, 'must be ISO 3166 alpha-2 codes like US'))
           .min(1)
           .optional(),
+        events: z
+          .strictObject({
+            url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+            secret: z
+              .string()
+              .refine(isWebhookSecret, 'must be a Standard Webhooks secret: whsec_<base64 of 24-64 bytes>'),
+            fields: z
+              .array(z.enum(EVENT_FIELDS))
+              .refine((l) => new Set(l).size === l.length, 'must not list a field twice')
+              .optional(),
+          })
+          .optional(),
       }),
     )
     .min(1),
@@ -121,7 +144,21 @@ export function loadAuthConfig(env: Record<string, string | undefined>, ctx: { s
   if (env.CLIENTS_FILE) {
     for (const c of readClientsFile(env.CLIENTS_FILE)) {
       for (const key of c.keys ?? []) addKey(`CLIENTS_FILE ${c.id}`, c.id, key);
-      clients[c.id] = { id: c.id, templates: c.templates, limits: c.limits, allowedCountries: c.allowedCountries };
+      if (c.events && !ctx.sandbox && !isHttpsOrLoopback(c.events.url)) {
+        throw new Error(`CLIENTS_FILE ${c.id}: events.url must be https outside sandbox mode (or a loopback address)`);
+      }
+      if (c.events?.secret === SANDBOX_EVENTS_SECRET && !ctx.sandbox) {
+        throw new Error(
+          `CLIENTS_FILE ${c.id}: events.secret is the public sandbox secret; refused outside sandbox mode`,
+        );
+      }
+      clients[c.id] = {
+        id: c.id,
+        templates: c.templates,
+        limits: c.limits,
+        allowedCountries: c.allowedCountries,
+        events: c.events,
+      };
     }
   }
 
@@ -134,11 +171,7 @@ export function loadAuthConfig(env: Record<string, string | undefined>, ctx: { s
     if (!z.url({ protocol: /^https?$/ }).safeParse(env.AUTH_JWKS_URL).success) {
       throw new Error("AUTH_JWKS_URL must be an http(s) URL of the identity provider's JWKS");
     }
-    if (
-      !ctx.sandbox &&
-      !env.AUTH_JWKS_URL!.startsWith('https:') &&
-      !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(env.AUTH_JWKS_URL!)
-    ) {
+    if (!ctx.sandbox && !isHttpsOrLoopback(env.AUTH_JWKS_URL!)) {
       throw new Error(
         'AUTH_JWKS_URL must be https outside sandbox mode (keys fetched over plain http could be forged)',
       );
@@ -178,6 +211,23 @@ function readClientsFile(path: string): z.infer<typeof clientsFileSchema>['clien
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
   if (dup) throw new Error(`CLIENTS_FILE: client ${dup} is listed twice`);
   return parsed.data.clients;
+}
+
+function isHttpsOrLoopback(url: string): boolean {
+  return url.startsWith('https:') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(url);
+}
+
+function isWebhookSecret(secret: string): boolean {
+  const raw = secret.startsWith('whsec_') ? secret.slice(6) : '';
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) return false;
+  const bytes = Buffer.from(raw, 'base64').length;
+  if (bytes < 24 || bytes > 64) return false;
+  try {
+    new Webhook(secret);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function sha256(secret: string): Buffer {

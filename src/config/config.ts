@@ -5,7 +5,7 @@ import { loadClientConnectConfig, type ClientConnectConfig } from '@temporalio/e
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/contract';
 import { parseCodecKeys, type CodecKeys } from '../temporal/codec';
-import { loadAuthConfig, type AuthConfig } from './auth-config';
+import { loadAuthConfig, SANDBOX_CLIENT_ID, SANDBOX_EVENTS_SECRET, type AuthConfig } from './auth-config';
 import { loadLimitsConfig, parseCountries, parseLimit, type GuardConfig } from './limits-config';
 import { listOf, loadSmsConfig, smsProviderCredentials, type SmsConfig } from './sms-config';
 import { loadTelemetryConfig, type TelemetryConfig } from './telemetry-config';
@@ -146,6 +146,7 @@ const envSchema = z.object({
   VERIFYFLOW_SANDBOX: z
     .enum(['auto', 'true', 'false'], { error: 'VERIFYFLOW_SANDBOX must be auto, true or false' })
     .default('auto'),
+  SANDBOX_EVENTS: z.enum(['true', 'false'], { error: 'SANDBOX_EVENTS must be true or false' }).default('false'),
   ...vonageEnv,
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   WORKER_SHARE_WORKFLOW_LIBRARIES: z
@@ -248,6 +249,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   let limits: GuardConfig;
   try {
     auth = loadAuthConfig(env, { sandbox });
+    if (e.SANDBOX_EVENTS === 'true') {
+      if (!sandbox) throw new Error('SANDBOX_EVENTS=true is for sandbox mode only');
+      // The sandbox test client's events go to the sandbox receiver, signed with the documented test secret.
+      const client = (auth.clients[SANDBOX_CLIENT_ID] ??= { id: SANDBOX_CLIENT_ID });
+      client.events ??= { url: `${publicUrl}/sandbox/events`, secret: SANDBOX_EVENTS_SECRET };
+    }
     limits = loadLimitsConfig(env, { singleProcess: options.singleProcess === true, hashSecret });
     limits.perClient = clientLimits(auth);
   } catch (err) {

@@ -16,6 +16,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { StripeIdentityAdapter, type StripeIdentity } from '../../providers/stripe/identity';
 import { ApiSecurity } from '../auth/api-security';
+import { ClientSettings } from '../auth/client-settings';
 import { isClientId, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { toHttpError } from '../temporal/errors';
@@ -40,7 +41,9 @@ import { initialIdentity } from '../../workflows/identity/state';
 import { identityVerification } from '../../workflows/identity/workflow';
 
 /** Body of `POST /v1/verifications/identity`: the workflow input without what only the API sets. */
-export const identityStartSchema = identityRules(identityContract.schemas().fields.omit({ client: true }));
+export const identityStartSchema = identityRules(
+  identityContract.schemas().fields.omit({ client: true, events: true }),
+);
 
 /** How long `client-secret` waits for the workflow to have created its session (right after the start). */
 const SESSION_WAIT_MS = 10_000;
@@ -65,6 +68,7 @@ export class IdentityService {
     private readonly client: Client,
     private readonly config: AppConfig,
     private readonly security: ApiSecurity,
+    private readonly settings: ClientSettings,
   ) {
     this.stripe = config.stripe ? new StripeIdentityAdapter(config.stripe) : undefined;
   }
@@ -79,10 +83,11 @@ export class IdentityService {
       options.requireLiveCapture && 'live capture',
     ].filter(Boolean);
     const workflowId = identityContract.id(input.reference, caller);
+    const events = this.settings.eventsOption(caller);
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: identityVerification,
       workflowId,
-      input: { ...input, client: caller },
+      input: { ...input, client: caller, ...(events && { events }) },
       body: input,
       kind: identityContract.kind,
       client: caller,

@@ -1,6 +1,7 @@
 import { ConflictException, Injectable } from '@nestjs/common';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { ApiSecurity } from '../auth/api-security';
+import { ClientSettings } from '../auth/client-settings';
 import { isClientId, notFound, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { toHttpError } from '../temporal/errors';
@@ -16,7 +17,7 @@ import {
 import { initialOnboarding, onboarding } from '../../workflows/onboarding';
 
 /** Body of `POST /v1/onboardings`: the workflow input without what only the API sets. */
-export const onboardingStartSchema = onboardingContract.schemas().input.omit({ client: true });
+export const onboardingStartSchema = onboardingContract.schemas().input.omit({ client: true, events: true });
 
 /** REST convenience over the `onboarding` workflow, per API client: start (idempotent per reference), read, cancel. */
 @Injectable()
@@ -25,6 +26,7 @@ export class OnboardingService {
     private readonly client: Client,
     private readonly config: AppConfig,
     private readonly security: ApiSecurity,
+    private readonly settings: ClientSettings,
   ) {}
 
   /**
@@ -33,7 +35,8 @@ export class OnboardingService {
    */
   async start(caller: string, input: OnboardingInput): Promise<OnboardingState> {
     const workflowId = onboardingContract.id(input.reference, caller);
-    const withClient = { ...input, client: caller };
+    const events = this.settings.eventsOption(caller);
+    const withClient = { ...input, client: caller, ...(events && { events }) };
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: onboarding,
       workflowId,

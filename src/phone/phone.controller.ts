@@ -8,7 +8,9 @@ import { phoneContract, type PhoneVerificationInput } from '../../workflows/cont
 import { PhoneService } from './phone.service';
 
 /** The body of `POST /v1/verifications/phone`: the workflow input without what only the API sets. */
-export const phoneStartSchema = phoneContract.schemas().input.omit({ client: true, firstSendCounted: true });
+export const phoneStartSchema = phoneContract
+  .schemas()
+  .input.omit({ client: true, firstSendCounted: true, events: true });
 
 /**
  * REST convenience over `phoneVerification`: its start. The routes on `/v1/verifications/:id` (state, check,

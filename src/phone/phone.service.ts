@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { Client } from '@temporalio/client';
 import { ApiSecurity } from '../auth/api-security';
+import { ClientSettings } from '../auth/client-settings';
 import { AppConfig } from '../config/config';
 import { randomKey, startVerification } from '../temporal/start';
 import {
@@ -25,6 +26,7 @@ export class PhoneService {
     private readonly client: Client,
     private readonly config: AppConfig,
     private readonly security: ApiSecurity,
+    private readonly settings: ClientSettings,
   ) {}
 
   /**
@@ -38,7 +40,13 @@ export class PhoneService {
     }
     const defaults = phoneContract.defaults;
     const channels = (body.channels ?? defaults.channels).map((c) => c.channel).join(' → ');
-    const input: PhoneVerificationInput = { ...body, client: caller, firstSendCounted: true };
+    const events = this.settings.eventsOption(caller);
+    const input: PhoneVerificationInput = {
+      ...body,
+      client: caller,
+      firstSendCounted: true,
+      ...(events && { events }),
+    };
     const workflowId = phoneContract.id(body.reference ?? randomKey(), caller);
     const plan = planChannels(input);
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {

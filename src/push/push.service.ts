@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { TwilioPushAdapter, type TwilioPush } from '../../providers/twilio/push';
 import { ApiSecurity } from '../auth/api-security';
+import { ClientSettings } from '../auth/client-settings';
 import { notFound, ownedRun } from '../auth/ownership';
 import { AppConfig } from '../config/config';
 import { isUnavailable, toHttpError, updateFailureToHttp } from '../temporal/errors';
@@ -44,7 +45,7 @@ export const pushAccessTokenInputSchema = z.strictObject({
 export type PushAccessTokenInput = z.infer<typeof pushAccessTokenInputSchema>;
 
 /** Body of `POST /v1/verifications/push`: the workflow input without what only the API sets. */
-export const pushStartSchema = pushContract.schemas().input.omit({ client: true });
+export const pushStartSchema = pushContract.schemas().input.omit({ client: true, events: true });
 
 /** Body of `POST /v1/push/enrollments/:identity/factors/:factorSid/approve`. */
 export const approveFactorBodySchema = z.strictObject({
@@ -77,6 +78,7 @@ export class PushService {
     private readonly client: Client,
     private readonly config: AppConfig,
     private readonly security: ApiSecurity,
+    private readonly settings: ClientSettings,
   ) {
     this.twilio = config.twilio ? new TwilioPushAdapter(config.twilio) : undefined;
   }
@@ -120,7 +122,13 @@ export class PushService {
 
   /** Starts (or, repeated with the same reference and body, joins) a push verification and returns its state. */
   async startPush(caller: string, body: PushVerificationInput): Promise<PushVerificationState> {
-    const input: PushVerificationInput = { ...body, identity: entityOf(caller, body.identity), client: caller };
+    const events = this.settings.eventsOption(caller);
+    const input: PushVerificationInput = {
+      ...body,
+      identity: entityOf(caller, body.identity),
+      client: caller,
+      ...(events && { events }),
+    };
     const fallback = body.fallback ? ` → ${body.fallback.brand} phone fallback` : '';
     const workflowId = pushContract.id(body.reference ?? randomKey(), caller);
     return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {

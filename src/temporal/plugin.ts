@@ -3,6 +3,7 @@ import { SimplePlugin } from '@temporalio/plugin';
 import { Runtime, type BundleOptions, type ReplayWorkerOptions, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import type { AbuseGuard } from '../../activities/abuse-guard';
+import type { EventEndpoints } from '../../activities/events';
 import type { MessageTemplates } from '../../activities/message-templates';
 import { VonageVerifyAdapter, type VonageAdapterOptions } from '../../providers/vonage/verify';
 import { TwilioPushAdapter, type TwilioPushOptions } from '../../providers/twilio/push';
@@ -35,6 +36,11 @@ export interface VerificationPluginOptions {
   abuseGuard?: AbuseGuard;
   /** Named SMS texts of our own OTP (`messageTemplate`); without it only `default`. */
   templates?: MessageTemplates;
+  /**
+   * The events endpoint and Standard Webhooks secret of each API client that receives outbound events (by client id).
+   * Only runs whose input carries the `events` option send any.
+   */
+  events?: EventEndpoints;
   deps?: ActivityDeps;
   /**
    * Evaluate the pure libraries our workflows use (zod, libphonenumber-js: `workflows/shared-libraries.ts`) once per
@@ -128,5 +134,6 @@ function buildDeps(options: VerificationPluginOptions): ActivityDeps {
     vonageSms: options.vonageSms ? new VonageSmsAdapter(options.vonageSms) : undefined,
     guard: options.abuseGuard,
     templates: options.templates,
+    events: options.events,
   };
 }

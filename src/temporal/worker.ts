@@ -1,6 +1,6 @@
 import { NativeConnection, Worker, type WorkerPlugin } from '@temporalio/worker';
 import type { AbuseGuard } from '../../activities/abuse-guard';
-import { templatesOf } from '../auth/api-security';
+import { eventEndpointsOf, templatesOf } from '../auth/api-security';
 import type { AppConfig } from '../config/config';
 import { EncryptionCodec } from './codec';
 import { VerificationPlugin } from './plugin';
@@ -39,6 +39,7 @@ export async function createWorker(
         payloadCodec: new EncryptionCodec(config.codec.keys),
         abuseGuard: guard,
         templates: templatesOf(config),
+        events: eventEndpointsOf(config),
         shareWorkflowLibraries: config.worker.shareWorkflowLibraries,
         prices: config.telemetry.prices,
       }),

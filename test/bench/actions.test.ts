@@ -29,6 +29,33 @@ describe('countActions (billable actions from a history)', () => {
     expect(c).toMatchObject({ upserts: 4, patchUpserts: 1 });
   });
 
+  it('counts what outbound events add to an SMS verification (2 events): +2 in it, 5 in its delivery workflow', () => {
+    // The verification starts its eventDelivery child with the first event and signals it the second (other: 2).
+    expect(countActions(committed('phone-events'))).toEqual({
+      start: 1,
+      activityAttempts: 2,
+      timers: 1,
+      signals: 0,
+      updates: 1,
+      upserts: 3,
+      patchUpserts: 0,
+      other: 2,
+      total: 10,
+    });
+    // The delivery: its start, one deliverEvent per event, the signal of the second, the redelivery window's timer.
+    expect(countActions(committed('event-delivery'))).toEqual({
+      start: 1,
+      activityAttempts: 2,
+      timers: 1,
+      signals: 1,
+      updates: 0,
+      upserts: 0,
+      patchUpserts: 0,
+      other: 0,
+      total: 5,
+    });
+  });
+
   it('counts signals of a history with provider callbacks', () => {
     const c = countActions(committed('phone-silent-auth-fallback'));
     expect(c.signals).toBe(4);

@@ -84,5 +84,6 @@ test('every message of every kind names its schemas, and the wire names are the 
     smsDelivery: ['update awaitAcceptance', 'signal providerEvent', 'query getState'],
     rateLimit: ['update acquire'],
     onboarding: ['update cancel', 'query getState'],
+    eventDelivery: ['signal event', 'update redeliver', 'query getState'],
   });
 });

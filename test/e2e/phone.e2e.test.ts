@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { HttpException } from '@nestjs/common';
 import { sign } from 'jsonwebtoken';
+import { ClientSettings } from '../../src/auth/client-settings';
 import { ApiSecurity, templatesOf } from '../../src/auth/api-security';
 import { PhoneService } from '../../src/phone/phone.service';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
@@ -458,6 +459,7 @@ test('a start whose first state cannot be read in time answers 202 with the id, 
     stack.client,
     { ...stack.config, taskQueue: `no-worker-${randomUUID()}` },
     new ApiSecurity(stack.guard, templatesOf(stack.config), stack.config.hashSecret),
+    new ClientSettings(stack.config.auth.clients),
   );
   const reference = randomUUID().slice(0, 30);
   const answer = await service

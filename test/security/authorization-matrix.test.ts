@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import type { PhoneVerificationState, PushEnrollmentState } from '../../workflows/contract';
+import type { EventDeliveryState, PhoneVerificationState, PushEnrollmentState } from '../../workflows/contract';
+import { SANDBOX_EVENTS_SECRET } from '../../src/config/auth-config';
 import { PushDevice } from '../support/push-device';
+import { freePort } from '../support/ports';
 import { eventually, startStack, type Stack } from '../support/stack';
 
 /**
@@ -25,11 +28,26 @@ const CALLERS = [
 
 let stack: Stack;
 beforeAll(async () => {
-  // Two clients, and the codec server with its token, as outside sandbox (on loopback in sandbox it needs none).
-  stack = await startStack({
-    API_KEYS: 'own:vf_test_own_client,other:vf_test_other_client',
-    CODEC_SERVER_TOKEN: 'a-codec-server-token-of-this-test-only',
-  });
+  // Two clients, and the codec server with its token, as outside sandbox (on loopback in sandbox it needs none). The
+  // owning client has an events endpoint (the sandbox receiver), so its verifications have events.
+  const port = await freePort();
+  const clientsFile = join(mkdtempSync(join(tmpdir(), 'matrix-')), 'clients.json');
+  writeFileSync(
+    clientsFile,
+    JSON.stringify({
+      clients: [
+        { id: 'own', events: { url: `http://127.0.0.1:${port}/sandbox/events`, secret: SANDBOX_EVENTS_SECRET } },
+      ],
+    }),
+  );
+  stack = await startStack(
+    {
+      API_KEYS: 'own:vf_test_own_client,other:vf_test_other_client',
+      CLIENTS_FILE: clientsFile,
+      CODEC_SERVER_TOKEN: 'a-codec-server-token-of-this-test-only',
+    },
+    port,
+  );
 });
 afterAll(async () => {
   await stack?.stop();
@@ -177,6 +195,14 @@ const RECIPES: Record<string, Recipe> = {
       identity: { type: 'document' },
     });
     return { path: `/v1/onboardings/${res.body.id}/cancel`, body: {} };
+  },
+  'GET /v1/events': async () => ({ path: `/v1/events?verificationId=${await phone()}` }),
+  'POST /v1/events/:id/redeliver': async () => {
+    const id = await phone();
+    const eventId = await eventually(
+      async () => ((await own.get(`/v1/events?verificationId=${id}`)).body as EventDeliveryState).events?.[0]?.id,
+    );
+    return { path: `/v1/events/${encodeURIComponent(eventId)}/redeliver` };
   },
   // Not API client routes: each authenticates its caller its own way; API client credentials change nothing.
   'POST /sms-gateway': async () => ({

@@ -66,6 +66,14 @@ export enum FailureType {
   DestinationNotAllowed = 'DestinationNotAllowed',
   /** `approveFactor` refused: the factor does not wait for approval, or the approving verification does not qualify. */
   ApprovalRefused = 'ApprovalRefused',
+  /** The events endpoint answered 410 Gone: no more events are sent to it until a redelivery is asked for. */
+  EndpointGone = 'EndpointGone',
+  /** The events endpoint refused an event with a 4xx (other than 408, 410, 429) on every try: it is parked. */
+  EventRejected = 'EventRejected',
+  /** The worker has no events endpoint for the event's API client. */
+  EventsNotConfigured = 'EventsNotConfigured',
+  /** `redeliver` of an event the delivery workflow does not have. */
+  EventNotFound = 'EventNotFound',
 }
 
 export const CHANNELS = ['silent_auth', 'sms', 'voice', 'whatsapp', 'email'] as const;

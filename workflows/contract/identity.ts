@@ -14,6 +14,7 @@ import {
   type IdentityProviderEvent,
 } from './common';
 import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
+import { eventDeliveryContract } from './events';
 import { identityRedactionContract, type IdentityRedactionInfo, type RedactInput } from './identity-redaction';
 
 /** The identity document types Stripe Identity accepts in `options.document.allowed_types`. */
@@ -146,6 +147,8 @@ const schemas = lazy(() => {
       .optional(),
     /** The API client that started it (set by the REST API, never by its callers). */
     client: shared.clientId().optional(),
+    /** Outbound events of this verification (set by the REST API when the client has an events endpoint). */
+    events: eventDeliveryContract.schemas().option.optional(),
   });
 
   /** What `getState` returns for an identity verification: never verified outputs, names or client secrets. */

@@ -8,6 +8,7 @@
  * Deterministic and Node-free (workflow code imports it). Importing it builds no schema: each kind's `schemas()`
  * builds that kind's on its first call.
  */
+import { eventDeliveryContract } from './events';
 import { identityContract } from './identity';
 import { identityRedactionContract } from './identity-redaction';
 import { onboardingContract } from './onboarding';
@@ -28,6 +29,7 @@ export * from './identity-redaction';
 export * from './sms-delivery';
 export * from './rate-limit';
 export * from './onboarding';
+export * from './events';
 
 /** Every workflow kind of the contract, in the order docs/CONTRACT.md presents them. */
 export const WORKFLOW_CONTRACTS: readonly WorkflowContract[] = [
@@ -39,6 +41,7 @@ export const WORKFLOW_CONTRACTS: readonly WorkflowContract[] = [
   smsDeliveryContract,
   rateLimitContract,
   onboardingContract,
+  eventDeliveryContract,
 ];
 
 /** The kinds served under `/v1/verifications/:id` (GET, cancel, and phone's check, next-channel and resend). */

@@ -12,6 +12,7 @@ import {
   type CancelInput,
 } from './common';
 import { lazy, query, update, type WorkflowContract } from './descriptor';
+import { eventDeliveryContract } from './events';
 import { identityContract } from './identity';
 import { phoneContract } from './phone';
 
@@ -26,9 +27,9 @@ const schemas = lazy(() => {
     /** The platform's user id (not PII): every step's workflow ID derives from it. */
     reference: shared.reference(),
     /** phoneVerification input, without `reference` (and what only the API sets). */
-    phone: phone.input.omit({ reference: true, client: true, firstSendCounted: true }),
+    phone: phone.input.omit({ reference: true, client: true, firstSendCounted: true, events: true }),
     /** identityVerification input, without `reference` (and `client`). */
-    identity: identity.fields.omit({ reference: true, client: true }),
+    identity: identity.fields.omit({ reference: true, client: true, events: true }),
     /** When given, onboarding also waits for this push identity to have a verified Twilio factor. */
     push: z
       .strictObject({
@@ -44,6 +45,8 @@ const schemas = lazy(() => {
       .optional(),
     /** The API client that started it (set by the REST API, never by its callers); every step inherits it. */
     client: shared.clientId().optional(),
+    /** Outbound `onboarding.*` events (set by the REST API when the client has an events endpoint). */
+    events: eventDeliveryContract.schemas().option.optional(),
   });
 
   const step = z.object({

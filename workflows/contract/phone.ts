@@ -19,6 +19,7 @@ import {
   type ProviderEvent,
 } from './common';
 import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
+import { eventDeliveryContract } from './events';
 
 const schemas = lazy(() => {
   const channelSpec = z
@@ -86,6 +87,8 @@ const schemas = lazy(() => {
      * provider request is then not counted again. Temporal callers leave it unset (the worker counts every send).
      */
     firstSendCounted: z.boolean().optional(),
+    /** Outbound events of this verification (set by the REST API when the client has an events endpoint). */
+    events: eventDeliveryContract.schemas().option.optional(),
   });
 
   /** A channel as the state shows it: never the destination number. */

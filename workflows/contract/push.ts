@@ -15,6 +15,7 @@ import {
   type PushProviderEvent,
 } from './common';
 import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
+import { eventDeliveryContract } from './events';
 import { phoneContract } from './phone';
 
 const schemas = lazy(() => {
@@ -40,7 +41,7 @@ const schemas = lazy(() => {
     resendAfterSeconds: z.number().int().min(1).max(3600).optional(),
     pollIntervalSeconds: z.number().int().min(1).max(600).optional(),
     /** Runs as a child `phoneVerification` when the challenge expires or the identity has no verified factor. */
-    fallback: phoneContract.schemas().input.optional(),
+    fallback: phoneContract.schemas().input.omit({ events: true }).optional(),
     /** Also fall back when the user denies the challenge (default false: a denial is final). */
     fallbackOnDeny: z.boolean().optional(),
     reference: shared
@@ -49,6 +50,8 @@ const schemas = lazy(() => {
       .optional(),
     /** The API client that started it (set by the REST API, never by its callers); the fallback inherits it. */
     client: shared.clientId().optional(),
+    /** Outbound events of this verification (set by the REST API when the client has an events endpoint). */
+    events: eventDeliveryContract.schemas().option.optional(),
   });
 
   /** What the push `getState` query returns: never the identity, the message or the phone number. ISO timestamps. */

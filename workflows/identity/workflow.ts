@@ -25,6 +25,7 @@ import {
   setCancelHandler,
   type ProviderInbox,
 } from '../common';
+import { verificationEvents } from '../events';
 import type { createIdentityActivities } from '../../activities/identity';
 import type { StripeSessionSnapshot } from '../../providers/stripe/identity';
 import {
@@ -94,13 +95,24 @@ const now = (): string => new Date().toISOString();
  * outlives this workflow. Verified outputs appear in the result only.
  */
 export async function identityVerification(rawInput: IdentityVerificationInput): Promise<IdentityVerificationResult> {
-  const run = new IdentityRun(parseInput(identityContract.schemas().input, rawInput, 'identityVerification'));
+  const input = parseInput(identityContract.schemas().input, rawInput, 'identityVerification');
+  const run = new IdentityRun(input);
+  // Outbound events of each status change, when the client has an events endpoint (never blocks this run); verified
+  // outputs only to a client that opted into them.
+  const events = verificationEvents(
+    'verification',
+    'identity',
+    input,
+    () => run.model.state,
+    () => ({ verifiedOutputs: run.model.verifiedOutputs }),
+  );
   run.listen();
   // 1. The one session of this verification.
   await run.createSession();
   // 2. Events drive it until it ends; 3. nothing usable is left behind at Stripe.
   await run.drive();
   run.meter.ended(run.model.state.status, run.model.state.reason, run.target);
+  await CancellationScope.nonCancellable(() => events.end());
   return identityResult(run.model);
 }
 

@@ -46,6 +46,7 @@ import {
 import { PhoneMeter } from '../metrics';
 
 const { cancel, checkCode, getState, nextChannel, providerEvent, resend, started } = phoneContract.messages;
+import { verificationEvents } from '../events';
 import { attributesOf, describe, snapshot } from './details';
 import { Sends, type SendOrder } from './sends';
 import {
@@ -88,6 +89,14 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
   const input = parseInput(phoneContract.schemas().input, rawInput, 'phoneVerification');
   const s = initialState(input, workflowInfo().workflowId, Date.now());
   const meter = new PhoneMeter(s);
+  // Outbound events of each status change, when the client has an events endpoint (never blocks this run).
+  const events = verificationEvents(
+    'verification',
+    'phone',
+    input,
+    () => s.view,
+    () => ({ to: input.to }),
+  );
   // Provider callbacks: malformed ones and repeats dropped, those of requests we left dropped as stale, and those that
   // overtake the activity result naming their request held until that request is ours.
   const inbox = createInbox<ProviderEvent>({
@@ -155,6 +164,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     if (d.fewerActions) publishChanged(attributesOf(s, true));
     else publish(d);
     await condition(allHandlersFinished);
+    await events.end();
   });
   meter.ended();
   return s.view;

@@ -20,6 +20,7 @@ import {
   publishChanged,
   setCancelHandler,
 } from '../common';
+import { verificationEvents } from '../events';
 import type { createPushActivities } from '../../activities/push';
 import {
   FailureType,
@@ -80,7 +81,10 @@ const PUSH = { provider: 'twilio', channel: 'push' };
  * child workflow and its result becomes ours.
  */
 export async function pushVerification(rawInput: PushVerificationInput): Promise<PushVerificationResult> {
-  const run = new PushRun(parseInput(pushContract.schemas().input, rawInput, 'pushVerification'));
+  const input = parseInput(pushContract.schemas().input, rawInput, 'pushVerification');
+  const run = new PushRun(input);
+  // Outbound events of each status change, when the client has an events endpoint (never blocks this run).
+  const events = verificationEvents('verification', 'push', input, () => run.model.state);
   run.listen();
   run.publish();
   // 1. The factor; 2. the one challenge of this verification; 3. its answer.
@@ -93,6 +97,7 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
   run.publish();
   await condition(allHandlersFinished);
   run.meter.ended(run.model.state.status, run.model.state.reason, PUSH);
+  await events.end();
   return run.model.state;
 }
 
