@@ -253,7 +253,8 @@ export class System {
       });
       return;
     }
-    this.temporalPort = await freePort();
+    // A restart (chaos: temporal-restart) comes back on the same port: the API and workers keep their address.
+    if (!this.temporalPort) this.temporalPort = await freePort();
     this.server = await startDevServer({
       cli: process.env.TEMPORAL_CLI,
       pathEnv: process.env.PATH,
