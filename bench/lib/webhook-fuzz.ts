@@ -126,12 +126,10 @@ export async function fuzzVonageWebhook(sys: System, replays: number): Promise<P
     }),
   });
   const { id } = (await start.json()) as { id: string };
-  // The provider request id, from the VerificationProviderRef search attribute (`vonage:<request_id>`).
+  // The provider request id, from the emulator (the run publishes its provider ref only when callbacks need it).
   let requestId: string | undefined;
   for (let i = 0; i < 300 && !requestId; i++) {
-    const d = await sys.client.workflow.getHandle(id).describe();
-    const refs = d.typedSearchAttributes.get(SA_PROVIDER_REF) ?? [];
-    requestId = refs.find((r) => r.startsWith('vonage:'))?.slice('vonage:'.length);
+    requestId = sys.provider.emulator.requests.list().find((r) => r.clientRef === id)?.requestId;
     if (!requestId) await sleep(100);
   }
   if (!requestId) throw new Error('fuzz target verification never reached the provider');
