@@ -5,18 +5,7 @@ import { createApi } from '../src/app';
 import { createAbuseGuard } from '../src/auth/abuse-guard';
 import { connectClient } from '../src/temporal/client';
 import { runMain } from '../src/run-main';
-
-/** Temporal calls the API made, by kind: queries are billable actions that never show in a history. */
-export interface ClientCalls {
-  start: number;
-  signal: number;
-  query: number;
-  update: number;
-  signalWithStart: number;
-  updateWithStart: number;
-  /** Queries by workflow ID: a scenario is charged only for the queries to its own runs (not, e.g., an enrollment's). */
-  queriesByWorkflow: Record<string, number>;
-}
+import { noClientCalls } from './lib/client-calls';
 
 /**
  * The API process exactly as `dist/src/main.js` builds it (same config, client, `createApi`), plus a client
@@ -26,15 +15,7 @@ export interface ClientCalls {
 runMain(async () => {
   const config = loadConfig();
   const client = await connectClient(config);
-  const calls: ClientCalls = {
-    start: 0,
-    signal: 0,
-    query: 0,
-    update: 0,
-    signalWithStart: 0,
-    updateWithStart: 0,
-    queriesByWorkflow: {},
-  };
+  let calls = noClientCalls();
   const counter: WorkflowClientInterceptor = {
     async startWithDetails(input, next) {
       calls.start++;
@@ -74,10 +55,7 @@ runMain(async () => {
   process.on('message', (message) => {
     if (message === 'calls') process.send?.({ ...calls });
     if (message === 'reset') {
-      for (const key of Object.keys(calls) as (keyof ClientCalls)[]) {
-        if (key !== 'queriesByWorkflow') calls[key] = 0;
-      }
-      calls.queriesByWorkflow = {};
+      calls = noClientCalls();
       process.send?.('ok');
     }
   });

@@ -6,7 +6,7 @@ import { startRedisServer, type RedisServer } from '../../src/common/redis-serve
 import { codecDataConverter, parseCodecKeys } from '../../src/temporal/codec';
 import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
 import type { VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
-import type { ClientCalls } from '../api-child';
+import { addClientCalls, noClientCalls, type ClientCalls } from './client-calls';
 import { cpuMs, findPidByArgs, familyCpuMs, httpOk, spawnNode, type Child } from './children';
 import { startPostgres, type Postgres } from './postgres';
 import { startProviderSandbox, type ProviderSandbox } from './provider';
@@ -330,25 +330,12 @@ export class System {
 
   /** Temporal calls made by the API replicas since the last reset (counted by their client interceptors), summed. */
   async apiCalls(reset = false): Promise<ClientCalls> {
-    const sum: ClientCalls = {
-      start: 0,
-      signal: 0,
-      query: 0,
-      update: 0,
-      signalWithStart: 0,
-      updateWithStart: 0,
-      queriesByWorkflow: {},
-    };
+    const sum = noClientCalls();
     for (const api of this.apis) {
       if (!api) continue;
       const calls = await api.ask<ClientCalls>('calls');
       if (reset) await api.ask('reset');
-      for (const key of Object.keys(sum) as (keyof ClientCalls)[]) {
-        if (key !== 'queriesByWorkflow') sum[key] += calls[key];
-      }
-      for (const [id, n] of Object.entries(calls.queriesByWorkflow)) {
-        sum.queriesByWorkflow[id] = (sum.queriesByWorkflow[id] ?? 0) + n;
-      }
+      addClientCalls(sum, calls);
     }
     return sum;
   }
