@@ -68,11 +68,8 @@ function shown(file: string): string {
  */
 runMain(async (lifecycle) => {
   // One process: the abuse guard may count in memory, and the API and the worker must share that one guard.
-  let config = loadConfig(process.env, { singleProcess: true });
   // In the sandbox, the test client's events go to the sandbox receiver unless SANDBOX_EVENTS says otherwise.
-  if (config.sandbox && process.env.SANDBOX_EVENTS === undefined) {
-    config = loadConfig({ ...process.env, SANDBOX_EVENTS: 'true' }, { singleProcess: true });
-  }
+  const config = loadConfig(process.env, { singleProcess: true, sandboxEventsByDefault: true });
   await assertPortsFree(
     ports(config),
     'npm run dev starts its own Temporal server and API, and never attaches to running ones.',

@@ -146,7 +146,7 @@ const envSchema = z.object({
   VERIFYFLOW_SANDBOX: z
     .enum(['auto', 'true', 'false'], { error: 'VERIFYFLOW_SANDBOX must be auto, true or false' })
     .default('auto'),
-  SANDBOX_EVENTS: z.enum(['true', 'false'], { error: 'SANDBOX_EVENTS must be true or false' }).default('false'),
+  SANDBOX_EVENTS: z.enum(['true', 'false'], { error: 'SANDBOX_EVENTS must be true or false' }).optional(),
   ...vonageEnv,
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   WORKER_SHARE_WORKFLOW_LIBRARIES: z
@@ -165,9 +165,14 @@ const envSchema = z.object({
   VERIFYFLOW_HASH_SECRET: z.string().min(32, 'VERIFYFLOW_HASH_SECRET must be at least 32 characters').optional(),
 });
 
-/** How the process runs: `singleProcess` (npm run dev, the tests) lets the abuse guard keep its counts in memory. */
+/**
+ * How the process runs: `singleProcess` (npm run dev, the tests) lets the abuse guard keep its counts in memory;
+ * `sandboxEventsByDefault` (npm run dev) sends the sandbox client's events to the sandbox receiver unless
+ * SANDBOX_EVENTS says otherwise.
+ */
 export interface LoadOptions {
   singleProcess?: boolean;
+  sandboxEventsByDefault?: boolean;
 }
 
 /**
@@ -249,7 +254,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   let limits: GuardConfig;
   try {
     auth = loadAuthConfig(env, { sandbox });
-    if (e.SANDBOX_EVENTS === 'true') {
+    const sandboxEvents = e.SANDBOX_EVENTS
+      ? e.SANDBOX_EVENTS === 'true'
+      : sandbox && options.sandboxEventsByDefault === true;
+    if (sandboxEvents) {
       if (!sandbox) throw new Error('SANDBOX_EVENTS=true is for sandbox mode only');
       // The sandbox test client's events go to the sandbox receiver, signed with the documented test secret.
       const client = (auth.clients[SANDBOX_CLIENT_ID] ??= { id: SANDBOX_CLIENT_ID });

@@ -15,6 +15,22 @@ const clientsFile = (events: unknown): string => {
   writeFileSync(file, JSON.stringify({ clients: [{ id: 'acme', keys: [KEY], events }] }));
   return file;
 };
+/** A configuration with real provider credentials (no sandbox). */
+const real = {
+  PORT: '3999',
+  DATA_DIR: join(tmpdir(), 'verifyflow-test-data'),
+  TEMPORAL_ADDRESS: '127.0.0.1:7233',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  API_KEYS: `test:${KEY}`,
+  PAYLOAD_CODEC_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+  VONAGE_APPLICATION_ID: '00000000-0000-4000-8000-000000000001',
+  VONAGE_PRIVATE_KEY: generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  }).privateKey,
+  VONAGE_SIGNATURE_SECRET: 'a-real-signature-secret',
+};
 const load = (events: unknown, sandbox = false) => loadAuthConfig({ CLIENTS_FILE: clientsFile(events) }, { sandbox });
 
 test('an events endpoint: https URL and a Standard Webhooks secret; the runs get the events option', () => {
@@ -50,21 +66,24 @@ test('SANDBOX_EVENTS points the sandbox client at the sandbox receiver, in sandb
   });
   expect(testConfig(3999).auth.clients.sandbox.events).toBeUndefined();
   // With real providers configured it is refused.
-  const real = {
+  expect(loadConfig(real).auth.clients.sandbox).toBeUndefined();
+  expect(() => loadConfig({ ...real, SANDBOX_EVENTS: 'true' })).toThrow(/SANDBOX_EVENTS=true is for sandbox mode only/);
+});
+
+test('npm run dev sends the sandbox client events by default (sandboxEventsByDefault); SANDBOX_EVENTS=false turns it off', () => {
+  const sandbox = {
     PORT: '3999',
     DATA_DIR: join(tmpdir(), 'verifyflow-test-data'),
     TEMPORAL_ADDRESS: '127.0.0.1:7233',
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    API_KEYS: `test:${KEY}`,
-    PAYLOAD_CODEC_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-    VONAGE_APPLICATION_ID: '00000000-0000-4000-8000-000000000001',
-    VONAGE_PRIVATE_KEY: generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-    }).privateKey,
-    VONAGE_SIGNATURE_SECRET: 'a-real-signature-secret',
+    VERIFYFLOW_SANDBOX: 'true',
   };
-  expect(loadConfig(real).auth.clients.sandbox).toBeUndefined();
-  expect(() => loadConfig({ ...real, SANDBOX_EVENTS: 'true' })).toThrow(/SANDBOX_EVENTS=true is for sandbox mode only/);
+  const dev = { singleProcess: true, sandboxEventsByDefault: true };
+  expect(loadConfig(sandbox, dev).auth.clients.sandbox.events).toEqual({
+    url: 'http://127.0.0.1:3999/sandbox/events',
+    secret: SANDBOX_EVENTS_SECRET,
+  });
+  expect(loadConfig({ ...sandbox, SANDBOX_EVENTS: 'false' }, dev).auth.clients.sandbox.events).toBeUndefined();
+  expect(loadConfig(sandbox, { singleProcess: true }).auth.clients.sandbox.events).toBeUndefined();
+  // Outside the sandbox the default does nothing (and nothing is refused).
+  expect(loadConfig(real, dev).auth.clients.sandbox).toBeUndefined();
 });
