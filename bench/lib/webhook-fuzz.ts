@@ -126,10 +126,13 @@ export async function fuzzVonageWebhook(sys: System, replays: number): Promise<P
     }),
   });
   const { id } = (await start.json()) as { id: string };
-  // The provider request id, from the emulator (the run publishes its provider ref only when callbacks need it).
+  // The provider request id, from the silent auth check URL (Vonage's `/v2/verify/<request_id>/silent-auth/…`) the
+  // state shows once the request exists (the run publishes its provider ref only where callbacks need it).
   let requestId: string | undefined;
   for (let i = 0; i < 300 && !requestId; i++) {
-    requestId = sys.provider.emulator.requests.list().find((r) => r.clientRef === id)?.requestId;
+    const state = await fetch(`${sys.apiUrl}/v1/verifications/${id}`, { headers: sys.authHeader });
+    const { checkUrl } = (await state.json()) as { checkUrl?: string };
+    requestId = /\/v2\/verify\/([^/]+)\/silent-auth\//.exec(checkUrl ?? '')?.[1];
     if (!requestId) await sleep(100);
   }
   if (!requestId) throw new Error('fuzz target verification never reached the provider');
