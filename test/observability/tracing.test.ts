@@ -8,7 +8,7 @@ import { loadTelemetryConfig } from '../../src/config/telemetry-config';
 import { safePath } from '../../src/telemetry/http-client';
 import { startTracing, tracingFromConfig, type Tracing } from '../../src/telemetry/tracing';
 import { randomUUID } from 'node:crypto';
-import type { PhoneVerificationState, PushVerificationState } from '../../workflows/contract';
+import type { PhoneVerificationState, PushEnrollmentState, PushVerificationState } from '../../workflows/contract';
 import { PushDevice } from '../support/push-device';
 import { eventually, startStack, TEST_CODEC_KEYS, type Stack } from '../support/stack';
 
@@ -195,6 +195,11 @@ test('no span holds a phone number, a code, an API key, a bearer token or a clie
   // A push approved on an enrolled device: its access token and signed answers, and the fallback's number.
   const device = new PushDevice(stack.baseUrl, `user-${randomUUID()}`);
   await device.enroll();
+  // The factor's webhooks reach the enrollment workflow asynchronously: a push started before would fall back at once.
+  await eventually(async () => {
+    const r = await stack.http().get(`/v1/push/enrollments/${device.identity}`);
+    return r.status === 200 && (r.body as PushEnrollmentState).verified;
+  });
   const push = await stack
     .http()
     .post('/v1/verifications/push')
