@@ -58,6 +58,11 @@ export enum FailureType {
   ProviderLimitReached = 'ProviderLimitReached',
   /** The provider does not know the resource (Twilio 404 / 20404: unknown factor, challenge or entity). */
   ProviderNotFound = 'ProviderNotFound',
+  /**
+   * The provider refuses to deliver to this destination on this channel (Twilio 60410 Fraud Guard, 60605 geo
+   * permissions): the channel will not deliver, so the run moves on at once with reason `blocked`.
+   */
+  ChannelBlocked = 'ChannelBlocked',
   /** `resend` on a channel that has no code of ours to resend, or with no resends left. */
   ResendNotAvailable = 'ResendNotAvailable',
   /** The abuse guard refused a send or a check (details: `[{scope, retryAfterSeconds}]`): nothing was sent or checked. */
