@@ -7,6 +7,7 @@ import type { EventEndpoints } from '../../activities/events';
 import type { MessageTemplates } from '../../activities/message-templates';
 import { VonageVerifyAdapter, type VonageAdapterOptions } from '../../providers/vonage/verify';
 import { TwilioPushAdapter, type TwilioPushOptions } from '../../providers/twilio/push';
+import { TwilioVerifyAdapter } from '../../providers/twilio/verify';
 import { StripeIdentityAdapter, type StripeIdentityAdapterOptions } from '../../providers/stripe/identity';
 import { HttpSmsGateways, type SmsGatewayConfig } from '../../providers/sms-gateway/http-gateways';
 import { VonageSmsAdapter, type VonageSmsOptions } from '../../providers/vonage/sms';
@@ -126,6 +127,7 @@ function buildDeps(options: VerificationPluginOptions): ActivityDeps {
   return {
     vonage: options.vonage ? new VonageVerifyAdapter(options.vonage) : undefined,
     twilio: options.twilio ? new TwilioPushAdapter(options.twilio) : undefined,
+    twilioVerify: options.twilio ? new TwilioVerifyAdapter(options.twilio) : undefined,
     stripe: options.stripe ? new StripeIdentityAdapter(options.stripe) : undefined,
     smsGateways: options.smsGateways?.gateways.length
       ? new HttpSmsGateways(options.smsGateways.gateways, { timeoutMs: options.smsGateways.timeoutMs })

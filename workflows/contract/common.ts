@@ -86,8 +86,11 @@ export type Channel = (typeof CHANNELS)[number];
 /** Every provider verifyflow talks to (the `provider` half of VerificationProviderRef). */
 export const PROVIDERS = ['vonage', 'sms_gateway', 'stripe', 'twilio'] as const;
 export type Provider = (typeof PROVIDERS)[number];
-/** Providers that can serve a phone channel (`sms_gateway`: our own OTP sent through an HTTP SMS gateway). */
-export const PHONE_PROVIDERS = ['vonage', 'sms_gateway'] as const;
+/**
+ * Providers that can serve a phone channel (`sms_gateway`: our own OTP sent through an HTTP SMS gateway; `twilio`:
+ * Twilio Verify, one verification per channel).
+ */
+export const PHONE_PROVIDERS = ['vonage', 'sms_gateway', 'twilio'] as const;
 export type PhoneProvider = (typeof PHONE_PROVIDERS)[number];
 
 /** Search attributes (register them on a cluster with `npm run temporal:register-search-attributes`). */
