@@ -112,8 +112,9 @@ export const createPhoneActivities = (deps: {
      * pending verification for the same destination, which sends the same code again (Twilio's own semantics).
      */
     async twilioStartVerification(params: TwilioVerifyStartParams, guard?: GuardParams) {
+      const adapter = twilio(); // a worker without Twilio counts nothing
       await countSend(deps.guard, guard);
-      const started = await twilio().startVerification(params);
+      const started = await adapter.startVerification(params);
       log.info('twilio verification created', { verificationSid: started.sid, channel: params.channel });
       return started;
     },

@@ -7,7 +7,7 @@ import type { EventEndpoints } from '../../activities/events';
 import type { MessageTemplates } from '../../activities/message-templates';
 import { VonageVerifyAdapter, type VonageAdapterOptions } from '../../providers/vonage/verify';
 import { TwilioPushAdapter, type TwilioPushOptions } from '../../providers/twilio/push';
-import { TwilioVerifyAdapter } from '../../providers/twilio/verify';
+import { TwilioVerifyAdapter, type TwilioVerifyOptions } from '../../providers/twilio/verify';
 import { StripeIdentityAdapter, type StripeIdentityAdapterOptions } from '../../providers/stripe/identity';
 import { HttpSmsGateways, type SmsGatewayConfig } from '../../providers/sms-gateway/http-gateways';
 import { VonageSmsAdapter, type VonageSmsOptions } from '../../providers/vonage/sms';
@@ -21,7 +21,8 @@ export interface VerificationPluginOptions {
   /** Provider credentials; or `deps` to inject ready-made adapters (tests, custom transports). */
   vonage?: VonageAdapterOptions;
   /** Twilio Verify Push (push verification). */
-  twilio?: TwilioPushOptions;
+  /** Twilio Verify: Push, and the Verifications of `twilio` phone channels (same account and service). */
+  twilio?: TwilioPushOptions & Pick<TwilioVerifyOptions, 'customFriendlyName'>;
   /** Stripe Identity (identity verification): secret key and an optional API base override. */
   stripe?: StripeIdentityAdapterOptions;
   /** HTTP SMS gateways (provider `sms_gateway`), the default one first, and their default per-call timeout. */
