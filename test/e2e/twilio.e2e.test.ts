@@ -4,7 +4,8 @@ import { eventually, startStack, type Stack } from '../support/stack';
 /**
  * Twilio Verify as a phone provider over HTTP with the sandbox: the API, a worker and the Twilio Verify emulator
  * reached by the real `twilio` SDK. Twilio SMS alone, Vonage → Twilio fallback in one run (a Vonage SMS that is never
- * delivered), Twilio silent auth completed by opening its check URL, and a Fraud Guard block moving on at once.
+ * delivered), Vonage silent auth → Twilio SMS → Vonage voice, Twilio down → Vonage, Twilio silent auth completed by
+ * opening its check URL, and a Fraud Guard block moving on at once.
  */
 let stack: Stack;
 beforeAll(async () => {
@@ -81,6 +82,55 @@ test('Vonage → Twilio in one run: the Vonage SMS is never delivered, its chann
   });
   expect(await check(started.id, sms.code)).toMatchObject({ status: 'completed' });
   expect(await stateOf(started.id)).toMatchObject({ status: 'completed', channel: 'sms', channelIndex: 1 });
+});
+
+test('Vonage silent auth → Twilio SMS → Vonage voice in one run (+15005550001: no silent auth on its network)', async () => {
+  const to = '+15005550001';
+  const started = await startPhone({
+    to,
+    channels: [
+      { channel: 'silent_auth', provider: 'vonage' },
+      { channel: 'sms', provider: 'twilio', timeoutSeconds: 2 },
+      { channel: 'voice', provider: 'vonage' },
+    ],
+  });
+  await waitFor(started.id, (s) => s.channelIndex === 1 && s.channels[1].status === 'active');
+  expect(await outbox(to, 'twilio')).toEqual([expect.objectContaining({ channel: 'sms' })]);
+  const onVoice = await waitFor(started.id, (s) => s.channelIndex === 2 && s.channels[2].status === 'active');
+  expect(onVoice.channels.map((c) => [c.provider, c.status])).toEqual([
+    ['vonage', 'failed'],
+    ['twilio', 'failed'],
+    ['vonage', 'active'],
+  ]);
+  // The Twilio verification the run left was cancelled there.
+  expect(await twilioVerifications(to)).toEqual([expect.objectContaining({ status: 'canceled' })]);
+  const [call] = await eventually(async () => {
+    const sent = (await outbox(to, 'vonage')).filter((e) => e.channel === 'voice');
+    return sent.length > 0 && sent;
+  });
+  expect(await check(started.id, call.code)).toMatchObject({ status: 'completed' });
+  expect(await stateOf(started.id)).toMatchObject({ status: 'completed', channel: 'voice' });
+});
+
+test('provider down: Twilio answers 503 to every start (+15005550106), so the SMS listed twice goes out through Vonage', async () => {
+  const to = '+15005550106';
+  const started = await startPhone({
+    to,
+    providerRetrySeconds: 5,
+    channels: [
+      { channel: 'sms', provider: 'twilio' },
+      { channel: 'sms', provider: 'vonage' },
+    ],
+  });
+  const [sms] = await eventually(async () => {
+    const sent = await outbox(to, 'vonage');
+    return sent.length > 0 && sent;
+  }, 40_000);
+  expect(await check(started.id, sms.code)).toMatchObject({ status: 'completed' });
+  expect((await stateOf(started.id)).channels.map((c) => [c.provider, c.status])).toEqual([
+    ['twilio', 'failed'],
+    ['vonage', 'completed'],
+  ]);
 });
 
 test('Twilio silent auth: the start answers with the SNA URL as checkUrl; opening it completes the verification', async () => {
