@@ -20,7 +20,6 @@ export interface VerificationPluginOptions {
   payloadCodec?: PayloadCodec;
   /** Provider credentials; or `deps` to inject ready-made adapters (tests, custom transports). */
   vonage?: VonageAdapterOptions;
-  /** Twilio Verify Push (push verification). */
   /** Twilio Verify: Push, and the Verifications of `twilio` phone channels (same account and service). */
   twilio?: TwilioPushOptions & Pick<TwilioVerifyOptions, 'customFriendlyName'>;
   /** Stripe Identity (identity verification): secret key and an optional API base override. */
