@@ -6,6 +6,7 @@ import { createPhoneActivities } from './phone';
 import type { VonageVerify } from '../providers/vonage/verify';
 import { createPushActivities } from './push';
 import type { TwilioPush } from '../providers/twilio/push';
+import type { TwilioVerify } from '../providers/twilio/verify';
 import { createIdentityActivities } from './identity';
 import type { StripeIdentity } from '../providers/stripe/identity';
 import { createOtpActivities, type OtpKey } from './otp';
@@ -21,6 +22,8 @@ import type { VonageSms } from '../providers/vonage/sms';
 export interface ActivityDeps {
   vonage?: VonageVerify;
   twilio?: TwilioPush;
+  /** Twilio Verify's Verifications (phone channels of provider `twilio`); same account and service as Push. */
+  twilioVerify?: TwilioVerify;
   stripe?: StripeIdentity;
   /** HTTP SMS gateways (sms_gateway channels and smsDelivery routes). */
   smsGateways?: SmsGateways;

@@ -2,6 +2,7 @@ import { activityInfo, log } from '@temporalio/activity';
 import type { GuardParams } from '../workflows/common';
 import { guardRefusal, type AbuseGuard } from './abuse-guard';
 import type { VonageCheckOutcome, VonageStartParams, VonageVerify } from '../providers/vonage/verify';
+import type { TwilioCheckOutcome, TwilioVerify, TwilioVerifyStartParams } from '../providers/twilio/verify';
 
 /** What a code check tells the workflow: the provider's answer, or that a retried check found the request gone. */
 export type PhoneCheckOutcome = VonageCheckOutcome | 'gone_after_retry';
@@ -37,11 +38,16 @@ export async function guardCheck(
 }
 
 /**
- * Activities of `phoneVerification`: thin calls into the Vonage adapter, which classifies errors, each send and check
- * passing the abuse guard first. Destinations and codes are never logged.
+ * Activities of `phoneVerification`: thin calls into the Vonage and Twilio Verify adapters, which classify errors, each
+ * send and check passing the abuse guard first. Destinations and codes are never logged.
  */
-export const createPhoneActivities = (deps: { vonage?: VonageVerify; guard?: AbuseGuard }) => {
+export const createPhoneActivities = (deps: {
+  vonage?: VonageVerify;
+  twilioVerify?: TwilioVerify;
+  guard?: AbuseGuard;
+}) => {
   const vonage = () => requireDep(deps.vonage, 'vonage');
+  const twilio = () => requireDep(deps.twilioVerify, 'twilioVerify');
   return {
     /**
      * Creates one Vonage Verify v2 request whose workflow steps are the given channels. A retry whose earlier attempt
@@ -99,6 +105,57 @@ export const createPhoneActivities = (deps: { vonage?: VonageVerify; guard?: Abu
     /** Cancels the provider request; false when it was already over. */
     async vonageCancel(requestId: string) {
       return vonage().cancel(requestId);
+    },
+
+    /**
+     * Starts one Twilio Verify verification on one channel (a send, counted). A retry after a lost answer finds Twilio's
+     * pending verification for the same destination, which sends the same code again (Twilio's own semantics).
+     */
+    async twilioStartVerification(params: TwilioVerifyStartParams, guard?: GuardParams) {
+      const adapter = twilio(); // a worker without Twilio counts nothing
+      await countSend(deps.guard, guard);
+      const started = await adapter.startVerification(params);
+      log.info('twilio verification created', { verificationSid: started.sid, channel: params.channel });
+      return started;
+    },
+
+    /**
+     * Checks a code against a Twilio verification, through the abuse guard like Vonage's. `not_found` (20404) means the
+     * verification is over there — approved, expired or cancelled: the workflow's own state says which.
+     */
+    async twilioCheckCode(params: {
+      verificationSid: string;
+      code: string;
+      guard?: GuardParams;
+    }): Promise<TwilioCheckOutcome> {
+      const settle = await guardCheck(deps.guard, params.guard);
+      let outcome: TwilioCheckOutcome;
+      try {
+        outcome = await twilio().checkCode(params.verificationSid, params.code);
+      } catch (err) {
+        await settle(false);
+        throw err;
+      }
+      await settle(outcome === 'invalid_code' || outcome === 'too_many_attempts');
+      return outcome;
+    },
+
+    /**
+     * Asks Twilio for the silent network auth result (a check without a code, through the abuse guard; never a wrong
+     * code): `pending` until the device opened the SNA URL.
+     */
+    async twilioCheckSilentAuth(params: { verificationSid: string; guard?: GuardParams }): Promise<TwilioCheckOutcome> {
+      const settle = await guardCheck(deps.guard, params.guard);
+      try {
+        return await twilio().checkSilentAuth(params.verificationSid);
+      } finally {
+        await settle(false);
+      }
+    },
+
+    /** Cancels the Twilio verification; false when it was already over there. */
+    async twilioCancel(verificationSid: string) {
+      return twilio().cancel(verificationSid);
     },
   };
 };

@@ -5,6 +5,7 @@ import { EventsReceiver } from './events-receiver';
 import { Outbox, createOutboxRouter } from './outbox';
 import { VonageEmulator } from './vonage-emulator';
 import { TwilioVerifyEmulator } from './twilio-verify-emulator';
+import { TwilioVerificationsEmulator } from './twilio-verifications-emulator';
 import { StripeIdentityEmulator } from './stripe-identity-emulator';
 import { SmsGatewayEmulator } from './sms-gateway-emulator';
 import { VonageSmsEmulator } from './vonage-sms-emulator';
@@ -15,6 +16,8 @@ export interface Sandbox {
   vonage: VonageEmulator;
   /** Twilio Verify Push emulator at /sandbox/twilio (device page at /sandbox/twilio/device/:identity). */
   twilio?: TwilioVerifyEmulator;
+  /** Twilio Verify v2 Verifications and VerificationCheck (sms, call, whatsapp, email, sna) at /sandbox/twilio. */
+  twilioVerifications?: TwilioVerificationsEmulator;
   /** Stripe Identity emulator at /sandbox/stripe (hosted verification page at /sandbox/stripe/verify/:id). */
   stripe?: StripeIdentityEmulator;
   /** Auth0-style custom SMS gateway at /sandbox/sms-gateway, with /500 and /hang (gateways sandbox, sandbox-500, sandbox-hang). */
@@ -60,6 +63,17 @@ export function mountSandbox(app: INestApplication, config: AppConfig): Sandbox 
         webhookUrl: () => twilioConfig.webhookUrl,
       })
     : undefined;
+  const twilioVerifications = twilioConfig
+    ? new TwilioVerificationsEmulator({
+        accountSid: twilioConfig.accountSid,
+        authToken: twilioConfig.authToken,
+        serviceSid: twilioConfig.serviceSid,
+        outbox,
+        publicBaseUrl: () => `${config.publicUrl}/sandbox/twilio`,
+      })
+    : undefined;
+  // Before the Push emulator, which answers every other Verify v2 path (its unknown ones with 20404).
+  if (twilioVerifications) app.use('/sandbox/twilio', twilioVerifications.router());
   if (twilio) app.use('/sandbox/twilio', twilio.router());
   const stripeConfig = config.stripe;
   const stripe = stripeConfig
@@ -90,6 +104,7 @@ export function mountSandbox(app: INestApplication, config: AppConfig): Sandbox 
     outbox,
     vonage,
     twilio,
+    twilioVerifications,
     stripe,
     smsGateway,
     vonageSms,

@@ -321,6 +321,60 @@ async function waitStatus(sys: System, id: string, statuses: string[], timeoutMs
   }
 }
 
+/** The newest code Twilio Verify "sent" to `to`: the sandbox API's outbox, polled until it is there (sandbox rows). */
+async function twilioCodeFor(ctx: FlowContext, to: string, already: number): Promise<string> {
+  for (let i = 0; i < 1200; i++) {
+    const res = await http<{ code: string }[]>(
+      'GET',
+      `${ctx.sys.apiUrl}/sandbox/outbox?to=${encodeURIComponent(to)}&provider=twilio`,
+    );
+    const sent = Array.isArray(res.body) ? res.body : [];
+    if (sent.length > already) return sent[sent.length - 1].code;
+    await sleep(100);
+  }
+  throw new FlowError(`no Twilio code in the outbox for flow to ${to.slice(0, 5)}…`);
+}
+
+const twilioSent = async (ctx: FlowContext, to: string): Promise<number> => {
+  const res = await http<unknown[]>(
+    'GET',
+    `${ctx.sys.apiUrl}/sandbox/outbox?to=${encodeURIComponent(to)}&provider=twilio`,
+  );
+  return Array.isArray(res.body) ? res.body.length : 0;
+};
+
+/** Twilio Verify SMS only: start → Twilio's SMS in the outbox → check → completed. */
+async function twilioSmsHappy(ctx: FlowContext, index: number): Promise<FlowResult> {
+  const to = ctx.number();
+  const already = await twilioSent(ctx, to);
+  const { id } = await startPhone(ctx, index, {
+    to,
+    brand: 'Bench',
+    channels: [{ channel: 'sms', provider: 'twilio' }],
+  });
+  const code = await twilioCodeFor(ctx, to, already);
+  return { id, status: (await checkCode(ctx, id, { code })).status, to };
+}
+
+/**
+ * +15005550002: the Vonage SMS is never delivered, its channel times out (1 s), the Vonage request is cancelled and
+ * Twilio Verify sends the SMS → check → completed.
+ */
+async function vonageToTwilioFallback(ctx: FlowContext, index: number): Promise<FlowResult> {
+  const to = '+15005550002';
+  const already = await twilioSent(ctx, to);
+  const { id } = await startPhone(ctx, index, {
+    to,
+    brand: 'Bench',
+    channels: [
+      { channel: 'sms', provider: 'vonage', timeoutSeconds: 1 },
+      { channel: 'sms', provider: 'twilio' },
+    ],
+  });
+  const code = await twilioCodeFor(ctx, to, already);
+  return { id, status: (await checkCode(ctx, id, { code })).status, to };
+}
+
 /** Twilio Verify Push: a device enrolls (once), a challenge is approved on it. Counts the verification only. */
 async function pushApproved(ctx: FlowContext): Promise<FlowResult> {
   const device = new PushDevice(ctx.sys.apiUrl, `user-${randomUUID()}`, ctx.sys.authHeader.authorization);
@@ -400,6 +454,24 @@ export const SCENARIOS: Scenario[] = [
     expected: 'failed',
     sequential: true,
     run: phoneUserRejected,
+  },
+  {
+    name: 'twilio-sms-happy',
+    kind: 'phone',
+    what: 'Twilio Verify SMS only, code checked: start → SMS → check → completed',
+    expected: 'completed',
+    actionTarget: 6,
+    needsSandbox: true,
+    run: twilioSmsHappy,
+  },
+  {
+    name: 'vonage-to-twilio-fallback',
+    kind: 'phone',
+    what: 'Vonage SMS never delivered (+15005550002, 1 s channel timeout) → Twilio Verify SMS → check → completed',
+    expected: 'completed',
+    sequential: true,
+    needsSandbox: true,
+    run: vonageToTwilioFallback,
   },
   {
     name: 'identity-one-retry',

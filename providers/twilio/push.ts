@@ -84,7 +84,7 @@ export class TwilioHttpError extends Error {
  * The SDK has no base-URL option: this client rewrites https://verify.twilio.com to the configured base, and turns
  * every non-2xx answer into a TwilioHttpError that keeps the status, Twilio's error code and Retry-After.
  */
-class VerifyHttpClient extends twilio.RequestClient {
+export class VerifyHttpClient extends twilio.RequestClient {
   constructor(
     private readonly apiBase: string | undefined,
     timeoutMs: number,

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { requireTogether } from './sms-config';
 
-/** Twilio Verify Push (Twilio's "Verify Push" API: an account, its auth token and a Verify Service). */
+/**
+ * Twilio Verify (an account, its auth token and a Verify Service): Verify Push, and the phone channels of provider
+ * `twilio` (Verifications: sms, call, whatsapp, email, sna) on the same service.
+ */
 export interface TwilioConfig {
   accountSid: string;
   authToken: string;
@@ -10,6 +13,8 @@ export interface TwilioConfig {
   apiBase?: string;
   /** The public URL Twilio POSTs webhooks to, exactly as configured there: signatures are computed over it. */
   webhookUrl: string;
+  /** Send each phone verification's `brand` as Twilio's custom friendly name (an account feature Twilio enables). */
+  customFriendlyName: boolean;
 }
 
 /** The Twilio variables, validated with the rest of the environment by `loadConfig`. */
@@ -25,6 +30,9 @@ export const twilioEnv = {
     .optional(),
   TWILIO_API_BASE: z.url({ error: 'TWILIO_API_BASE must be a URL' }).optional(),
   TWILIO_WEBHOOK_URL: z.url({ error: 'TWILIO_WEBHOOK_URL must be an http(s) URL' }).optional(),
+  TWILIO_VERIFY_CUSTOM_FRIENDLY_NAME: z
+    .enum(['true', 'false'], { error: 'TWILIO_VERIFY_CUSTOM_FRIENDLY_NAME must be true or false' })
+    .optional(),
 };
 export type TwilioEnv = z.infer<z.ZodObject<typeof twilioEnv>>;
 
@@ -47,8 +55,8 @@ export function checkTwilioCredentials(e: TwilioEnv): void {
 }
 
 /**
- * Twilio Verify Push's settings: the sandbox account and emulator in sandbox mode, the configured account when
- * TWILIO_ACCOUNT_SID is set, else none (push is off).
+ * Twilio Verify's settings: the sandbox account and emulator in sandbox mode, the configured account when
+ * TWILIO_ACCOUNT_SID is set, else none (push and `twilio` phone channels are off).
  */
 export function loadTwilioConfig(
   e: TwilioEnv,
@@ -61,5 +69,7 @@ export function loadTwilioConfig(
     serviceSid: e.TWILIO_VERIFY_SERVICE_SID ?? SANDBOX_SERVICE_SID,
     apiBase: e.TWILIO_API_BASE ?? (options.sandbox ? `${options.publicUrl}/sandbox/twilio` : undefined),
     webhookUrl: e.TWILIO_WEBHOOK_URL ?? `${options.publicUrl}/webhooks/twilio`,
+    // Off by default outside the sandbox: Twilio refuses it (60200) on accounts without the feature.
+    customFriendlyName: (e.TWILIO_VERIFY_CUSTOM_FRIENDLY_NAME ?? (options.sandbox ? 'true' : 'false')) === 'true',
   };
 }

@@ -7,6 +7,7 @@ import type { EventEndpoints } from '../../activities/events';
 import type { MessageTemplates } from '../../activities/message-templates';
 import { VonageVerifyAdapter, type VonageAdapterOptions } from '../../providers/vonage/verify';
 import { TwilioPushAdapter, type TwilioPushOptions } from '../../providers/twilio/push';
+import { TwilioVerifyAdapter, type TwilioVerifyOptions } from '../../providers/twilio/verify';
 import { StripeIdentityAdapter, type StripeIdentityAdapterOptions } from '../../providers/stripe/identity';
 import { HttpSmsGateways, type SmsGatewayConfig } from '../../providers/sms-gateway/http-gateways';
 import { VonageSmsAdapter, type VonageSmsOptions } from '../../providers/vonage/sms';
@@ -19,8 +20,8 @@ export interface VerificationPluginOptions {
   payloadCodec?: PayloadCodec;
   /** Provider credentials; or `deps` to inject ready-made adapters (tests, custom transports). */
   vonage?: VonageAdapterOptions;
-  /** Twilio Verify Push (push verification). */
-  twilio?: TwilioPushOptions;
+  /** Twilio Verify: Push, and the Verifications of `twilio` phone channels (same account and service). */
+  twilio?: TwilioPushOptions & Pick<TwilioVerifyOptions, 'customFriendlyName'>;
   /** Stripe Identity (identity verification): secret key and an optional API base override. */
   stripe?: StripeIdentityAdapterOptions;
   /** HTTP SMS gateways (provider `sms_gateway`), the default one first, and their default per-call timeout. */
@@ -126,6 +127,7 @@ function buildDeps(options: VerificationPluginOptions): ActivityDeps {
   return {
     vonage: options.vonage ? new VonageVerifyAdapter(options.vonage) : undefined,
     twilio: options.twilio ? new TwilioPushAdapter(options.twilio) : undefined,
+    twilioVerify: options.twilio ? new TwilioVerifyAdapter(options.twilio) : undefined,
     stripe: options.stripe ? new StripeIdentityAdapter(options.stripe) : undefined,
     smsGateways: options.smsGateways?.gateways.length
       ? new HttpSmsGateways(options.smsGateways.gateways, { timeoutMs: options.smsGateways.timeoutMs })

@@ -57,6 +57,27 @@ describe('countActions (billable actions from a history)', () => {
     });
   });
 
+  it('counts a Twilio Verify SMS verification like a Vonage one (the twilio-sms-happy row)', () => {
+    // Start, the Twilio start and two checks, one channel timer, two check updates, the patch marker's upsert and two
+    // of the workflow's own: a Twilio SMS costs the same actions as a Vonage SMS.
+    const twilio = countActions(committed('phone-twilio-sms-happy'));
+    expect(twilio).toEqual(countActions(committed('phone-sms-happy-fewer-actions')));
+    expect(twilio).toMatchObject({ start: 1, activityAttempts: 3, timers: 1, updates: 2, total: 10 });
+  });
+
+  it('counts a run that moves between providers: Vonage silent auth → Twilio SMS → Vonage voice', () => {
+    // Activities: Vonage start, Twilio start, Twilio cancel (its channel timed out), Vonage start, the check; one timer
+    // per channel deadline; the silent auth `failed` callback; one check update.
+    expect(countActions(committed('phone-vonage-twilio-vonage'))).toMatchObject({
+      start: 1,
+      activityAttempts: 5,
+      timers: 3,
+      signals: 1,
+      updates: 1,
+      total: 16,
+    });
+  });
+
   it('counts signals of a history with provider callbacks', () => {
     const c = countActions(committed('phone-silent-auth-fallback'));
     expect(c.signals).toBe(4);

@@ -114,6 +114,16 @@ describe('auto (the default)', () => {
     expect(c.stripe).toEqual({ secretKey: 'sk_live_abc123', webhookSecret: 'whsec_abc123', apiBase: undefined });
     expect(c.twilio).toMatchObject({ accountSid: TWILIO.TWILIO_ACCOUNT_SID, apiBase: undefined });
   });
+
+  test("Twilio Verify's custom friendly name: off unless configured outside the sandbox (an account feature), on in it", () => {
+    const live = { ...base, ...VONAGE, ...CODEC, ...TWILIO };
+    expect(loadConfig(live).twilio?.customFriendlyName).toBe(false);
+    expect(loadConfig({ ...live, TWILIO_VERIFY_CUSTOM_FRIENDLY_NAME: 'true' }).twilio?.customFriendlyName).toBe(true);
+    expect(loadConfig({ ...base, VERIFYFLOW_SANDBOX: 'true' }).twilio?.customFriendlyName).toBe(true);
+    expect(errorOf({ ...VONAGE, ...CODEC, ...TWILIO, TWILIO_VERIFY_CUSTOM_FRIENDLY_NAME: 'yes' })).toContain(
+      'TWILIO_VERIFY_CUSTOM_FRIENDLY_NAME must be true or false',
+    );
+  });
 });
 
 describe('production: an incompletely configured provider is refused, naming exactly what is missing', () => {

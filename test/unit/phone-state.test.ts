@@ -1,6 +1,7 @@
 import type { PhoneVerificationInput, ProviderEvent } from '../../workflows/contract';
 import {
   applyEvent,
+  channelsBlocked,
   codeSent,
   failChannels,
   initialState,
@@ -10,10 +11,13 @@ import {
   planRun,
   requestCreated,
   requestOver,
+  snaPending,
   spendAttempt,
   terminalResult,
+  twilioStarted,
   verified,
   type PhoneState,
+  type TwilioRun,
 } from '../../workflows/phone/state';
 
 /**
@@ -248,5 +252,70 @@ describe('our own codes (issues)', () => {
     expect(s.run).toMatchObject({ issue: 2 });
     expect(verified(s, s.run!, T0 + 3000)).toEqual({ status: 'completed', attemptsLeft: 5 });
     expect(s.view).toMatchObject({ status: 'completed', reason: 'verified', codeExpiresAt: undefined });
+  });
+});
+
+describe('Twilio Verify runs (one verification per channel, silent auth asked for)', () => {
+  test('each twilio channel is a run of its own, between Vonage requests', () => {
+    const s = start({
+      channels: [
+        { channel: 'silent_auth' },
+        { channel: 'sms', provider: 'twilio' },
+        { channel: 'voice', provider: 'twilio' },
+        { channel: 'voice' },
+        { channel: 'whatsapp' },
+      ],
+    });
+    expect([0, 1, 2, 3].map((i) => planRun(s, i))).toEqual([
+      { provider: 'vonage', first: 0, last: 0 },
+      { provider: 'twilio', first: 1, last: 1 },
+      { provider: 'twilio', first: 2, last: 2 },
+      { provider: 'vonage', first: 3, last: 4 },
+    ]);
+  });
+
+  test('an SMS verification waits for its deadline and is never asked for a result', () => {
+    const s = start({ channels: [{ channel: 'sms', provider: 'twilio', timeoutSeconds: 60 }] });
+    twilioStarted(s, { verificationSid: 'VE1', index: 0 }, T0, 'https://ignored.example');
+    expect(s.view).toMatchObject({ status: 'pending', channel: 'sms' });
+    expect(s.view.checkUrl).toBeUndefined();
+    expect(s.providerRefs).toEqual(['twilio:VE1']);
+    const asked = { cancel: false, advance: false, resend: false };
+    expect(nextStep(s, asked, T0 + 1000)).toEqual({ kind: 'wait', untilMs: T0 + 60_000 });
+    expect(nextStep(s, asked, T0 + 60_000)).toEqual({ kind: 'timed_out' });
+    // No provider event is about a Twilio run (Twilio Verify has no status callback).
+    expect(isCurrent(s, event('completed', { ref: 'VE1' }))).toBe(false);
+  });
+
+  test('silent auth: the SNA URL is the check URL; asked after 2 s, then 4, 8 and 10 s apart, never past the deadline', () => {
+    const s = start({ channels: [{ channel: 'silent_auth', provider: 'twilio', timeoutSeconds: 30 }] });
+    twilioStarted(s, { verificationSid: 'VE2', index: 0 }, T0, 'https://sna.example/VE2');
+    expect(s.view).toMatchObject({ status: 'action_pending', checkUrl: 'https://sna.example/VE2' });
+    const asked = { cancel: false, advance: false, resend: false };
+    const polls: number[] = [];
+    let now = T0;
+    for (let i = 0; i < 20; i++) {
+      const step = nextStep(s, asked, now);
+      if (step.kind === 'timed_out') break;
+      if (step.kind === 'poll') {
+        polls.push(now - T0);
+        snaPending(s, s.run as TwilioRun, now);
+      } else if (step.kind === 'wait') now = step.untilMs;
+      else throw new Error(`unexpected ${step.kind}`);
+    }
+    expect(polls).toEqual([2_000, 6_000, 14_000, 24_000]);
+    expect(now).toBe(T0 + 30_000);
+  });
+
+  test('a blocked channel fails `blocked` and the next one is due; the last one blocked fails the verification', () => {
+    const s = start({ channels: [{ channel: 'sms', provider: 'twilio' }, { channel: 'sms' }] });
+    channelsBlocked(s, 0, 0, T0);
+    expect(s.view.channels.map((c) => [c.status, c.reason])).toEqual([
+      ['failed', 'blocked'],
+      ['waiting', undefined],
+    ]);
+    expect(s.view.status).toBe('pending');
+    channelsBlocked(s, 1, 1, T0);
+    expect(s.view).toMatchObject({ status: 'failed', reason: 'blocked' });
   });
 });

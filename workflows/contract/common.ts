@@ -58,6 +58,11 @@ export enum FailureType {
   ProviderLimitReached = 'ProviderLimitReached',
   /** The provider does not know the resource (Twilio 404 / 20404: unknown factor, challenge or entity). */
   ProviderNotFound = 'ProviderNotFound',
+  /**
+   * The provider refuses to deliver to this destination on this channel (Twilio 60410 Fraud Guard, 60605 geo
+   * permissions): the channel will not deliver, so the run moves on at once with reason `blocked`.
+   */
+  ChannelBlocked = 'ChannelBlocked',
   /** `resend` on a channel that has no code of ours to resend, or with no resends left. */
   ResendNotAvailable = 'ResendNotAvailable',
   /** The abuse guard refused a send or a check (details: `[{scope, retryAfterSeconds}]`): nothing was sent or checked. */
@@ -81,8 +86,11 @@ export type Channel = (typeof CHANNELS)[number];
 /** Every provider verifyflow talks to (the `provider` half of VerificationProviderRef). */
 export const PROVIDERS = ['vonage', 'sms_gateway', 'stripe', 'twilio'] as const;
 export type Provider = (typeof PROVIDERS)[number];
-/** Providers that can serve a phone channel (`sms_gateway`: our own OTP sent through an HTTP SMS gateway). */
-export const PHONE_PROVIDERS = ['vonage', 'sms_gateway'] as const;
+/**
+ * Providers that can serve a phone channel (`sms_gateway`: our own OTP sent through an HTTP SMS gateway; `twilio`:
+ * Twilio Verify, one verification per channel).
+ */
+export const PHONE_PROVIDERS = ['vonage', 'sms_gateway', 'twilio'] as const;
 export type PhoneProvider = (typeof PHONE_PROVIDERS)[number];
 
 /** Search attributes (register them on a cluster with `npm run temporal:register-search-attributes`). */

@@ -1,6 +1,7 @@
 /**
  * The contract of `phoneVerification`: a phone number verified over channels (silent auth, SMS, voice, WhatsApp,
- * e-mail) served by Vonage Verify v2 or by our own OTP through an HTTP SMS gateway, the workflow owning the fallback.
+ * e-mail) served by Vonage Verify v2, Twilio Verify or our own OTP through an HTTP SMS gateway, the workflow owning the
+ * fallback.
  * Deterministic and Node-free (imported by workflow code); its schemas are built on the first `schemas()` call.
  */
 import { z } from 'zod';

@@ -31,6 +31,7 @@ import {
 } from '../contract/phone';
 import {
   activate,
+  channelsBlocked,
   codeSent,
   failChannels,
   finish,
@@ -38,12 +39,15 @@ import {
   planRun,
   requestCreated,
   requestOver,
+  snaPending,
   spendAttempt,
   terminalResult,
+  twilioStarted,
   verified,
   type OwnOtpRun,
   type PhoneState,
   type Run,
+  type TwilioRun,
 } from './state';
 
 // Time here is the workflow clock: Date.now() is deterministic inside the workflow sandbox.
@@ -125,15 +129,12 @@ export class Sends {
   /** Starts what serves channel `index` on: a provider request, or (sms_gateway) a code of ours (`who`: a resend). */
   async start(index: number, who?: SendOrder): Promise<void> {
     if (this.s.channels[index].provider === 'sms_gateway') return this.sendOwnCode(index, who);
+    if (this.s.channels[index].provider === 'twilio') return this.startTwilio(index);
     const { first, last } = planRun(this.s, index);
     const steps = this.s.channels.slice(first, last + 1);
     const id = workflowInfo().workflowId;
     try {
-      // Retried while the provider is down, within the input's budget and never past the verification's expiry.
-      const budget = Math.min(
-        this.input.providerRetrySeconds ?? phoneContract.defaults.providerRetrySeconds,
-        (this.s.expiresAtMs - Date.now()) / 1000,
-      );
+      const budget = this.retryBudget();
       const created = await vonage(
         'vonageStartVerification',
         { ...providerSendOptions(budget), summary: `start ${steps.map((c) => c.channel).join(' → ')}` },
@@ -158,6 +159,83 @@ export class Sends {
       failChannels(this.s, first, last, Date.now());
       if (type === FailureType.InvalidDestination) finish(this.s, 'failed', 'invalid_destination', Date.now());
       else log.warn('provider request failed, falling back', { provider: 'vonage', type });
+    }
+  }
+
+  /** How long a provider start is retried while the provider is down: the input's budget, never past the expiry. */
+  private retryBudget(): number {
+    return Math.min(
+      this.input.providerRetrySeconds ?? phoneContract.defaults.providerRetrySeconds,
+      (this.s.expiresAtMs - Date.now()) / 1000,
+    );
+  }
+
+  /**
+   * Starts a Twilio Verify verification on channel `index` (silent auth: its SNA URL becomes the check URL). A channel
+   * Twilio will not deliver on (Fraud Guard, geo permissions) fails `blocked` at once; an invalid destination fails
+   * the verification; anything else (down past the retry budget, its send limit) falls back to the next channel.
+   */
+  private async startTwilio(index: number): Promise<void> {
+    const planned = this.s.channels[index];
+    try {
+      const started = await vonage(
+        'twilioStartVerification',
+        { ...providerSendOptions(this.retryBudget()), summary: `start ${planned.channel} (twilio)` },
+        { channel: planned.channel, to: planned.to, brand: this.input.brand, locale: this.input.locale },
+        this.sendGuard(index),
+      );
+      twilioStarted(this.s, { verificationSid: started.sid, index }, Date.now(), started.snaUrl);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const refusal = findRefusal(err);
+      if (refusal) return this.refused(refusal);
+      const type = failureType(err);
+      if (type === FailureType.ChannelBlocked) return channelsBlocked(this.s, index, index, Date.now());
+      failChannels(this.s, index, index, Date.now());
+      if (type === FailureType.InvalidDestination) finish(this.s, 'failed', 'invalid_destination', Date.now());
+      else log.warn('provider request failed, falling back', { provider: 'twilio', type });
+    }
+  }
+
+  /**
+   * Asks Twilio for the silent auth result of the current run: approved completes the verification, pending asks
+   * again later, a carrier that could not confirm the number (or a verification gone) moves to the next channel.
+   */
+  async pollSilentAuth(): Promise<void> {
+    const s = this.s;
+    const run = s.run;
+    if (run?.kind !== 'twilio') return;
+    let outcome: string;
+    try {
+      outcome = await vonage('twilioCheckSilentAuth', 'silent auth result (twilio)', {
+        verificationSid: run.verificationSid,
+        guard: this.guard(run.first),
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // Twilio down past the activity's retries, or the abuse guard refusing checks for now: ask again later; the
+      // channel's timeout bounds it.
+      log.warn('silent auth result unavailable', { provider: 'twilio', type: failureType(err) });
+      outcome = 'pending';
+    }
+    if (isTerminal(s.view.status) || s.run !== run) return;
+    switch (outcome) {
+      case 'completed':
+        verified(s, run, Date.now());
+        return;
+      case 'pending':
+        snaPending(s, run, Date.now());
+        return;
+      case 'not_found':
+        requestOver(s, run, Date.now());
+        return;
+      default:
+        // The carrier could not confirm the number: Twilio keeps the verification pending, so it is cancelled (a
+        // Twilio channel after this one then starts a fresh verification instead of re-sending this one).
+        log.warn('silent auth failed, falling back', { provider: 'twilio', outcome });
+        s.run = undefined;
+        failChannels(s, run.first, run.last, Date.now());
+        await vonage('twilioCancel', 'cancel provider request', run.verificationSid);
     }
   }
 
@@ -245,6 +323,9 @@ export class Sends {
       if (current.kind === 'vonage') {
         await vonage('vonageCancel', 'cancel provider request', current.requestId);
         if (isTerminal(s.view.status)) return;
+      } else if (current.kind === 'twilio') {
+        await vonage('twilioCancel', 'cancel provider request', current.verificationSid);
+        if (isTerminal(s.view.status)) return;
       }
     }
     failChannels(s, from, from, Date.now());
@@ -253,6 +334,7 @@ export class Sends {
   /** Checks a code against the current run: our own code, or the provider's request. */
   async check(current: Run, req: CheckCodeInput): Promise<CheckCodeResult> {
     if (current.kind === 'own_otp') return this.checkOwnCode(current, req.code);
+    if (current.kind === 'twilio') return this.checkTwilio(current, req.code);
     const s = this.s;
     const onSilentAuth = s.channels[s.view.channelIndex]?.channel === 'silent_auth';
     if (onSilentAuth && req.requestId !== undefined && req.requestId !== current.requestId) {
@@ -292,6 +374,39 @@ export class Sends {
           message: `the ${s.view.channel} channel does not take a code now`,
           nonRetryable: true,
         });
+    }
+  }
+
+  /**
+   * Checks a code against the current Twilio verification. Twilio's 20404 (approved, expired or cancelled there) is
+   * read against our own state: a verification we completed or left answers from that state; otherwise it is over
+   * (expired), and the next channel follows.
+   */
+  private async checkTwilio(current: TwilioRun, code: string): Promise<CheckCodeResult> {
+    const s = this.s;
+    if (s.channels[current.first].channel === 'silent_auth') {
+      throw ApplicationFailure.create({
+        type: FailureType.CodeNotSupported,
+        message: 'silent auth on twilio takes no code: it completes once the device has opened the check URL',
+        nonRetryable: true,
+      });
+    }
+    const outcome = await vonage('twilioCheckCode', `check code (${s.view.channel})`, {
+      verificationSid: current.verificationSid,
+      code,
+      guard: this.guard(current.first),
+    });
+    if (isTerminal(s.view.status)) return terminalResult(s);
+    switch (outcome) {
+      case 'completed':
+        return verified(s, current, Date.now());
+      case 'too_many_attempts':
+        return lockedOut(s, current, Date.now());
+      case 'invalid_code':
+      case 'pending':
+        return spendAttempt(s, Date.now());
+      default:
+        return requestOver(s, current, Date.now());
     }
   }
 

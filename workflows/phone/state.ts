@@ -52,8 +52,26 @@ export interface OwnOtpRun {
   expiresAtMs: number;
 }
 
+/**
+ * A Twilio Verify verification serving channel `first` (= `last`: Twilio verifies on one channel per verification).
+ * On silent auth (`sna`) the workflow asks Twilio for the result, at `nextPollAtMs` (Twilio has no status callback).
+ */
+export interface TwilioRun {
+  kind: 'twilio';
+  verificationSid: string;
+  first: number;
+  last: number;
+  nextPollAtMs?: number;
+  pollIntervalMs?: number;
+}
+
 /** What currently serves the verification: a provider request, or a code of ours. */
-export type Run = VonageRun | OwnOtpRun;
+export type Run = VonageRun | OwnOtpRun | TwilioRun;
+
+/** Silent auth on Twilio: the first result check this long after the start, then twice as long each time, at most… */
+export const SNA_FIRST_POLL_MS = 2_000;
+/** …this long apart, until the channel times out (a 60 s channel: 7 checks). */
+export const SNA_MAX_POLL_MS = 10_000;
 
 export interface PhoneState {
   /** What `getState` answers (never the destination). */
@@ -160,12 +178,12 @@ export function failChannels(s: PhoneState, from: number, to: number, now: numbe
 }
 
 /**
- * What serves the channels from `index` on: our own code for an sms_gateway channel, else one provider request for
- * up to 3 consecutive channels of that provider (silent auth only as the first step).
+ * What serves the channels from `index` on: our own code for an sms_gateway channel, one Twilio verification for a
+ * twilio channel, else one Vonage request for up to 3 consecutive Vonage channels (silent auth only as the first step).
  */
 export function planRun(s: PhoneState, index: number): { provider: PhoneProvider; first: number; last: number } {
   const provider = s.channels[index].provider;
-  if (provider === 'sms_gateway') return { provider, first: index, last: index };
+  if (provider === 'sms_gateway' || provider === 'twilio') return { provider, first: index, last: index };
   let last = index;
   while (
     last + 1 < s.channels.length &&
@@ -188,6 +206,46 @@ export function requestCreated(
   s.run = { kind: 'vonage', ...run };
   s.providerRefs.push(`vonage:${run.requestId}`);
   activate(s, run.first, now, checkUrl);
+}
+
+/** A Twilio verification was created for channel `index`: it serves that channel (silent auth: with its SNA URL). */
+export function twilioStarted(
+  s: PhoneState,
+  started: { verificationSid: string; index: number },
+  now: number,
+  snaUrl?: string,
+): void {
+  const onSilentAuth = s.channels[started.index].channel === 'silent_auth';
+  s.run = {
+    kind: 'twilio',
+    verificationSid: started.verificationSid,
+    first: started.index,
+    last: started.index,
+    ...(onSilentAuth ? { nextPollAtMs: now + SNA_FIRST_POLL_MS, pollIntervalMs: SNA_FIRST_POLL_MS } : {}),
+  };
+  s.providerRefs.push(`twilio:${started.verificationSid}`);
+  activate(s, started.index, now, snaUrl);
+}
+
+/** Twilio has no silent auth result yet: ask again later (each time twice as long after, at most SNA_MAX_POLL_MS). */
+export function snaPending(s: PhoneState, run: TwilioRun, now: number): void {
+  const interval = Math.min(SNA_MAX_POLL_MS, (run.pollIntervalMs ?? SNA_FIRST_POLL_MS) * 2);
+  run.pollIntervalMs = interval;
+  run.nextPollAtMs = now + interval;
+  touch(s, now);
+}
+
+/**
+ * The provider will not deliver on the channels of `run` (a network block: Vonage `blocked`, Twilio 60410 / 60605):
+ * they fail with reason `blocked` at once, and with no channel left the verification fails `blocked`.
+ */
+export function channelsBlocked(s: PhoneState, first: number, last: number, now: number): void {
+  for (let i = first; i <= last; i++) {
+    const channel = s.view.channels[i];
+    if (channel.status === 'active' || channel.status === 'waiting') channel.reason = 'blocked';
+  }
+  failChannels(s, first, last, now);
+  if (s.view.channelIndex >= s.channels.length) finish(s, 'failed', 'blocked', now);
 }
 
 /** A code of ours went out on channel `index`: it serves that channel until it expires or is replaced. */
@@ -241,13 +299,8 @@ export function applyEvent(s: PhoneState, event: ProviderEvent, now: number): vo
     case 'blocked': {
       // The provider's network block refuses the destination on every step of the request, so none of them is
       // waited out: the channel after the request is next at once, and with none left the verification fails.
-      for (let i = s.view.channelIndex; i <= run.last; i++) {
-        const channel = s.view.channels[i];
-        if (channel.status === 'active' || channel.status === 'waiting') channel.reason = 'blocked';
-      }
-      failChannels(s, s.view.channelIndex, run.last, now);
       s.run = undefined;
-      if (s.view.channelIndex >= s.channels.length) finish(s, 'failed', 'blocked', now);
+      channelsBlocked(s, s.view.channelIndex, run.last, now);
       return;
     }
     case 'user_rejected':
@@ -312,12 +365,13 @@ export type Step =
   | { kind: 'start'; index: number }
   | { kind: 'advance' }
   | { kind: 'timed_out' }
+  | { kind: 'poll' }
   | { kind: 'wait'; untilMs: number };
 
 /**
  * The next step of the main loop, in order: expiry, cancellation, no channel left, a run to start (none yet, or a
- * resend asked for), a move the caller asked for, a channel that timed out, else wait until the channel's deadline or
- * the verification's expiry, whichever is first.
+ * resend asked for), a move the caller asked for, a channel that timed out, a Twilio silent auth result to ask for,
+ * else wait until the channel's deadline, the verification's expiry or the next silent auth check, whichever is first.
  */
 export function nextStep(
   s: PhoneState,
@@ -330,5 +384,7 @@ export function nextStep(
   if (!s.run || asked.resend) return { kind: 'start', index: s.view.channelIndex };
   if (asked.advance) return { kind: 'advance' };
   if (now >= s.channelDeadline) return { kind: 'timed_out' };
-  return { kind: 'wait', untilMs: Math.min(s.channelDeadline, s.expiresAtMs) };
+  const pollAt = s.run.kind === 'twilio' ? s.run.nextPollAtMs : undefined;
+  if (pollAt !== undefined && now >= pollAt) return { kind: 'poll' };
+  return { kind: 'wait', untilMs: Math.min(s.channelDeadline, s.expiresAtMs, pollAt ?? Infinity) };
 }

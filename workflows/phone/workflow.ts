@@ -66,8 +66,8 @@ import {
 /** The patch of one timer per channel and of search attributes upserted when they change (docs/PERFORMANCE.md). */
 const FEWER_ACTIONS = 'fewer-billed-actions';
 
-/** Vonage Verify v2 takes codes of 4-10 letters or digits (our own codes are checked by us, up to 32). */
-const VONAGE_CODE = /^[A-Za-z0-9]{4,10}$/;
+/** Vonage Verify v2 and Twilio Verify take codes of 4-10 letters or digits (ours are checked by us, up to 32). */
+const PROVIDER_CODE = /^[A-Za-z0-9]{4,10}$/;
 
 const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>(PROVIDER_ACTIVITY_OPTIONS);
 
@@ -82,6 +82,11 @@ const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>
  * `resend` or a new channel issues a new code and the old one stops working. One run can mix providers (Vonage silent
  * auth → our gateway's SMS → Vonage voice), and a channel listed twice with two providers falls back from one
  * provider to the other when the first is down. Every send and check passes the abuse guard (activities).
+ *
+ * Channels of provider `twilio` are served by Twilio Verify, one verification per channel (cancelled when the run
+ * moves on). Twilio Verify has no status callback: what happens there is learned from checks — a code's check, and on
+ * silent auth (Twilio `sna`, its URL handed out as `checkUrl`) a bounded series of result checks until the channel
+ * times out.
  *
  * The transitions are the pure functions of `state.ts`; this driver wires the handlers, timers and activities.
  */
@@ -159,6 +164,9 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     if (leftover && s.view.status !== 'completed') {
       s.run = undefined;
       if (leftover.kind === 'vonage') await vonage('vonageCancel', 'cancel provider request', leftover.requestId);
+      else if (leftover.kind === 'twilio') {
+        await vonage('twilioCancel', 'cancel provider request', leftover.verificationSid);
+      }
     }
     setCurrentDetails(describe(s));
     if (d.fewerActions) publishChanged(attributesOf(s, true));
@@ -240,6 +248,9 @@ async function mainLoop(d: Driver): Promise<void> {
       }
       case 'timed_out':
         d.asked.advance = true;
+        continue;
+      case 'poll':
+        await d.sends.pollSilentAuth();
         continue;
       case 'wait': {
         // Keep VerificationChannel/Status current while the provider moves between its steps (runs that started
@@ -371,8 +382,9 @@ function setCheckCodeHandler(s: PhoneState, sends: Sends, meter: PhoneMeter): vo
         const r = phoneContract.schemas().checkCodeInput.safeParse(req);
         if (!r.success) throw new Error(formatIssues(r.error));
         rejectIfNotLive(s.view.status);
-        // A code Vonage would refuse as malformed is named here (400), not sent to fail as an activity.
-        if (s.channels[s.view.channelIndex]?.provider === 'vonage' && !VONAGE_CODE.test(r.data.code)) {
+        // A code the provider would refuse as malformed is named here (400), not sent to fail as an activity.
+        const provider = s.channels[s.view.channelIndex]?.provider;
+        if ((provider === 'vonage' || provider === 'twilio') && !PROVIDER_CODE.test(r.data.code)) {
           throw new Error('code: must be 4-10 letters or digits on this channel');
         }
       },
