@@ -41,8 +41,9 @@ export class ClientSettings {
 
   /**
    * A phone start as the client's settings make it. Defaults: its `brand`, its channels in its order (each with the
-   * first allowed provider that serves it) when the request lists none, its `messageTemplate`. Bounds: each listed
-   * channel must be one it allows, each provider too; a channel listed without a provider (`explicitProviders[i]`
+   * first allowed provider that serves it) when the request lists none, its `messageTemplate`, `maxCodeAttempts` and
+   * `expirySeconds`. Bounds: each listed channel must be one it allows, each provider too, the two numbers at most its
+   * own; a channel listed without a provider (`explicitProviders[i]`
    * false) goes to the first allowed provider that serves it. The request may list fewer channels, in another order.
    * `path` prefixes the field names of a 400 (`phone.` in an onboarding).
    */
@@ -96,11 +97,15 @@ export class ClientSettings {
       }
     }
     const messageTemplate = body.messageTemplate ?? s?.messageTemplate;
+    const maxCodeAttempts = atMost(body.maxCodeAttempts, s?.maxCodeAttempts, `${path}maxCodeAttempts`);
+    const expirySeconds = atMost(body.expirySeconds, s?.expirySeconds, `${path}expirySeconds`);
     return {
       ...body,
       brand,
       ...(channels && { channels }),
       ...(messageTemplate !== undefined && { messageTemplate }),
+      ...(maxCodeAttempts !== undefined && { maxCodeAttempts }),
+      ...(expirySeconds !== undefined && { expirySeconds }),
     };
   }
 
@@ -109,4 +114,13 @@ export class ClientSettings {
     if (!s?.providers) return [...PHONE_PROVIDERS];
     return s.providers.filter((p): p is PhoneProvider => (PHONE_PROVIDERS as readonly string[]).includes(p));
   }
+}
+
+/** A request's value under the client's ceiling (which is also the default): 400 naming `field` when above it. */
+function atMost(requested: number | undefined, ceiling: number | undefined, field: string): number | undefined {
+  if (requested === undefined || ceiling === undefined) return requested ?? ceiling;
+  if (requested > ceiling) {
+    throw new BadRequestException(`${field}: ${requested} is more than this client allows (at most ${ceiling})`);
+  }
+  return requested;
 }

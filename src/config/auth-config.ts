@@ -50,6 +50,10 @@ export interface ApiClientSettings {
   providers?: Provider[];
   /** The `messageTemplate` of its sms_gateway channels when a request names none (one of `templates`, or `default`). */
   messageTemplate?: string;
+  /** Wrong codes a phone verification takes, at most: the default and the ceiling of a request's `maxCodeAttempts`. */
+  maxCodeAttempts?: number;
+  /** How long a phone verification lives, at most: the default and the ceiling of a request's `expirySeconds`. */
+  expirySeconds?: number;
   /**
    * Where its outbound events go: an http(s) URL, the Standard Webhooks secret (`whsec_<base64>`) they are signed with,
    * and the fields it opted into (none by default: never the phone number or identity data otherwise).
@@ -108,6 +112,8 @@ const clientsFileSchema = z.strictObject({
           .refine((l) => new Set(l).size === l.length, 'must not list a provider twice')
           .optional(),
         messageTemplate: shared.templateName().optional(),
+        maxCodeAttempts: z.number().int().min(1).max(10).optional(),
+        expirySeconds: z.number().int().min(5).max(3600).optional(),
         templates: z.record(shared.templateName(), shared.otpTemplate()).optional(),
         /** Overrides of LIMIT_*: `N/<duration>` or `off` (and `prefixDropDigits`: a number 1-8). */
         limits: z
@@ -198,6 +204,8 @@ export function loadAuthConfig(env: Record<string, string | undefined>, ctx: { s
         ...(c.channels && { channels: c.channels }),
         ...(c.providers && { providers: c.providers }),
         ...(c.messageTemplate !== undefined && { messageTemplate: c.messageTemplate }),
+        ...(c.maxCodeAttempts !== undefined && { maxCodeAttempts: c.maxCodeAttempts }),
+        ...(c.expirySeconds !== undefined && { expirySeconds: c.expirySeconds }),
         templates: c.templates,
         limits: c.limits,
         allowedCountries: c.allowedCountries,

@@ -27,6 +27,8 @@ const acme = {
   providers: ['sms_gateway', 'vonage'],
   messageTemplate: 'login',
   templates: { login: 'Acme code: @@password@@', short: '@@password@@' },
+  maxCodeAttempts: 3,
+  expirySeconds: 300,
 };
 const settings = new ClientSettings(load([acme], true).clients);
 const refusal = (fn: () => unknown): string => {
@@ -47,6 +49,8 @@ describe('startup validation of CLIENTS_FILE settings', () => {
       channels: ['whatsapp', 'sms', 'voice'],
       providers: ['sms_gateway', 'vonage'],
       messageTemplate: 'login',
+      maxCodeAttempts: 3,
+      expirySeconds: 300,
     });
     expect(load([acme]).clients.acme.channels).toEqual(['whatsapp', 'sms', 'voice']);
   });
@@ -59,6 +63,8 @@ describe('startup validation of CLIENTS_FILE settings', () => {
     [{ providers: ['vonage', 'vonage'] }, /clients\.0\.providers: must not list a provider twice/],
     [{ brand: 'A'.repeat(40) }, /clients\.0\.brand: /],
     [{ brand: 'Acme\u202e' }, /clients\.0\.brand: /],
+    [{ maxCodeAttempts: 11 }, /clients\.0\.maxCodeAttempts: /],
+    [{ expirySeconds: 2 }, /clients\.0\.expirySeconds: /],
     [{ channels: ['voice'], providers: ['sms_gateway'] }, /acme: channels: voice is served by none of its providers/],
     [{ channels: ['sms'], providers: ['twilio'] }, /acme: channels are listed but providers allows no phone provider/],
     [{ messageTemplate: 'welcome' }, /acme: messageTemplate: welcome is not one of its templates \(none\) nor default/],
@@ -89,6 +95,8 @@ describe('phone starts under the client settings', () => {
         { channel: 'voice', provider: 'vonage' },
       ],
       messageTemplate: 'login',
+      maxCodeAttempts: 3,
+      expirySeconds: 300,
     });
   });
 
@@ -103,6 +111,8 @@ describe('phone starts under the client settings', () => {
           { channel: 'sms', provider: 'vonage' },
         ],
         messageTemplate: 'short',
+        maxCodeAttempts: 2,
+        expirySeconds: 120,
       },
       [true, true],
     );
@@ -113,6 +123,8 @@ describe('phone starts under the client settings', () => {
         { channel: 'sms', provider: 'vonage' },
       ],
       messageTemplate: 'short',
+      maxCodeAttempts: 2,
+      expirySeconds: 120,
     });
     // A channel named without a provider goes to the client's first provider for it (not the contract's vonage).
     expect(
@@ -136,6 +148,12 @@ describe('phone starts under the client settings', () => {
         ),
       ),
     ).toBe('channels[0].provider: sms_gateway is not allowed for this client (allowed: vonage)');
+    expect(refusal(() => settings.phoneStart('acme', { to: TO, maxCodeAttempts: 5 }, []))).toBe(
+      'maxCodeAttempts: 5 is more than this client allows (at most 3)',
+    );
+    expect(refusal(() => settings.phoneStart('acme', { to: TO, expirySeconds: 600 }, [], 'phone.'))).toBe(
+      'phone.expirySeconds: 600 is more than this client allows (at most 300)',
+    );
     // In an onboarding the phone step's fields are named under `phone.`.
     expect(
       refusal(() =>
