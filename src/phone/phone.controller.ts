@@ -41,7 +41,9 @@ export class PhoneController {
     description:
       'With `reference`, the ID is deterministic (`phone-<client>-<reference>`): a repeat of the same request returns ' +
       'the same verification, another request with that reference answers 409 `reference_conflict`. Every send ' +
-      'passes the abuse guard (429 `rate_limited`, 422 `destination_not_allowed`).',
+      'passes the abuse guard (429 `rate_limited`, 422 `destination_not_allowed`). What the body leaves out (brand, ' +
+      "channels, providers, messageTemplate, maxCodeAttempts, expirySeconds) takes the API client's settings " +
+      '(CLIENTS_FILE); a channel or provider it does not allow, or more than it allows, answers 400 naming the field.',
   })
   @ApiBody({ schema: jsonSchemaOf(phoneStartSchema) })
   @ApiStart('The verification state', { guarded: true })
