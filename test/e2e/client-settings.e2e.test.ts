@@ -65,6 +65,17 @@ test('a request may narrow the client settings (one channel, an allowed provider
     ['voice', 'vonage'],
   ]);
   await stack.anon().post(`/v1/verifications/${narrowed.body.id}/cancel`).set(acme()).send({});
+  // SMS named without a provider goes to the client's first provider for it (the contract alone would say vonage).
+  const smsOnly = await stack
+    .anon()
+    .post('/v1/verifications/phone')
+    .set(acme())
+    .send({ to: uniqueNumber(), channels: [{ channel: 'sms' }] });
+  expect(smsOnly.status).toBe(201);
+  expect((smsOnly.body as PhoneVerificationState).channels.map((c) => [c.channel, c.provider])).toEqual([
+    ['sms', 'sms_gateway'],
+  ]);
+  await stack.anon().post(`/v1/verifications/${smsOnly.body.id}/cancel`).set(acme()).send({});
 
   const widened = await stack
     .anon()
