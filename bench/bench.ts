@@ -2,9 +2,23 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { countActions, meanCount, type ActionCount } from './lib/actions';
 import { cpuMs, spawnNode, type Child } from './lib/children';
+import { ChaosEventsReceiver } from './lib/events-receiver';
 import { Recorder, SCENARIOS, type FlowContext, type Scenario } from './lib/scenarios';
 import { DIST, REPO, System } from './lib/system';
-import { args, load, machine, phoneNumber, pool, round, sleep, summarize, writeJson, type Load } from './lib/util';
+import {
+  args,
+  freePort,
+  load,
+  machine,
+  phoneNumber,
+  pool,
+  round,
+  sleep,
+  summarize,
+  writeJson,
+  type Load,
+} from './lib/util';
+import { eventDeliveryContract } from '../workflows/contract';
 import { bareCode, bareVerification, check, delivered } from './bare/workflows';
 
 /**
@@ -178,7 +192,7 @@ async function runBare(sys: System, bareWorker: Child, queue: string, concurrenc
 }
 
 /** Billable actions of `count` runs of a scenario, from their histories plus the API's counted client calls. */
-async function actionsOf(sys: System, scenario: Scenario, count: number) {
+async function actionsOf(sys: System, scenario: Scenario, count: number, onIds?: (ids: string[]) => void) {
   const rec = new Recorder();
   const ids: string[] = [];
   await sys.apiCalls(true);
@@ -197,6 +211,7 @@ async function actionsOf(sys: System, scenario: Scenario, count: number) {
   const counts: ActionCount[] = [];
   for (const id of ids) counts.push(countActions(await sys.client.workflow.getHandle(id).fetchHistory()));
   if (!ids.length) throw new Error(`no run completed: ${rec.errors.slice(0, 2).join('; ')}`);
+  onIds?.(ids);
   const history = meanCount(counts);
   const n = ids.length;
   // Queries to these runs only (a push scenario's polls of the enrollment are the enrollment's).
@@ -219,6 +234,56 @@ async function actionsOf(sys: System, scenario: Scenario, count: number) {
     totalAfterPatchesRetired: round(history.total - history.patchUpserts + queries),
     target: scenario.actionTarget,
   };
+}
+
+/**
+ * `phone-sms-happy-events`: the SMS happy path for a client with an events endpoint (a receiver on 127.0.0.1 that
+ * verifies each signature and answers 204), on a system of its own. Its verifications' actions as in every row, plus
+ * those of each one's `eventDelivery` workflow once both events were delivered (its 3-day redelivery window is still
+ * open then: the timer is counted, nothing else is to come without a redelivery).
+ */
+async function eventsActionsRow(happy: Scenario, count: number) {
+  const secret =
+    'whsec_' +
+    Buffer.from(randomUUID() + randomUUID())
+      .toString('base64')
+      .slice(0, 48);
+  const receiver = await ChaosEventsReceiver.start(await freePort(), secret);
+  const sys = await System.start({ runDir: join(runDir, 'events'), events: { url: receiver.url, secret } });
+  try {
+    await runScenario(sys, happy, 2, 2); // warm-up
+    let ids: string[] = [];
+    const row = await actionsOf(sys, happy, count, (v) => (ids = v));
+    const deliveries: ActionCount[] = [];
+    for (const id of ids) {
+      const handle = sys.client.workflow.getHandle(eventDeliveryContract.id(id));
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const state = await handle.query(eventDeliveryContract.messages.getState).catch(() => undefined);
+        const done = state?.events.length === 2 && state.events.every((e) => e.status === 'delivered');
+        if (done) break;
+        if (Date.now() > deadline) throw new Error(`${id}: its events were not delivered within 60 s`);
+        await sleep(250);
+      }
+      deliveries.push(countActions(await handle.fetchHistory()));
+    }
+    const delivery = meanCount(deliveries);
+    const taken = receiver.deliveries.filter((d) => d.verified && d.answered === 204).length;
+    return {
+      ...row,
+      scenario: 'phone-sms-happy-events',
+      what: `${happy.what}, for a client with an events endpoint (created + completed delivered, signed)`,
+      target: undefined,
+      delivery,
+      eventsTaken: taken,
+      verificationTotal: row.total,
+      total: round(row.total + delivery.total),
+      totalAfterPatchesRetired: round(row.totalAfterPatchesRetired + delivery.total),
+    };
+  } finally {
+    await sys.stop();
+    await receiver.stop();
+  }
 }
 
 /** Opens `count` verifications that wait on their timers, on one worker; the worker's RSS. */
@@ -439,6 +504,14 @@ async function main(): Promise<void> {
           console.log(`actions ${scenario.name}: ${'total' in row ? row.total : row.error}`);
         }
         await sandboxSys?.stop();
+        if (!only.size || only.has('phone-sms-happy-events')) {
+          const happyRow = await eventsActionsRow(happy, quick ? 2 : 5).catch((err: Error) => ({
+            scenario: 'phone-sms-happy-events',
+            error: err.message,
+          }));
+          actions.push(happyRow);
+          console.log(`actions phone-sms-happy-events: ${'total' in happyRow ? happyRow.total : happyRow.error}`);
+        }
         // The bare workflow's own count, for reference.
         const bareIds: string[] = [];
         for (let i = 0; i < 2; i++) {

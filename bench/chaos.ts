@@ -5,7 +5,9 @@ import type { CallbackAttempt } from '../sandbox/vonage-emulator';
 import { Recorder, SCENARIOS, waitClosed, type FlowContext, type FlowResult, type Scenario } from './lib/scenarios';
 import { REPO, System } from './lib/system';
 import { http } from './lib/http';
-import { args, load, machine, phoneNumber, pool, sleep, writeJson } from './lib/util';
+import { ChaosEventsReceiver } from './lib/events-receiver';
+import { args, freePort, load, machine, phoneNumber, pool, sleep, writeJson } from './lib/util';
+import type { EventDeliveryState } from '../workflows/contract';
 
 /**
  * `npm run chaos`: scripted, bounded failure scenarios on loopback, each reporting lost / duplicated / stuck / wrong
@@ -15,6 +17,10 @@ import { args, load, machine, phoneNumber, pool, sleep, writeJson } from './lib/
  *
  * Then the `abuse` phase (a system of its own with the default abuse limits): SMS pumping to one number and to one
  * prefix, brute force over the verifications of one number; `exceeded` counts a limit that let more through.
+ *
+ * Then the `events-receiver-outage` phase (a system of its own whose client has an events endpoint): the receiver is
+ * down, answers 500, answers slowly, restarts, while verifications run; every event must reach it once delivered,
+ * under one webhook-id.
  *
  * Options: --quick (CI budget) · --only name,name · --n 20 (verifications per scenario) · --fail-on
  * lost,duplicated,stuck,wrong,exceeded (counts that make the exit status 1) · --out FILE.
@@ -560,6 +566,195 @@ async function abusePhase(count: number): Promise<AbuseResult[]> {
   return rows;
 }
 
+/** What the events phase found. `lost`: an event its verification announced that never reached the receiver. */
+interface EventsChaosResult {
+  name: string;
+  what: string;
+  verifications: number;
+  completedAsExpected: number;
+  /** Events the verifications announced (their delivery workflows' lists). */
+  events: number;
+  /** Of those, delivered (a 2xx taken by the receiver, under the event's own webhook-id). */
+  delivered: number;
+  lost: number;
+  /** Events that reached the receiver under two different webhook-ids. */
+  duplicated: number;
+  /** Deliveries whose signature did not verify with the library. */
+  badSignatures: number;
+  /** POSTs the receiver read, by what it answered (`late`: a slow answer after the sender had given up). */
+  answers: Record<string, number>;
+  /** Events taken more than once under the same webhook-id (at least once: a receiver dedupes by it). */
+  takenAgainSameId: number;
+  /** Tries per delivered event: median and maximum (GET /v1/events `attempts`). */
+  attempts: { median: number; max: number };
+  /** Seconds from the receiver's recovery (the restart) until the last event was delivered. */
+  secondsToDrain: number;
+  notes: string[];
+  errors: string[];
+  seconds: number;
+  load: ReturnType<typeof load>;
+}
+
+/**
+ * `events-receiver-outage`: verifications start one after another while the client's events receiver is down (the
+ * port refuses connections), then answers 500, then answers each POST only after 20 s (past the 15-s try timeout),
+ * then is restarted and stays up. Every announced event must end delivered, taken under its own webhook-id only.
+ * Durations: a minute down, 20 s of 500s, 40 s slow (--quick: 12 s, 6 s, 20 s). The verification flows must not
+ * notice any of it.
+ */
+async function eventsPhase(): Promise<EventsChaosResult> {
+  const down = quick ? 12 : 60;
+  const errors500 = quick ? 6 : 20;
+  const slow = quick ? 20 : 40;
+  const count = Math.min(n, quick ? 8 : 20);
+  const secret =
+    'whsec_' +
+    Buffer.from(randomUUID() + randomUUID())
+      .toString('base64')
+      .slice(0, 48);
+  const receiver = await ChaosEventsReceiver.start(await freePort(), secret);
+  const started = performance.now();
+  const sys = await System.start({
+    runDir: join(runDir, 'events'),
+    persistent: false,
+    events: { url: receiver.url, secret },
+  });
+  const rec = new Recorder();
+  const notes: string[] = [];
+  try {
+    await receiver.stop();
+    const t0 = performance.now();
+    const disturbed = down + errors500 + slow;
+    // Starts spread over the disturbance: each phase gets new events, the first ones meet every phase.
+    const spacingMs = Math.floor((disturbed * 1000) / count);
+    const happy = scenario('phone-sms-happy');
+    const prefix = `e${randomUUID().slice(0, 8)}`;
+    const ctx: FlowContext = {
+      sys,
+      rec,
+      number: () => phoneNumber(numbers++),
+      retryUntil: Date.now() + 600_000,
+      reference: (i) => `${prefix}-${i}`,
+    };
+    const flows: FlowResult[] = [];
+    const flowsDone = pool(count, count, async (i) => {
+      await sleep(i * spacingMs);
+      try {
+        flows.push(await happy.run!(ctx, i));
+      } catch (err) {
+        rec.error(`flow ${i}: ${(err as Error).message}`);
+      }
+    });
+    await sleep(down * 1000);
+    await receiver.listen();
+    receiver.mode = 'error';
+    await sleep(errors500 * 1000);
+    receiver.mode = 'slow';
+    await sleep(slow * 1000);
+    // The restart cuts the slow answers still held; it comes back answering 204.
+    await receiver.stop();
+    await sleep(2000);
+    receiver.mode = 'ok';
+    await receiver.listen();
+    const recoveredAt = performance.now();
+    const recoveredEpoch = Date.now();
+    notes.push(
+      `receiver down ${down} s, 500 for ${errors500} s, slow (20-s answers) for ${slow} s, restarted (2 s) at ` +
+        `${Math.round((recoveredAt - t0) / 1000)} s; ${count} verifications started ${spacingMs} ms apart`,
+    );
+    await flowsDone;
+
+    // Every announced event settled (not pending), read as the client reads it: GET /v1/events.
+    const deadline = Date.now() + 600_000;
+    const states: EventDeliveryState[] = [];
+    for (const f of flows) {
+      for (;;) {
+        const res = await http<EventDeliveryState>(
+          'GET',
+          `${sys.apiUrl}/v1/events?verificationId=${encodeURIComponent(f.id)}`,
+          undefined,
+          30_000,
+          sys.authHeader,
+        );
+        const s = res.body;
+        const settled =
+          res.status === 200 &&
+          /\.(completed|failed|expired|cancelled)$/.test(s.events.at(-1)?.type ?? '') &&
+          s.events.every((e) => e.status !== 'pending');
+        if (settled || Date.now() > deadline) {
+          if (res.status === 200) states.push(s);
+          else rec.error(`${f.id}: GET /v1/events answered ${res.status}`);
+          break;
+        }
+        await sleep(1000);
+      }
+    }
+    const announced = states.flatMap((s) => s.events);
+    const deliveredRecords = announced.filter((e) => e.status === 'delivered');
+    const lastDelivered = Math.max(...deliveredRecords.map((e) => Date.parse(e.deliveredAt ?? '') || 0));
+    const taken = receiver.deliveries.filter((d) => d.verified && d.answered === 204);
+    const takenIds = new Set(taken.map((d) => d.webhookId));
+    let lost = 0;
+    for (const e of announced) {
+      if (e.status !== 'delivered' || !takenIds.has(e.id)) {
+        lost++;
+        rec.error(`${e.id} (${e.type}): ${e.status}, ${takenIds.has(e.id) ? 'taken' : 'never taken'} by the receiver`);
+      }
+    }
+    for (const f of flows) {
+      if (!states.some((s) => s.verificationId === f.id)) {
+        lost++;
+        rec.error(`${f.id}: no events`);
+      }
+    }
+    // One event, one webhook-id: the same verification, type and time under two IDs would be a duplicate.
+    const idsPerEvent = new Map<string, Set<string>>();
+    for (const d of receiver.deliveries) {
+      if (!d.event) continue;
+      const key = `${d.event.data.verificationId}|${d.event.type}|${d.event.timestamp}`;
+      idsPerEvent.set(key, (idsPerEvent.get(key) ?? new Set()).add(d.webhookId));
+    }
+    const duplicated = [...idsPerEvent.values()].filter((ids) => ids.size > 1).length;
+    const timesTaken = new Map<string, number>();
+    for (const d of taken) timesTaken.set(d.webhookId, (timesTaken.get(d.webhookId) ?? 0) + 1);
+    const answers = receiver.deliveries.reduce<Record<string, number>>(
+      (m, d) => ({ ...m, [String(d.answered)]: (m[String(d.answered)] ?? 0) + 1 }),
+      {},
+    );
+    const tries = deliveredRecords.map((e) => e.attempts).sort((a, b) => a - b);
+    const result: EventsChaosResult = {
+      name: 'events-receiver-outage',
+      what: 'the events receiver down, answering 500, answering slowly, restarted, while verifications run',
+      // A flow that gave up counts as a verification not completed as expected (`wrong` in the totals).
+      verifications: count,
+      completedAsExpected: flows.filter((f) => f.status === happy.expected).length,
+      events: announced.length,
+      delivered: deliveredRecords.filter((e) => takenIds.has(e.id)).length,
+      lost,
+      duplicated,
+      badSignatures: receiver.deliveries.filter((d) => !d.verified).length,
+      answers,
+      takenAgainSameId: [...timesTaken.values()].filter((t) => t > 1).length,
+      attempts: { median: tries[Math.floor(tries.length / 2)] ?? 0, max: tries.at(-1) ?? 0 },
+      secondsToDrain: lastDelivered ? Math.max(0, Math.round((lastDelivered - recoveredEpoch) / 1000)) : -1,
+      notes,
+      errors: rec.errors.slice(0, 8),
+      seconds: Math.round((performance.now() - started) / 1000),
+      load: load(),
+    };
+    console.log(
+      `${result.name}: ${result.completedAsExpected}/${count} verifications as expected · events ${result.events} · ` +
+        `delivered ${result.delivered} · lost ${lost} · duplicated ${duplicated} · bad signatures ` +
+        `${result.badSignatures} · answers ${JSON.stringify(answers)} · tries median ${result.attempts.median} max ` +
+        `${result.attempts.max} · drained ${result.secondsToDrain} s after the restart (${result.seconds} s)`,
+    );
+    return result;
+  } finally {
+    await sys.stop();
+    await receiver.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const out = opt.get('out') ?? join(REPO, 'bench', 'results', `chaos-${date}${quick ? '-quick' : ''}.json`);
@@ -571,24 +766,26 @@ async function main(): Promise<void> {
     options: { quick, n },
     loadAtStart: load(),
   };
-  const sys = await System.start({
-    runDir,
-    persistent: true,
-    // Real providers retry callbacks for hours; 8 doubling retries from 250 ms cover about a minute here.
-    emulator: { callbackRetries: 8, callbackRetryBaseMs: 250 },
-  });
+  const selected = SCENARIO_LIST.filter((s) => !only.size || only.has(s.name));
   const rows: ChaosResult[] = [];
-  try {
-    for (const s of SCENARIO_LIST) {
-      if (only.size && !only.has(s.name)) continue;
-      rows.push(await s.run(sys));
+  if (selected.length) {
+    const sys = await System.start({
+      runDir,
+      persistent: true,
+      // Real providers retry callbacks for hours; 8 doubling retries from 250 ms cover about a minute here.
+      emulator: { callbackRetries: 8, callbackRetryBaseMs: 250 },
+    });
+    try {
+      for (const s of selected) rows.push(await s.run(sys));
+    } finally {
+      await sys.stop();
     }
-    results.scenarios = rows;
-  } finally {
-    await sys.stop();
   }
+  results.scenarios = rows;
   const abuse = !only.size || only.has('abuse') ? await abusePhase(quick ? 300 : 1000) : [];
   results.abuse = abuse;
+  const events = !only.size || only.has('events-receiver-outage') ? [await eventsPhase()] : [];
+  results.events = events;
   results.totals = rows.reduce(
     (t, r) => ({
       ...t,
@@ -597,7 +794,13 @@ async function main(): Promise<void> {
       stuck: t.stuck + r.stuck,
       wrong: t.wrong + r.wrong,
     }),
-    { lost: 0, duplicated: 0, stuck: 0, wrong: 0, exceeded: abuse.filter((a) => a.exceeded).length },
+    {
+      lost: events.reduce((t, e) => t + e.lost, 0),
+      duplicated: events.reduce((t, e) => t + e.duplicated, 0),
+      stuck: 0,
+      wrong: events.reduce((t, e) => t + e.verifications - e.completedAsExpected, 0),
+      exceeded: abuse.filter((a) => a.exceeded).length,
+    },
   );
   results.loadAtEnd = load();
   results.finishedAt = new Date().toISOString();
@@ -623,6 +826,17 @@ async function main(): Promise<void> {
     console.log('\n| abuse | attempts | through | limit | answers |');
     for (const a of abuse) {
       console.log(`| ${a.name} | ${a.attempts} | ${a.through} | ${a.limit} | ${JSON.stringify(a.answers)} |`);
+    }
+  }
+  if (events.length) {
+    console.log(
+      '\n| events | verifications | events | delivered | lost | duplicated | answers | tries median / max | drained s |',
+    );
+    for (const e of events) {
+      console.log(
+        `| ${e.name} | ${e.verifications} | ${e.events} | ${e.delivered} | ${e.lost} | ${e.duplicated} | ` +
+          `${JSON.stringify(e.answers)} | ${e.attempts.median} / ${e.attempts.max} | ${e.secondsToDrain} |`,
+      );
     }
   }
 }

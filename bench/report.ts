@@ -197,6 +197,44 @@ function chaos(r: Json): void {
       ]),
     );
   }
+  if (r.events?.length) {
+    console.log('');
+    console.log(
+      row([
+        'events scenario',
+        'verifications',
+        'events',
+        'delivered',
+        'lost',
+        'duplicated',
+        'bad signatures',
+        'receiver answers',
+        'tries median / max',
+        'drained s',
+        's',
+      ]),
+    );
+    console.log(row(Array(11).fill('---')));
+    for (const e of r.events) {
+      console.log(
+        row([
+          e.name,
+          e.verifications,
+          e.events,
+          e.delivered,
+          e.lost,
+          e.duplicated,
+          e.badSignatures,
+          Object.entries(e.answers as Record<string, number>)
+            .map(([k, v]) => `${k} × ${v}`)
+            .join(', '),
+          `${e.attempts.median} / ${e.attempts.max}`,
+          e.secondsToDrain,
+          e.seconds,
+        ]),
+      );
+    }
+  }
 }
 
 function fuzz(r: Json): void {

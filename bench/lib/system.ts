@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startRedisServer, type RedisServer } from '../../src/common/redis-server';
@@ -63,6 +63,11 @@ export interface SystemOptions {
   cluster?: boolean | { apis?: number; workers?: number };
   /** Task queue of the API and worker processes; default a fresh `bench-…` one per run. */
   taskQueue?: string;
+  /**
+   * Outbound events of the run's client `bench`: its events endpoint and Standard Webhooks secret (a CLIENTS_FILE
+   * written to the run directory). Default: none, as for a client without an events endpoint.
+   */
+  events?: { url: string; secret: string };
   /** Announces slow first-run steps (building the Temporal server). */
   onNotice?: (line: string) => void;
 }
@@ -232,9 +237,17 @@ export class System {
       // Workers come and go (kill -9, several at once): none of them serves metrics on the shared default port.
       WORKER_METRICS_ADDRESS: 'off',
       ...(this.isCluster ? { CODEC_SERVER_TOKEN: this.codecToken } : {}),
+      ...(this.options.events ? { CLIENTS_FILE: this.clientsFile(this.options.events) } : {}),
       ...(this.options.limits ?? UNREACHED_LIMITS),
       ...extra,
     };
+  }
+
+  /** The CLIENTS_FILE giving the client `bench` its events endpoint (its key stays in API_KEYS). */
+  private clientsFile(events: { url: string; secret: string }): string {
+    const file = join(this.options.runDir, 'clients.json');
+    writeFileSync(file, JSON.stringify({ clients: [{ id: 'bench', events }] }), { mode: 0o600 });
+    return file;
   }
 
   /** The dev server, or in a cluster PostgreSQL and the Temporal server on it (once: a cluster is not restarted). */

@@ -3,7 +3,15 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Webhook } from 'standardwebhooks';
-import { EVENT_FIELDS, shared, type EventField } from '../../workflows/contract';
+import {
+  CHANNELS,
+  EVENT_FIELDS,
+  PROVIDERS,
+  shared,
+  type Channel,
+  type EventField,
+  type Provider,
+} from '../../workflows/contract';
 
 /** The documented test client of sandbox mode (README examples use it); never accepted outside sandbox mode. */
 export const SANDBOX_CLIENT_ID = 'sandbox';
@@ -20,9 +28,32 @@ export interface ApiKey {
   sha256: Buffer;
 }
 
-/** Server-side settings of one API client (CLIENTS_FILE): its SMS texts by name, limit overrides, events endpoint. */
+/**
+ * Server-side settings of one API client (CLIENTS_FILE): the defaults and bounds of its verifications (brand, channels
+ * and their order, providers, SMS template), its SMS texts by name, limit overrides, events endpoint. A request may
+ * narrow what the client allows, never widen it (src/auth/client-settings.ts).
+ */
 export interface ApiClientSettings {
   id: string;
+  /** The `brand` of its phone verifications when a request gives none. */
+  brand?: string;
+  /**
+   * The phone channels it may use, in the order its verifications try them when a request lists none (an `email`
+   * channel only when a request lists it with its address). Unset: every channel.
+   */
+  channels?: Channel[];
+  /**
+   * The providers it may use: `vonage` and `sms_gateway` serve phone channels (a channel a request names without a
+   * provider goes to the first of them that serves it), `twilio` push verifications, `stripe` identity ones. Unset:
+   * every provider.
+   */
+  providers?: Provider[];
+  /** The `messageTemplate` of its sms_gateway channels when a request names none (one of `templates`, or `default`). */
+  messageTemplate?: string;
+  /** Wrong codes a phone verification takes, at most: the default and the ceiling of a request's `maxCodeAttempts`. */
+  maxCodeAttempts?: number;
+  /** How long a phone verification lives, at most: the default and the ceiling of a request's `expirySeconds`. */
+  expirySeconds?: number;
   /**
    * Where its outbound events go: an http(s) URL, the Standard Webhooks secret (`whsec_<base64>`) they are signed with,
    * and the fields it opted into (none by default: never the phone number or identity data otherwise).
@@ -69,6 +100,20 @@ const clientsFileSchema = z.strictObject({
         id: clientSchema,
         /** `sha256:<64 hex>` of each secret the client may present (several: key rotation). */
         keys: z.array(keySchema).max(20).optional(),
+        brand: shared.brand().optional(),
+        channels: z
+          .array(z.enum(CHANNELS))
+          .min(1)
+          .refine((l) => new Set(l).size === l.length, 'must not list a channel twice')
+          .optional(),
+        providers: z
+          .array(z.enum(PROVIDERS))
+          .min(1)
+          .refine((l) => new Set(l).size === l.length, 'must not list a provider twice')
+          .optional(),
+        messageTemplate: shared.templateName().optional(),
+        maxCodeAttempts: z.number().int().min(1).max(10).optional(),
+        expirySeconds: z.number().int().min(5).max(3600).optional(),
         templates: z.record(shared.templateName(), shared.otpTemplate()).optional(),
         /** Overrides of LIMIT_*: `N/<duration>` or `off` (and `prefixDropDigits`: a number 1-8). */
         limits: z
@@ -152,8 +197,15 @@ export function loadAuthConfig(env: Record<string, string | undefined>, ctx: { s
           `CLIENTS_FILE ${c.id}: events.secret is the public sandbox secret; refused outside sandbox mode`,
         );
       }
+      checkPhoneSettings(c);
       clients[c.id] = {
         id: c.id,
+        ...(c.brand !== undefined && { brand: c.brand }),
+        ...(c.channels && { channels: c.channels }),
+        ...(c.providers && { providers: c.providers }),
+        ...(c.messageTemplate !== undefined && { messageTemplate: c.messageTemplate }),
+        ...(c.maxCodeAttempts !== undefined && { maxCodeAttempts: c.maxCodeAttempts }),
+        ...(c.expirySeconds !== undefined && { expirySeconds: c.expirySeconds }),
         templates: c.templates,
         limits: c.limits,
         allowedCountries: c.allowedCountries,
@@ -211,6 +263,37 @@ function readClientsFile(path: string): z.infer<typeof clientsFileSchema>['clien
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
   if (dup) throw new Error(`CLIENTS_FILE: client ${dup} is listed twice`);
   return parsed.data.clients;
+}
+
+/** Which channels each phone provider serves (`sms_gateway`: our own codes by SMS only). */
+export const CHANNELS_OF: Record<'vonage' | 'sms_gateway', readonly Channel[]> = {
+  vonage: CHANNELS,
+  sms_gateway: ['sms'],
+};
+
+/** Settings that contradict each other: a channel no allowed provider serves, a default template it does not have. */
+function checkPhoneSettings(c: z.infer<typeof clientsFileSchema>['clients'][number]): void {
+  const where = `CLIENTS_FILE ${c.id}`;
+  const phoneProviders = (c.providers ?? ['vonage', 'sms_gateway']).filter(
+    (p): p is 'vonage' | 'sms_gateway' => p === 'vonage' || p === 'sms_gateway',
+  );
+  if (c.channels && phoneProviders.length === 0) {
+    throw new Error(`${where}: channels are listed but providers allows no phone provider (vonage, sms_gateway)`);
+  }
+  for (const channel of c.channels ?? []) {
+    if (!phoneProviders.some((p) => CHANNELS_OF[p].includes(channel))) {
+      throw new Error(
+        `${where}: channels: ${channel} is served by none of its providers (${phoneProviders.join(', ')}; ` +
+          'sms_gateway sends sms only)',
+      );
+    }
+  }
+  if (c.messageTemplate !== undefined && c.messageTemplate !== 'default' && !c.templates?.[c.messageTemplate]) {
+    throw new Error(
+      `${where}: messageTemplate: ${c.messageTemplate} is not one of its templates` +
+        ` (${Object.keys(c.templates ?? {}).join(', ') || 'none'}) nor default`,
+    );
+  }
 }
 
 function isHttpsOrLoopback(url: string): boolean {

@@ -75,6 +75,7 @@ export class IdentityService {
 
   /** Starts (or, repeated with the same body, joins) an identity verification for `caller` and returns its state. */
   async start(caller: string, input: IdentityVerificationInput): Promise<IdentityVerificationState> {
+    this.settings.requireProvider(caller, 'stripe', 'provider');
     const options = input.options ?? {};
     const checks = [
       input.type,

@@ -4,8 +4,9 @@ import { Caller } from '../auth/auth.guard';
 import type { ApiCaller } from '../auth/authenticator';
 import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
-import { type CancelInput, type OnboardingInput, shared } from '../../workflows/contract';
-import { onboardingStartSchema, OnboardingService } from './onboarding.service';
+import { type CancelInput, shared } from '../../workflows/contract';
+import { explicitProviders } from '../phone/phone.controller';
+import { onboardingStartSchema, OnboardingService, type OnboardingStartRequest } from './onboarding.service';
 
 /** REST over the `onboarding` workflow: phone → identity (→ push), each a child workflow. */
 @ApiTags('onboardings')
@@ -18,8 +19,12 @@ export class OnboardingController {
   @ApiOperation({ summary: 'Start an onboarding: phone verification, then identity (then push enrollment)' })
   @ApiBody({ schema: jsonSchemaOf(onboardingStartSchema) })
   @ApiStart('The onboarding state (repeat with the same reference and body: the same one)', { guarded: true })
-  start(@Caller() caller: ApiCaller, @Body(new ZodBody(onboardingStartSchema)) body: OnboardingInput) {
-    return this.service.start(caller.client, body);
+  start(
+    @Caller() caller: ApiCaller,
+    @Body(new ZodBody(onboardingStartSchema)) body: OnboardingStartRequest,
+    @Body() raw: unknown,
+  ) {
+    return this.service.start(caller.client, body, explicitProviders((raw as { phone?: unknown } | undefined)?.phone));
   }
 
   @Get(':id')

@@ -13,11 +13,23 @@ import {
   type OnboardingInput,
   type OnboardingState,
   phoneContract,
+  shared,
 } from '../../workflows/contract';
 import { initialOnboarding, onboarding } from '../../workflows/onboarding';
 
-/** Body of `POST /v1/onboardings`: the workflow input without what only the API sets. */
-export const onboardingStartSchema = onboardingContract.schemas().input.omit({ client: true, events: true });
+const onboardingInput = onboardingContract.schemas().input;
+/**
+ * Body of `POST /v1/onboardings`: the workflow input without what only the API sets; the phone step's `brand` may be
+ * left to the client's default (CLIENTS_FILE).
+ */
+export const onboardingStartSchema = onboardingInput
+  .omit({ client: true, events: true })
+  .extend({ phone: onboardingInput.shape.phone.extend({ brand: shared.brand().optional() }) });
+
+/** An onboarding start as the REST API takes it (the phone step's brand may be left to the client's default). */
+export type OnboardingStartRequest = Omit<OnboardingInput, 'phone'> & {
+  phone: Omit<OnboardingInput['phone'], 'brand'> & { brand?: string };
+};
 
 /** REST convenience over the `onboarding` workflow, per API client: start (idempotent per reference), read, cancel. */
 @Injectable()
@@ -33,7 +45,17 @@ export class OnboardingService {
    * Starts (or, repeated with the same body, joins) an onboarding. Refused with 409 when one of its steps' IDs is a
    * verification already running (it could never start), and with 429/422 when its phone step's first send would be.
    */
-  async start(caller: string, input: OnboardingInput): Promise<OnboardingState> {
+  async start(
+    caller: string,
+    request: OnboardingStartRequest,
+    explicitProviders: readonly boolean[] = [],
+  ): Promise<OnboardingState> {
+    // The phone step with the client's defaults filled in and its bounds enforced (400 naming `phone.…`).
+    const phone = this.settings.phoneStart(caller, request.phone, explicitProviders, 'phone.');
+    this.settings.requireProvider(caller, 'stripe', 'identity');
+    if (request.push) this.settings.requireProvider(caller, 'twilio', 'push');
+    delete phone.reference;
+    const input: OnboardingInput = { ...request, phone };
     const workflowId = onboardingContract.id(input.reference, caller);
     const events = this.settings.eventsOption(caller);
     const withClient = { ...input, client: caller, ...(events && { events }) };

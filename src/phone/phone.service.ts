@@ -1,7 +1,7 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { Client } from '@temporalio/client';
 import { ApiSecurity } from '../auth/api-security';
-import { ClientSettings } from '../auth/client-settings';
+import { ClientSettings, type PhoneStartRequest } from '../auth/client-settings';
 import { AppConfig } from '../config/config';
 import { randomKey, startVerification } from '../temporal/start';
 import {
@@ -34,7 +34,13 @@ export class PhoneService {
    * state, without a query: built from the input, or — silent auth first — answered by the run once its check URL
    * exists. The first send is counted by the abuse guard before anything starts; a refusal starts nothing.
    */
-  async start(caller: string, body: PhoneVerificationInput): Promise<PhoneVerificationState> {
+  async start(
+    caller: string,
+    request: PhoneStartRequest,
+    explicitProviders: readonly boolean[] = [],
+  ): Promise<PhoneVerificationState> {
+    // The client's defaults filled in, its bounds enforced (400 naming the field).
+    const body = this.settings.phoneStart(caller, request, explicitProviders);
     if (body.messageTemplate !== undefined && !this.security.templates.has(caller, body.messageTemplate)) {
       throw new BadRequestException(`messageTemplate: no template named ${body.messageTemplate} is configured`);
     }

@@ -86,6 +86,7 @@ export class PushService {
   /** Opens (or extends) the identity's enrollment window, then brokers an access token for its device. */
   async createAccessToken(caller: string, input: PushAccessTokenInput): Promise<PushAccessTokenResponse> {
     if (!this.twilio) throw new NotImplementedException('push is not configured on this server (TWILIO_ACCOUNT_SID)');
+    this.settings.requireProvider(caller, 'twilio', 'provider');
     const entity = entityOf(caller, input.identity);
     const workflowId = pushEnrollmentContract.id(entity);
     try {
@@ -122,6 +123,7 @@ export class PushService {
 
   /** Starts (or, repeated with the same reference and body, joins) a push verification and returns its state. */
   async startPush(caller: string, body: PushVerificationInput): Promise<PushVerificationState> {
+    this.settings.requireProvider(caller, 'twilio', 'provider');
     const events = this.settings.eventsOption(caller);
     const input: PushVerificationInput = {
       ...body,

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type Client, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import express from 'express';
 import type {
   StripeClientSecret,
   StripeCreateSessionParams,
@@ -24,6 +27,7 @@ import {
 } from '../../workflows/contract';
 import { identityRedaction } from '../../workflows/identity/redaction';
 import { identityVerification } from '../../workflows/identity/workflow';
+import { EventsReceiver } from '../../sandbox/events-receiver';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
 import { startFakeWorker, type FakeWorker } from '../support/fake-worker';
@@ -138,13 +142,26 @@ let client: Client;
 let fakeWorker: FakeWorker;
 const taskQueue = `wf-identity-${randomUUID()}`;
 
+/** The client `acme`'s events endpoint (runs started with the `events` option send theirs here). */
+const EVENTS_SECRET = 'whsec_' + Buffer.from('identity-events-test-secret-32-bytes').toString('base64');
+const receiver = new EventsReceiver({ secrets: () => ({ acme: EVENTS_SECRET }) });
+let receiverServer: Server;
+
 beforeAll(async () => {
-  fakeWorker = await startFakeWorker({ stripe: fake }, taskQueue);
+  receiverServer = await new Promise<Server>((resolve) => {
+    const s = express()
+      .use('/events', receiver.router())
+      .listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(receiverServer.address() as AddressInfo).port}/events`;
+  fakeWorker = await startFakeWorker({ stripe: fake, events: { acme: { url, secret: EVENTS_SECRET } } }, taskQueue);
   client = fakeWorker.client;
 });
 
 afterAll(async () => {
   await fakeWorker?.stop();
+  receiverServer?.closeAllConnections();
+  await new Promise((resolve) => receiverServer?.close(resolve));
 });
 
 beforeEach(() => {
@@ -249,6 +266,39 @@ test('happy path: one session (metadata, idempotency key), processing → verifi
   expect((await handle.describe()).typedSearchAttributes.get(SA_STATUS)).toBe('completed');
   expect(fake.cancelSession).not.toHaveBeenCalled();
   await saveHistory('identity-verified-fewer-actions', handle);
+});
+
+test('verified outputs travel in the completed event only to a client that opted into them', async () => {
+  const optedIn = await start({ client: 'acme', events: { fields: ['verifiedOutputs'] } });
+  const notOptedIn = await start({ client: 'acme', events: {} });
+  for (const handle of [optedIn, notOptedIn]) {
+    const s = await sessionOf(handle);
+    await signal(handle, outcome(s, 'verified'));
+    expect(await handle.result()).toMatchObject({ status: 'completed', verifiedOutputs: OUTPUTS });
+  }
+  /** The completed event as the receiver took it (signature verified with the library). */
+  const completedEvent = (id: string) =>
+    eventually(
+      () =>
+        receiver.received.find(
+          (r) => r.webhookId.startsWith(`${id}~`) && r.verified && r.event?.type === 'verification.completed',
+        )?.event,
+      60_000,
+    );
+  expect((await completedEvent(optedIn.workflowId)).data).toMatchObject({
+    verificationId: optedIn.workflowId,
+    status: 'completed',
+    verifiedOutputs: OUTPUTS,
+  });
+  const plain = await completedEvent(notOptedIn.workflowId);
+  expect(plain.data).toMatchObject({ verificationId: notOptedIn.workflowId, status: 'completed' });
+  expect(plain.data).not.toHaveProperty('verifiedOutputs');
+  expect(JSON.stringify(plain)).not.toContain('Rosen');
+  // Never before the outcome: the created event of the opted-in run has none either.
+  const created = receiver.received.find(
+    (r) => r.webhookId.startsWith(`${optedIn.workflowId}~`) && r.event?.type === 'verification.created',
+  );
+  expect(created?.event?.data).not.toHaveProperty('verifiedOutputs');
 });
 
 test('verified delivered before processing: completes; the late processing event changes nothing', async () => {
