@@ -64,7 +64,10 @@ export class AppModule {
       providers: [
         { provide: AppConfig, useValue: config },
         { provide: ApiSecurity, useValue: security },
-        { provide: ClientSettings, useValue: new ClientSettings(config.auth.clients) },
+        {
+          provide: ClientSettings,
+          useValue: new ClientSettings(config.auth.clients, config.twilio ? [] : ['twilio']),
+        },
         { provide: Authenticator, useValue: new Authenticator(config.auth) },
         { provide: APP_GUARD, useClass: ApiAuthGuard },
         { provide: APP_INTERCEPTOR, useClass: RetryAfterInterceptor },

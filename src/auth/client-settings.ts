@@ -18,7 +18,15 @@ export type PhoneStartRequest = Omit<PhoneVerificationInput, 'brand'> & { brand?
  * without settings (API_KEYS, JWT) gets the contract's defaults, every channel and provider, and no outbound events.
  */
 export class ClientSettings {
-  constructor(private readonly clients: Record<string, ApiClientSettings>) {}
+  /**
+   * `unconfigured`: the phone providers this server has no credentials for (`twilio` without TWILIO_*): a request
+   * naming one is refused (400) rather than starting a run whose channel can only fail, and none is picked for a
+   * channel listed without a provider.
+   */
+  constructor(
+    private readonly clients: Record<string, ApiClientSettings>,
+    private readonly unconfigured: readonly PhoneProvider[] = [],
+  ) {}
 
   /** The `events` option of the client's runs: set when it has an events endpoint, else undefined (no events). */
   eventsOption(client: string): EventsOption | undefined {
@@ -68,6 +76,11 @@ export class ClientSettings {
           );
         }
         if (explicitProviders[i] && c.provider) {
+          if (this.unconfigured.includes(c.provider)) {
+            throw new BadRequestException(
+              `${path}channels[${i}].provider: ${c.provider} is not configured on this server`,
+            );
+          }
           if (!providers.includes(c.provider)) {
             throw new BadRequestException(
               `${path}channels[${i}].provider: ${c.provider} is not allowed for this client (allowed: ${providers.join(', ') || 'none'})`,
@@ -109,10 +122,12 @@ export class ClientSettings {
     };
   }
 
-  /** The phone providers the client may use, in its order. */
+  /** The phone providers the client may use, in its order, that this server is configured for. */
   private phoneProviders(s: ApiClientSettings | undefined): PhoneProvider[] {
-    if (!s?.providers) return [...PHONE_PROVIDERS];
-    return s.providers.filter((p): p is PhoneProvider => (PHONE_PROVIDERS as readonly string[]).includes(p));
+    return (s?.providers ?? PHONE_PROVIDERS).filter(
+      (p): p is PhoneProvider =>
+        (PHONE_PROVIDERS as readonly string[]).includes(p) && !this.unconfigured.includes(p as PhoneProvider),
+    );
   }
 }
 

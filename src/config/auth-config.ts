@@ -6,10 +6,12 @@ import { Webhook } from 'standardwebhooks';
 import {
   CHANNELS,
   EVENT_FIELDS,
+  PHONE_PROVIDERS,
   PROVIDERS,
   shared,
   type Channel,
   type EventField,
+  type PhoneProvider,
   type Provider,
 } from '../../workflows/contract';
 
@@ -43,9 +45,9 @@ export interface ApiClientSettings {
    */
   channels?: Channel[];
   /**
-   * The providers it may use: `vonage` and `sms_gateway` serve phone channels (a channel a request names without a
-   * provider goes to the first of them that serves it), `twilio` push verifications, `stripe` identity ones. Unset:
-   * every provider.
+   * The providers it may use: `vonage`, `sms_gateway` and `twilio` serve phone channels (a channel a request names
+   * without a provider goes to the first of them that serves it), `twilio` push verifications too, `stripe` identity
+   * ones. Unset: every provider.
    */
   providers?: Provider[];
   /** The `messageTemplate` of its sms_gateway channels when a request names none (one of `templates`, or `default`). */
@@ -266,19 +268,22 @@ function readClientsFile(path: string): z.infer<typeof clientsFileSchema>['clien
 }
 
 /** Which channels each phone provider serves (`sms_gateway`: our own codes by SMS only). */
-export const CHANNELS_OF: Record<'vonage' | 'sms_gateway', readonly Channel[]> = {
+export const CHANNELS_OF: Record<PhoneProvider, readonly Channel[]> = {
   vonage: CHANNELS,
   sms_gateway: ['sms'],
+  twilio: CHANNELS,
 };
 
 /** Settings that contradict each other: a channel no allowed provider serves, a default template it does not have. */
 function checkPhoneSettings(c: z.infer<typeof clientsFileSchema>['clients'][number]): void {
   const where = `CLIENTS_FILE ${c.id}`;
-  const phoneProviders = (c.providers ?? ['vonage', 'sms_gateway']).filter(
-    (p): p is 'vonage' | 'sms_gateway' => p === 'vonage' || p === 'sms_gateway',
+  const phoneProviders = (c.providers ?? PHONE_PROVIDERS).filter((p): p is PhoneProvider =>
+    (PHONE_PROVIDERS as readonly string[]).includes(p),
   );
   if (c.channels && phoneProviders.length === 0) {
-    throw new Error(`${where}: channels are listed but providers allows no phone provider (vonage, sms_gateway)`);
+    throw new Error(
+      `${where}: channels are listed but providers allows no phone provider (${PHONE_PROVIDERS.join(', ')})`,
+    );
   }
   for (const channel of c.channels ?? []) {
     if (!phoneProviders.some((p) => CHANNELS_OF[p].includes(channel))) {

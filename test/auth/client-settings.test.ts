@@ -66,7 +66,7 @@ describe('startup validation of CLIENTS_FILE settings', () => {
     [{ maxCodeAttempts: 11 }, /clients\.0\.maxCodeAttempts: /],
     [{ expirySeconds: 2 }, /clients\.0\.expirySeconds: /],
     [{ channels: ['voice'], providers: ['sms_gateway'] }, /acme: channels: voice is served by none of its providers/],
-    [{ channels: ['sms'], providers: ['twilio'] }, /acme: channels are listed but providers allows no phone provider/],
+    [{ channels: ['sms'], providers: ['stripe'] }, /acme: channels are listed but providers allows no phone provider/],
     [{ messageTemplate: 'welcome' }, /acme: messageTemplate: welcome is not one of its templates \(none\) nor default/],
     [{ templates: { login: 'x @@password@@' }, messageTemplate: 'otp' }, /messageTemplate: otp .*\(login\)/],
   ])('refuses %j, naming the field', (extra, message) => {
@@ -181,6 +181,37 @@ describe('phone starts under the client settings', () => {
     expect(open.phoneStart('open', { to: TO, brand: 'Open' }, [])).toEqual({ to: TO, brand: 'Open' });
     expect(refusal(() => open.phoneStart('open', { to: TO }, []))).toBe(
       'brand: required (no default brand is configured for this client)',
+    );
+  });
+
+  it('twilio serves phone channels too; a server without Twilio refuses it by name and never picks it', () => {
+    const twilioFirst = load([{ id: 't', keys: [KEY], brand: 'T', providers: ['twilio', 'vonage'] }]).clients;
+    const sms = { to: TO, channels: [{ channel: 'sms' as const }] };
+    expect(new ClientSettings(twilioFirst).phoneStart('t', sms, [false]).channels).toEqual([
+      { channel: 'sms', provider: 'twilio' },
+    ]);
+    const withoutTwilio = new ClientSettings(twilioFirst, ['twilio']);
+    expect(withoutTwilio.phoneStart('t', sms, [false]).channels).toEqual([{ channel: 'sms', provider: 'vonage' }]);
+    expect(
+      refusal(() =>
+        withoutTwilio.phoneStart(
+          't',
+          { to: TO, channels: [{ channel: 'voice', provider: 'twilio' }] },
+          [true],
+          'phone.',
+        ),
+      ),
+    ).toBe('phone.channels[0].provider: twilio is not configured on this server');
+    const onlyTwilio = new ClientSettings(load([{ id: 'o', keys: [KEY], brand: 'O', providers: ['twilio'] }]).clients, [
+      'twilio',
+    ]);
+    expect(refusal(() => onlyTwilio.phoneStart('o', sms, [false]))).toBe(
+      "channels[0].provider: none of this client's providers (none) serves sms",
+    );
+    // A client file listing channels only Twilio serves for a client that allows only Twilio is consistent.
+    expect(() => load([{ id: 'w', keys: [KEY], providers: ['twilio'], channels: ['whatsapp'] }])).not.toThrow();
+    expect(() => load([{ id: 's', keys: [KEY], providers: ['sms_gateway'], channels: ['voice'] }])).toThrow(
+      'CLIENTS_FILE s: channels: voice is served by none of its providers (sms_gateway; sms_gateway sends sms only)',
     );
   });
 });
