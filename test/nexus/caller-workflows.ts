@@ -7,16 +7,13 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import { HandlerError } from 'nexus-rpc';
-import { verificationNexusService, type CheckCodeResult, type PhoneVerificationResult } from '../../workflows/contract';
+import { verificationNexusService } from '../../workflows/contract';
 
 /** The code the user typed in (the team's UI signals it). */
 export const codeEntered = defineSignal<[string]>('codeEntered');
 
 /** A signup step that verifies the user's phone through the `verification` Nexus service. */
-export async function signupWithPhone(input: { endpoint: string; userId: string; to: string }): Promise<{
-  check: CheckCodeResult;
-  phone: PhoneVerificationResult;
-}> {
+export async function signupWithPhone(input: { endpoint: string; userId: string; to: string }) {
   let code: string | undefined;
   setHandler(codeEntered, (c) => void (code = c));
   const verification = createNexusServiceClient({ endpoint: input.endpoint, service: verificationNexusService });

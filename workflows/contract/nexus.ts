@@ -88,13 +88,12 @@ export const verificationNexusService = service(VERIFICATION_NEXUS_SERVICE, {
   getState: operation<GetStateNexusInput, NexusVerificationState>(),
 });
 
-/** Each operation as docs/CONTRACT.md presents it: what it is, and its input's and result's schemas. */
+/** Each operation as docs/CONTRACT.md presents it: what it is, and its input's schema. */
 export const VERIFICATION_NEXUS_OPERATIONS: readonly {
   name: keyof typeof verificationNexusService.operations;
   kind: 'workflow run' | 'sync';
   summary: string;
   input: () => z.ZodType;
-  result: () => z.ZodType;
 }[] = [
   {
     name: 'phoneVerification',
@@ -104,7 +103,6 @@ export const VERIFICATION_NEXUS_OPERATIONS: readonly {
       '`phone-<client>-<reference>` and a repeat joins the running verification; without one, the ID derives from ' +
       "the operation's request ID (a retried start never starts a second one).",
     input: () => schemas().phoneVerification,
-    result: () => phoneContract.schemas().result,
   },
   {
     name: 'pushVerification',
@@ -113,14 +111,12 @@ export const VERIFICATION_NEXUS_OPERATIONS: readonly {
       "Starts `pushVerification` (the user's `identity` becomes the entity `<client>-<identity>`, as over REST) and " +
       'answers its result once it ends.',
     input: () => schemas().pushVerification,
-    result: () => pushContract.schemas().result,
   },
   {
     name: 'identityVerification',
     kind: 'workflow run',
     summary: 'Starts `identityVerification` (ID `identity-<client>-<reference>`) and answers its result once it ends.',
     input: () => schemas().identityVerification,
-    result: () => identityContract.schemas().result,
   },
   {
     name: 'checkCode',
@@ -129,15 +125,12 @@ export const VERIFICATION_NEXUS_OPERATIONS: readonly {
       "The phone verification's `checkCode` update, by `id` or by the `reference` it was started with; a retried " +
       'request is the same update (its request ID is the update ID).',
     input: () => schemas().checkCode,
-    result: () => phoneContract.schemas().checkCodeResult,
   },
   {
     name: 'getState',
     kind: 'sync',
     summary: "A verification's `getState` query, by `id` or by `kind` and `reference`.",
     input: () => schemas().getState,
-    result: () =>
-      z.union([phoneContract.schemas().state, pushContract.schemas().state, identityContract.schemas().state]),
   },
 ];
 
