@@ -91,7 +91,7 @@ function renderNexus(): string[] {
     if (o.kind === 'workflow run') {
       lines.push(
         `Input: the input of [\`${o.name}\`](#workflow-${o.name.toLowerCase()}) without \`client\` and \`events\`` +
-          `${o.name === 'phoneVerification' ? ' and `firstSendCounted`' : ''} (the service sets them). Result: its result.`,
+          `${o.name === 'phoneVerification' ? ' and `firstSendCounted`' : ''}${o.name === 'pushVerification' ? ' (its `fallback`: the input of the `phoneVerification` operation)' : ''} (the service sets them). Result: its result.`,
         '',
       );
     } else {

@@ -1,6 +1,7 @@
 // A platform team's own workflows, in its own namespace: verification through our Nexus endpoint (README "Embedding").
 import {
   ApplicationFailure,
+  CancellationScope,
   condition,
   createNexusServiceClient,
   defineSignal,
@@ -53,4 +54,17 @@ export async function callOperation(input: {
     }
     throw err;
   }
+}
+
+/** Starts an identity verification, reads its state, then cancels the operation (the team's user gave up). */
+export async function identityThenCancel(input: { endpoint: string; reference: string }): Promise<unknown> {
+  const verification = createNexusServiceClient({ endpoint: input.endpoint, service: verificationNexusService });
+  const scope = new CancellationScope();
+  const identity = await scope.run(() =>
+    verification.startOperation('identityVerification', { type: 'document', reference: input.reference }),
+  );
+  const state = await verification.executeOperation('getState', { kind: 'identity', reference: input.reference });
+  scope.cancel();
+  await identity.result().catch(() => undefined); // the run's outcome is read on its side
+  return state;
 }

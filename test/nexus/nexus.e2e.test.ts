@@ -7,7 +7,7 @@ import { ensureNamespace } from '../../src/temporal/search-attributes';
 import { phoneContract, SA_CLIENT, type PhoneVerificationState } from '../../workflows/contract';
 import { phoneVerification } from '../../workflows/phone/workflow';
 import { eventually, startStack, type Stack } from '../support/stack';
-import { callOperation, codeEntered, signupWithPhone } from './caller-workflows';
+import { callOperation, codeEntered, identityThenCancel, signupWithPhone } from './caller-workflows';
 
 /**
  * The `verification` Nexus service across namespaces: our worker (through the plugin) serves it on the suite's
@@ -106,6 +106,29 @@ test('a caller workflow in another namespace verifies a phone through the endpoi
   expect(await call('phoneVerification', { to, brand: 'Acme', channels: [{ channel: 'sms' }] })).toMatchObject({
     error: { failure: 'RateLimited' },
   });
+});
+
+test('push and identity verifications run through the endpoint too; cancelling the operation cancels the verification', async () => {
+  // Push to an identity with no verified factor (and no fallback) gives up at once: the operation answers its result.
+  const push = await call('pushVerification', {
+    identity: randomUUID(),
+    message: 'Sign in to Acme?',
+    reference: `p-${tag}`,
+  });
+  expect(push).toMatchObject({
+    ok: { id: `push-sandbox-p-${tag}`, client: 'sandbox', status: 'failed', reason: 'no_verified_factor' },
+  });
+
+  const reference = `user-id-${tag}`;
+  const state = await caller.workflow.execute(identityThenCancel, {
+    taskQueue,
+    workflowId: `identity-then-cancel-${tag}`,
+    args: [{ endpoint, reference }],
+  });
+  expect(state).toMatchObject({ id: `identity-sandbox-${reference}`, client: 'sandbox' });
+  // The caller's cancellation reached the run: it ended as the cancel update ends it.
+  const run = stack.client.workflow.getHandle(`identity-sandbox-${reference}`);
+  expect(await run.result()).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
 });
 
 test('bad input is refused naming the field, and the caller cannot choose its API client', async () => {

@@ -42,8 +42,10 @@ export type VerificationRef = { id: string } | { kind: VerificationKind; referen
 
 /** Input of `phoneVerification` over Nexus: the workflow's input without `client`, `events` and `firstSendCounted`. */
 export type PhoneNexusInput = Omit<PhoneVerificationInput, 'client' | 'events' | 'firstSendCounted'>;
-/** Input of `pushVerification` over Nexus: the workflow's input without `client` and `events`. */
-export type PushNexusInput = Omit<PushVerificationInput, 'client' | 'events'>;
+/** Input of `pushVerification` over Nexus: the workflow's input without `client` and `events` (its fallback: as phone's). */
+export type PushNexusInput = Omit<PushVerificationInput, 'client' | 'events' | 'fallback'> & {
+  fallback?: PhoneNexusInput;
+};
 /** Input of `identityVerification` over Nexus: the workflow's input without `client` and `events`. */
 export type IdentityNexusInput = Omit<IdentityVerificationInput, 'client' | 'events'>;
 /** Input of `checkCode` over Nexus: the phone verification (its ID, or its reference) and the update's argument. */
@@ -59,9 +61,14 @@ const schemas = lazy(() => {
   const kind = z.enum(VERIFICATION_KINDS);
   /** A reference of any kind (identity's are the longest); the kind's own rule applies where the ID is made. */
   const reference = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 . _ : -');
+  const phoneVerification = phone.input.omit({ client: true, events: true, firstSendCounted: true });
   return {
-    phoneVerification: phone.input.omit({ client: true, events: true, firstSendCounted: true }),
-    pushVerification: pushContract.schemas().input.omit({ client: true, events: true }),
+    phoneVerification,
+    // The phone fallback is the phone operation's input too: its client is the push's, and every send is counted.
+    pushVerification: pushContract
+      .schemas()
+      .input.omit({ client: true, events: true })
+      .extend({ fallback: phoneVerification.optional() }),
     identityVerification: identityRules(identityContract.schemas().fields.omit({ client: true, events: true })),
     checkCode: z.union([
       phone.checkCodeInput.extend({ id }).strict(),
