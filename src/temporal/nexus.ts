@@ -121,11 +121,13 @@ export function verificationServiceHandler(
       if (body.messageTemplate !== undefined && options.templates?.has(caller.client, body.messageTemplate) === false) {
         throw badRequest(`messageTemplate: no template named ${body.messageTemplate} is configured`);
       }
-      await refuseGuarded(caller.client, body.channels?.[0]?.to ?? body.to);
+      const workflowId = phoneContract.id(body.reference ?? keyOf(ctx), caller.client);
+      // A repeat (same reference, or a retried request) joins the running verification and sends nothing: only a new
+      // one has a first send for the guard to refuse.
+      if (!(await isRunning(workflowId))) await refuseGuarded(caller.client, body.channels?.[0]?.to ?? body.to);
       const input = { ...body, client: caller.client, ...(caller.events && { events: caller.events }) };
       const first = planChannels(input)[0];
       const channels = (body.channels ?? phoneContract.defaults.channels).map((c) => c.channel).join(' → ');
-      const workflowId = phoneContract.id(body.reference ?? keyOf(ctx), caller.client);
       return startWorkflow(ctx, phoneVerification, {
         ...startOptions(ctx, caller, phoneContract.kind, workflowId, [
           { key: SA_STATUS, value: first.channel === 'silent_auth' ? 'action_pending' : 'pending' },
@@ -228,6 +230,16 @@ const keyOf = (ctx: StartOperationContext): string =>
   createHash('sha256').update(`nexus:${ctx.requestId}`).digest('hex').slice(0, 20);
 
 const contractOfKind = (kind: string): WorkflowContract => VERIFICATION_CONTRACTS.find((c) => c.kind === kind)!;
+
+/** Whether a run with this workflow ID is running now. */
+async function isRunning(workflowId: string): Promise<boolean> {
+  try {
+    return (await getClient().workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
 
 /** The run `id` when its `VerificationClient` is `client` (read from the run itself); else NOT_FOUND. */
 async function ownedRun(

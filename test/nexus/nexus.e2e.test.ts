@@ -108,6 +108,38 @@ test('a caller workflow in another namespace verifies a phone through the endpoi
   });
 });
 
+test('a repeat under the same reference joins the running verification: both callers get its result, one send', async () => {
+  const reference = `joined-${tag}`;
+  const to = number();
+  const start = () =>
+    caller.workflow.start(callOperation, {
+      taskQueue,
+      workflowId: `join-${randomUUID()}`,
+      args: [
+        {
+          endpoint,
+          operation: 'phoneVerification',
+          input: { to, brand: 'Acme', reference, channels: [{ channel: 'sms' }] },
+        },
+      ],
+    });
+  const first = await start();
+  const id = phoneContract.id(reference, 'sandbox');
+  await eventually(async () => (await stack.http().get(`/v1/verifications/${id}`)).status === 200);
+  // With one send per number allowed, a second start that sent (or counted) again would be refused.
+  const second = await start();
+  const check = await stack
+    .http()
+    .post(`/v1/verifications/${id}/check`)
+    .send({ code: await outboxCode(to) });
+  expect(check.body).toMatchObject({ status: 'completed' });
+  for (const answer of [await first.result(), await second.result()]) {
+    expect(answer).toMatchObject({ ok: { id, status: 'completed', reason: 'verified' } });
+  }
+  const sent = await stack.http().get('/sandbox/outbox').query({ to });
+  expect(sent.body).toHaveLength(1);
+});
+
 test('push and identity verifications run through the endpoint too; cancelling the operation cancels the verification', async () => {
   // Push to an identity with no verified factor (and no fallback) gives up at once: the operation answers its result.
   const push = await call('pushVerification', {
