@@ -30,7 +30,12 @@ const taskQueue = `signup-${randomUUID()}`;
 
 beforeAll(async () => {
   // One send per number per 10 minutes: a second start to the same number shows the first send was counted.
-  stack = await startStack({ NEXUS_ENDPOINTS: `${endpoint}:sandbox`, LIMIT_SENDS_PER_DESTINATION: '1/10m' });
+  // The sandbox client's events go to the sandbox receiver, as in `npm run dev`.
+  stack = await startStack({
+    NEXUS_ENDPOINTS: `${endpoint}:sandbox`,
+    LIMIT_SENDS_PER_DESTINATION: '1/10m',
+    SANDBOX_EVENTS: 'true',
+  });
   const target = { namespace: 'default', taskQueue: stack.config.taskQueue };
   expect(await ensureNexusEndpoint(stack.client.connection, { name: endpoint, ...target })).toBe('created');
   expect(await ensureNexusEndpoint(stack.client.connection, { name: unmapped, ...target })).toBe('created');
@@ -92,6 +97,14 @@ test('a caller workflow in another namespace verifies a phone through the endpoi
   const rest = await stack.http().get(`/v1/verifications/${phone.id}`);
   expect(rest.status).toBe(200);
   expect(rest.body).toMatchObject({ status: 'completed' });
+
+  // The client's outbound events are on for its Nexus starts as for its REST ones: signed, verified by the receiver.
+  const events = await eventually(async () => {
+    const res = await stack.anon().get('/sandbox/events').query({ verificationId: phone.id });
+    const got = res.body as { verified: boolean; event: { type: string } }[];
+    return got.some((e) => e.event.type === 'verification.completed') && got;
+  });
+  expect(events.every((e) => e.verified)).toBe(true);
 
   // getState by kind and reference, and by ID.
   expect(await call('getState', { kind: 'phone', reference: userId })).toMatchObject({
