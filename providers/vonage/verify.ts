@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Vonage } from '@vonage/server-sdk';
 import { type Channel, FailureType } from '../../workflows/contract';
 import { retryAfterMs } from '../retry-after';
+import { VonageApplicationAuth } from './bearer';
 
 export interface VonageStep {
   channel: Channel;
@@ -78,10 +79,10 @@ export class VonageVerifyAdapter implements VonageVerify {
 
   constructor(options: VonageAdapterOptions) {
     this.host = (options.apiHost ?? 'https://api.nexmo.com').replace(/\/$/, '');
-    this.client = new Vonage(
-      { applicationId: options.applicationId, privateKey: options.privateKey },
-      { apiHost: this.host, timeout: options.timeoutMs ?? 15_000 },
-    );
+    this.client = new Vonage(new VonageApplicationAuth(options).asCredentials(), {
+      apiHost: this.host,
+      timeout: options.timeoutMs ?? 15_000,
+    });
   }
 
   async startVerification(params: VonageStartParams, options: VonageStartOptions = {}): Promise<VonageStarted> {

@@ -1,6 +1,7 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { isExecutable, which } from './which';
 import { spawnWatched, type Watched } from '../temporal/watchdog';
 import { freePort } from './free-port';
 
@@ -16,9 +17,8 @@ export interface RedisServer {
 const INSTALL = 'apt-get install -y redis-server';
 
 function findRedisServer(configured: string | undefined, pathEnv: string): string | undefined {
-  if (configured) return existsSync(configured) ? configured : undefined;
-  const dirs = [...pathEnv.split(delimiter).filter(Boolean), '/usr/bin', '/usr/sbin'];
-  return dirs.map((d) => join(d, 'redis-server')).find((p) => existsSync(p));
+  if (configured) return isExecutable(configured) ? configured : undefined;
+  return which('redis-server', [pathEnv, '/usr/bin', '/usr/sbin'].join(delimiter));
 }
 
 /**
@@ -28,6 +28,9 @@ function findRedisServer(configured: string | undefined, pathEnv: string): strin
  */
 export async function startRedisServer(options: { binary?: string; pathEnv?: string } = {}): Promise<RedisServer> {
   const binary = findRedisServer(options.binary, options.pathEnv ?? '');
+  if (!binary && options.binary) {
+    throw new Error(`REDIS_SERVER_BIN=${options.binary} is not an executable file: set it to redis-server's path`);
+  }
   if (!binary) {
     throw new Error(`redis-server not found: install it (${INSTALL}) or set REDIS_SERVER_BIN to its path`);
   }

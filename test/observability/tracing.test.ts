@@ -7,7 +7,9 @@ import { SANDBOX_CLIENT_KEY } from '../../src/config/auth-config';
 import { loadTelemetryConfig } from '../../src/config/telemetry-config';
 import { safePath } from '../../src/telemetry/http-client';
 import { startTracing, tracingFromConfig, type Tracing } from '../../src/telemetry/tracing';
-import type { PhoneVerificationState } from '../../workflows/contract';
+import { randomUUID } from 'node:crypto';
+import type { PhoneVerificationState, PushVerificationState } from '../../workflows/contract';
+import { PushDevice } from '../support/push-device';
 import { eventually, startStack, TEST_CODEC_KEYS, type Stack } from '../support/stack';
 
 /**
@@ -69,6 +71,7 @@ const outline = (root: ReadableSpan, depth = 0): string[] => [
 const to = '+15005550001'; // silent auth not supported: a `failed` callback (webhook), then SMS
 const REJECTED = '+15005550003'; // the provider rejects the number (422)
 const SMS_TO = `+1 415 555 ${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`; // as Auth0 may format it
+const PUSH_FALLBACK = `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
 const secrets: string[] = [];
 
 test('POST /v1/verifications/phone → workflow → activity → provider HTTP call is one trace; a webhook traces to its signal; a check to its update and activity', async () => {
@@ -149,7 +152,7 @@ test('POST /v1/verifications/phone → workflow → activity → provider HTTP c
   expect(tree).toContain('RunActivity:vonageStartVerification');
 });
 
-test('no span holds a phone number, a code, an API key, a bearer token or a client secret — attributes, events, status, names', async () => {
+test('no span holds a phone number, a code, an API key, a bearer token or a client secret — attributes, events, status, names (phone, identity, push, inbound SMS)', async () => {
   // An identity verification too: its client secret passes through the API.
   const identity = await stack
     .http()
@@ -189,8 +192,27 @@ test('no span holds a phone number, a code, an API key, a bearer token or a clie
     ),
   );
 
+  // A push approved on an enrolled device: its access token and signed answers, and the fallback's number.
+  const device = new PushDevice(stack.baseUrl, `user-${randomUUID()}`);
+  await device.enroll();
+  const push = await stack
+    .http()
+    .post('/v1/verifications/push')
+    .send({
+      identity: device.identity,
+      message: 'Log in to Acme?',
+      fallback: { to: PUSH_FALLBACK, brand: 'Acme', channels: [{ channel: 'sms' }] },
+    });
+  expect(push.status).toBe(201);
+  const pushId = (push.body as PushVerificationState).id;
+  const challengeSid = await eventually(
+    async () => ((await stack.http().get(`/v1/verifications/${pushId}`)).body as PushVerificationState).challengeSid,
+  );
+  await device.answer(challengeSid, 'approved');
+  await eventually(() => named('RunWorkflow:pushVerification').find((s) => s.attributes.workflowId === pushId));
+
   const forbidden = [
-    ...[to, REJECTED].flatMap((n) => [n, n.slice(1), n.slice(2), encodeURIComponent(n)]),
+    ...[to, REJECTED, PUSH_FALLBACK].flatMap((n) => [n, n.slice(1), n.slice(2), encodeURIComponent(n)]),
     ...secrets,
     client_secret,
     new URL(url).search.slice(1),
@@ -199,6 +221,8 @@ test('no span holds a phone number, a code, an API key, a bearer token or a clie
     smsCode,
     ...[SMS_TO, SMS_TO.replace(/ /g, ''), SMS_TO.replace(/\D/g, ''), encodeURIComponent(SMS_TO)],
     stack.config.vonage.signatureSecret,
+    stack.config.twilio!.authToken,
+    ...device.tokensSent,
     TEST_CODEC_KEYS.split(':')[1],
   ].filter((s) => s.length >= 4);
   const texts = spans().flatMap((s) => [

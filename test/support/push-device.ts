@@ -13,6 +13,8 @@ export class PushDevice {
   factorSid?: string;
   /** The Twilio entity the token was brokered for: `<client>-<identity>`. */
   entityIdentity?: string;
+  /** Every bearer secret this device has sent (the brokered access token, its signed answers): none may be logged. */
+  readonly tokensSent: string[] = [];
 
   constructor(
     private readonly baseUrl: string,
@@ -37,6 +39,7 @@ export class PushDevice {
   }
 
   private async verifyApi(method: string, url: string, token: string, params?: Record<string, string>) {
+    this.tokensSent.push(token);
     const res = await fetch(url, {
       method,
       headers: {
