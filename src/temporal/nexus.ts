@@ -79,7 +79,9 @@ export function verificationServiceHandler(
     if (!caller) {
       throw new HandlerError(
         'UNAUTHORIZED',
-        `Nexus endpoint ${endpoint || '(unnamed)'} is not mapped to an API client of this worker (NEXUS_ENDPOINTS)`,
+        endpoint
+          ? `Nexus endpoint ${endpoint} is not mapped to an API client of this worker (NEXUS_ENDPOINTS)`
+          : 'the Temporal server did not name the Nexus endpoint (it needs Temporal server 1.30 or later)',
         { retryableOverride: false },
       );
     }
