@@ -73,7 +73,7 @@ function renderNexus(): string[] {
     '',
     '- **Who the caller is**: the API client the endpoint is mapped to (`NEXUS_ENDPOINTS=<endpoint>:<client>`). Its',
     '  runs carry that client (`client` input, `VerificationClient`, IDs `<kind>-<client>-…`) like REST starts of the',
-    "  client; `checkCode` and `getState` reach only its verifications (another's answers `NOT_FOUND`, like none). An",
+    "  client; the other operations reach only its verifications (another's answers `NOT_FOUND`, like none). An",
     "  endpoint mapped to no client is refused (`UNAUTHORIZED`); who may call an endpoint is Temporal's to enforce.",
     '- **Errors**: bad input → handler error `BAD_REQUEST` naming the fields; a refusal of the abuse guard or of the',
     "  workflow (`RateLimited`, `DestinationNotAllowed`, `NotLive`, an update validator's `InvalidInput`) → a failed",

@@ -31,6 +31,7 @@ import {
   SA_STATUS,
   VERIFICATION_CONTRACTS,
   verificationNexusService,
+  type CheckCodeInput,
   type EventsOption,
   type NexusVerificationState,
   type WorkflowContract,
@@ -116,6 +117,25 @@ export function verificationServiceHandler(
     staticDetails: `client: ${caller.client}; started through Nexus endpoint ${caller.endpoint} (request ${ctx.requestId})`,
   });
 
+  /**
+   * Sends an update to one of the caller's phone verifications (by ID or reference). A retried request (same request
+   * ID) is the same update: it gets the first answer, nothing done twice.
+   */
+  const phoneUpdate = async <T>(
+    ctx: StartOperationContext,
+    ref: { id: string } | { reference: string },
+    update: (handle: ClientWorkflowHandle, updateId: string) => Promise<T>,
+  ): Promise<T> => {
+    const { client } = callerOf();
+    const id = 'id' in ref ? ref.id : phoneContract.id(ref.reference, client);
+    const handle = await ownedRun(client, id, [phoneContract]);
+    try {
+      return await update(handle, `nexus-${ctx.operation}-${ctx.requestId}`);
+    } catch (err) {
+      throw operationFailure(err, id);
+    }
+  };
+
   return serviceHandler(verificationNexusService, {
     phoneVerification: new WorkflowRunOperationHandler(async (ctx, raw) => {
       const caller = callerOf();
@@ -175,20 +195,24 @@ export function verificationServiceHandler(
     }),
 
     checkCode: async (ctx, raw) => {
-      const { client } = callerOf();
       const input = parse(nexusSchemas().checkCode, raw);
-      const id = 'id' in input ? input.id : phoneContract.id(input.reference, client);
-      const handle = await ownedRun(client, id, [phoneContract]);
-      try {
-        return await handle.executeUpdate(phoneContract.messages.checkCode, {
-          args: [{ code: input.code, ...(input.requestId !== undefined && { requestId: input.requestId }) }],
-          // A retried request (same request ID) is the same update: it gets the first answer, nothing checked twice.
-          updateId: `nexus-check-${ctx.requestId}`,
-        });
-      } catch (err) {
-        throw operationFailure(err, id);
-      }
+      const args: [CheckCodeInput] = [
+        { code: input.code, ...(input.requestId !== undefined && { requestId: input.requestId }) },
+      ];
+      return phoneUpdate(ctx, input, (handle, updateId) =>
+        handle.executeUpdate(phoneContract.messages.checkCode, { args, updateId }),
+      );
     },
+
+    nextChannel: async (ctx, raw) =>
+      phoneUpdate(ctx, parse(nexusSchemas().phoneRef, raw), (handle, updateId) =>
+        handle.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId }),
+      ),
+
+    resend: async (ctx, raw) =>
+      phoneUpdate(ctx, parse(nexusSchemas().phoneRef, raw), (handle, updateId) =>
+        handle.executeUpdate(phoneContract.messages.resend, { args: [], updateId }),
+      ),
 
     getState: async (_ctx, raw) => {
       const { client } = callerOf();

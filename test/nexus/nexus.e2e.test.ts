@@ -176,6 +176,24 @@ test('push and identity verifications run through the endpoint too; cancelling t
   expect(await run.result()).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
 });
 
+test("nextChannel and resend drive the client's phone verification; a rejected update fails with its typed failure", async () => {
+  const to = number();
+  const started = await stack
+    .http()
+    .post('/v1/verifications/phone')
+    // The next channel goes to an address of its own: this suite allows one send per destination.
+    .send({ to, brand: 'Acme', channels: [{ channel: 'sms' }, { channel: 'email', to: `${tag}@example.com` }] });
+  expect(started.status).toBe(201);
+  const id = (started.body as PhoneVerificationState).id;
+  try {
+    // A Vonage channel has no code of ours to resend: the update's rejection is the operation's failure.
+    expect(await call('resend', { id })).toMatchObject({ error: { failure: 'ResendNotAvailable' } });
+    expect(await call('nextChannel', { id })).toMatchObject({ ok: { id, channelIndex: 1, channel: 'email' } });
+  } finally {
+    await stack.http().post(`/v1/verifications/${id}/cancel`).send({});
+  }
+});
+
 test('bad input is refused naming the field, and the caller cannot choose its API client', async () => {
   const bad = await call('phoneVerification', { to: '12345', brand: 'Acme' });
   expect(bad).toMatchObject({ error: { handler: 'BAD_REQUEST', message: expect.stringContaining('to:') } });

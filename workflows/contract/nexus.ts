@@ -3,7 +3,7 @@
  * without hosting our workflows. Its operations carry the same payloads as the workflow contract: the start
  * operations take a workflow's input (without what only the service sets: `client`, `events`, `firstSendCounted`) and
  * return its result; `checkCode` and `getState` are the `checkCode` update and the `getState` query of the verification
- * they name. The handlers run in our worker (src/temporal/nexus.ts); every caller of an endpoint is the one API client
+ * they name (and `nextChannel` / `resend`, phone's updates of those names). The handlers run in our worker (src/temporal/nexus.ts); every caller of an endpoint is the one API client
  * the endpoint is configured for (NEXUS_ENDPOINTS), so a caller sees and drives only that client's verifications.
  *
  * Deterministic and Node-free (caller workflows import it); the schemas are built on first use.
@@ -50,6 +50,8 @@ export type PushNexusInput = Omit<PushVerificationInput, 'client' | 'events' | '
 export type IdentityNexusInput = Omit<IdentityVerificationInput, 'client' | 'events'>;
 /** Input of `checkCode` over Nexus: the phone verification (its ID, or its reference) and the update's argument. */
 export type CheckCodeNexusInput = ({ id: string } | { reference: string }) & CheckCodeInput;
+/** Input of `nextChannel` and `resend` over Nexus: the phone verification, by its ID or its reference. */
+export type PhoneRefNexusInput = { id: string } | { reference: string };
 /** Input of `getState` over Nexus. */
 export type GetStateNexusInput = VerificationRef;
 /** What `getState` answers: the state of a phone, push or identity verification. */
@@ -74,6 +76,7 @@ const schemas = lazy(() => {
       phone.checkCodeInput.extend({ id }).strict(),
       phone.checkCodeInput.extend({ reference }).strict(),
     ]),
+    phoneRef: z.union([z.strictObject({ id }), z.strictObject({ reference })]),
     getState: z.union([z.strictObject({ id }), z.strictObject({ kind, reference })]),
   };
 });
@@ -91,6 +94,10 @@ export const verificationNexusService = service(VERIFICATION_NEXUS_SERVICE, {
   identityVerification: operation<IdentityNexusInput, IdentityVerificationResult>(),
   /** Submits a code to a live phone verification (its `checkCode` update): answers at once. */
   checkCode: operation<CheckCodeNexusInput, CheckCodeResult>(),
+  /** Moves a live phone verification to its next channel (its `nextChannel` update): answers the new state. */
+  nextChannel: operation<PhoneRefNexusInput, PhoneVerificationState>(),
+  /** Sends a new code of ours on the current channel (its `resend` update): answers the state. */
+  resend: operation<PhoneRefNexusInput, PhoneVerificationState>(),
   /** The current state of a verification (its `getState` query): answers at once. */
   getState: operation<GetStateNexusInput, NexusVerificationState>(),
 });
@@ -132,6 +139,20 @@ export const VERIFICATION_NEXUS_OPERATIONS: readonly {
       "The phone verification's `checkCode` update, by `id` or by the `reference` it was started with; a retried " +
       'request is the same update (its request ID is the update ID).',
     input: () => schemas().checkCode,
+  },
+  {
+    name: 'nextChannel',
+    kind: 'sync',
+    summary: 'The phone verification\'s `nextChannel` update ("call me instead"), by `id` or `reference`.',
+    input: () => schemas().phoneRef,
+  },
+  {
+    name: 'resend',
+    kind: 'sync',
+    summary:
+      "The phone verification's `resend` update (sms_gateway channels; elsewhere `ResendNotAvailable`), by `id` or " +
+      '`reference`.',
+    input: () => schemas().phoneRef,
   },
   {
     name: 'getState',
