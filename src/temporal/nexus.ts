@@ -67,7 +67,7 @@ export interface VerificationNexusOptions {
  * The handlers of the `verification` Nexus service (workflows/contract/nexus.ts), run by the worker that hosts our
  * workflows. The caller's identity is the endpoint it came through (`operationInfo().endpoint`), mapped to one API
  * client: the runs it starts carry that client (`client` input, `VerificationClient` search attribute, workflow IDs
- * `<kind>-<client>-…`) exactly as REST starts do, so the same client sees them over REST, and `checkCode` / `getState`
+ * `<kind>-<client>-…`) exactly as REST starts do, so the same client sees them over REST, and the other operations
  * act only on that client's verifications (another's answers NOT_FOUND, like one that does not exist). Every send is
  * counted by the worker's abuse guard, as for any Temporal caller.
  */
@@ -108,11 +108,12 @@ export function verificationServiceHandler(
     workflowId,
     // A repeat under the same reference (or a retried request) joins the running verification and gets its result.
     workflowIdConflictPolicy: 'USE_EXISTING' as const,
+    // What the run will say once its first step is live (so it upserts nothing until that moves); `attributes` win.
     typedSearchAttributes: [
+      ...attributes,
       { key: SA_KIND, value: kind },
       { key: SA_STATUS, value: 'pending' },
       { key: SA_CLIENT, value: caller.client },
-      ...attributes,
     ].filter((p, i, all) => all.findIndex((q) => q.key.name === p.key.name) === i) as SearchAttributePair[],
     staticDetails: `client: ${caller.client}; started through Nexus endpoint ${caller.endpoint} (request ${ctx.requestId})`,
   });

@@ -153,6 +153,31 @@ test('a repeat under the same reference joins the running verification: both cal
   expect(sent.body).toHaveLength(1);
 });
 
+test('a start sets the search attributes the run will have once its first step is live (silent auth: action_pending)', async () => {
+  const reference = `sa-${tag}`;
+  const id = phoneContract.id(reference, 'sandbox');
+  const op = await caller.workflow.start(callOperation, {
+    taskQueue,
+    workflowId: `silent-auth-${tag}`,
+    args: [{ endpoint, operation: 'phoneVerification', input: { to: number(), brand: 'Acme', reference } }],
+  });
+  const history = await eventually(() =>
+    stack.client.workflow
+      .getHandle(id)
+      .fetchHistory()
+      .catch(() => undefined),
+  );
+  const fields = history.events![0].workflowExecutionStartedEventAttributes!.searchAttributes!.indexedFields!;
+  const value = (name: string) => JSON.parse(Buffer.from(fields[name].data!).toString()) as unknown;
+  expect([value('VerificationStatus'), value('VerificationChannel'), value('VerificationClient')]).toEqual([
+    'action_pending',
+    'silent_auth',
+    'sandbox',
+  ]);
+  await stack.http().post(`/v1/verifications/${id}/cancel`).send({});
+  expect(await op.result()).toMatchObject({ ok: { id, status: 'cancelled' } });
+});
+
 test('push and identity verifications run through the endpoint too; cancelling the operation cancels the verification', async () => {
   // Push to an identity with no verified factor (and no fallback) gives up at once: the operation answers its result.
   const push = await call('pushVerification', {
