@@ -9,6 +9,7 @@ import { assertPortsFree, type PortClaim } from './common/ports';
 import { localUrl, writeCliProfile } from './temporal/cli-profile';
 import { connectClient } from './temporal/client';
 import { startDevServer, type DevServer } from './temporal/dev-server';
+import { ensureNexusEndpoint, nexusEndpointCommand } from './temporal/nexus-endpoint';
 import { createWorker } from './temporal/worker';
 import { tracingFromConfig } from './telemetry/tracing';
 import { installWorkerRuntime } from './telemetry/worker-metrics';
@@ -99,6 +100,14 @@ runMain(async (lifecycle) => {
     },
     (err: unknown) => lifecycle.fail(`the worker failed: ${err instanceof Error ? err.message : String(err)}`),
   );
+  // The Nexus endpoints of the `verification` service: made (idempotently) on the dev server we started; on a cluster
+  // of your own, its operator makes them (the banner prints the command).
+  const nexusTargets = Object.keys(config.nexus.endpoints).map((name) => ({
+    name,
+    namespace: config.temporal.connect.namespace ?? 'default',
+    taskQueue: config.taskQueue,
+  }));
+  if (server) for (const target of nexusTargets) await ensureNexusEndpoint(client.connection, target);
   const { app, sandbox } = await createApi(config, client, guard, { tracing });
   await app.listen(config.port, config.host).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'EADDRINUSE') throw err;
@@ -128,6 +137,10 @@ runMain(async (lifecycle) => {
         : []),
       `  Temporal       ${config.temporal.connect.connectionOptions.address}${server?.uiUrl ? `  (Web UI: ${server.uiUrl})` : ''}`,
       `  Task queue     ${config.taskQueue}`,
+      ...nexusTargets.map(
+        (t) =>
+          `  Nexus          endpoint ${t.name} → API client ${config.nexus.endpoints[t.name]}  (service "verification"${server ? '' : `; create it: ${nexusEndpointCommand(t)}`})`,
+      ),
       `  Codec server   ${config.publicUrl}/codec  (payloads are encrypted; the Web UI decodes through it)`,
       `  Metrics        ${config.publicUrl}/metrics (API)${config.telemetry.workerMetricsAddress ? `, http://${config.telemetry.workerMetricsAddress}/metrics (worker, verifications)` : ''}`,
       `  Tracing        ${config.telemetry.otlp ? `OTLP to ${config.telemetry.otlp.tracesUrl}` : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT)'}`,

@@ -7,20 +7,9 @@ import {
 } from '@temporalio/client';
 import { SA_CLIENT, type WorkflowContract } from '../../workflows/contract';
 import { toHttpError } from '../temporal/errors';
+import { isClientId } from './client-ids';
 
-/**
- * Whether `id` is a workflow ID the API client could own: an ID of one of `contracts` (its `idPattern`) made for the
- * client (`<idPrefix>-<client>-<key>`). A cheap first check (no Temporal call) before `ownedRun` confirms it on the
- * run itself.
- */
-export function isClientId(id: string, client: string, contracts: readonly WorkflowContract[]): boolean {
-  return contracts.some(
-    (c) =>
-      c.idPattern.test(id) &&
-      id.startsWith(`${c.idPrefix}-${client}-`) &&
-      id.length > c.idPrefix.length + client.length + 2,
-  );
-}
+export { isClientId };
 
 /** 404 for an ID the caller does not own — the same answer as for an ID that does not exist (no existence oracle). */
 export function notFound(what: string, id: string): NotFoundException {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE } from '../../workflows/contract';
 import { parseCodecKeys, type CodecKeys } from '../temporal/codec';
 import { loadAuthConfig, SANDBOX_CLIENT_ID, SANDBOX_EVENTS_SECRET, type AuthConfig } from './auth-config';
+import { loadNexusConfig, type NexusConfig } from './nexus-config';
 import { loadLimitsConfig, parseCountries, parseLimit, type GuardConfig } from './limits-config';
 import { listOf, loadSmsConfig, smsProviderCredentials, type SmsConfig } from './sms-config';
 import { loadTelemetryConfig, type TelemetryConfig } from './telemetry-config';
@@ -102,6 +103,8 @@ export interface AppConfig {
   };
   /** Traces (OTLP), the worker's Prometheus metrics, the price table of the cost metric (telemetry-config.ts). */
   telemetry: TelemetryConfig;
+  /** The `verification` Nexus service: the API client of each Nexus endpoint (src/config/nexus-config.ts). */
+  nexus: NexusConfig;
 }
 
 export class ConfigError extends Error {}
@@ -270,6 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   }
 
   const telemetry = invalid(() => loadTelemetryConfig(env));
+  const nexus = invalid(() => loadNexusConfig(env, { sandbox }));
 
   const embedded = !e.TEMPORAL_ADDRESS && !e.TEMPORAL_PROFILE;
   const envVars = Object.fromEntries(Object.entries(env).filter((kv): kv is [string, string] => kv[1] !== undefined));
@@ -312,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       defaultVersioningBehavior: e.TEMPORAL_VERSIONING_BEHAVIOR,
     },
     telemetry,
+    nexus,
   };
 }
 

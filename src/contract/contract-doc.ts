@@ -6,6 +6,8 @@ import {
   REASONS,
   SEARCH_ATTRIBUTES,
   TERMINAL_STATUSES,
+  VERIFICATION_NEXUS_OPERATIONS,
+  VERIFICATION_NEXUS_SERVICE,
   WORKFLOW_CONTRACTS,
   type ContractMessage,
   type WorkflowContract,
@@ -52,6 +54,54 @@ function renderWorkflow(wf: WorkflowContract): string[] {
       } else {
         lines.push(schema(m.result!(), 'output'), '');
       }
+    }
+  }
+  return lines;
+}
+
+/** The `verification` Nexus service: how a caller reaches it, who it acts as, and each operation. */
+function renderNexus(): string[] {
+  const lines = [
+    `## Nexus service \`${VERIFICATION_NEXUS_SERVICE}\``,
+    '',
+    'The other way in for a workflow in another namespace, without hosting our workflows: call the operations of the',
+    `\`${VERIFICATION_NEXUS_SERVICE}\` service through a Nexus endpoint that targets our worker's namespace and task queue`,
+    '(TypeScript: `createNexusServiceClient({ endpoint, service: verificationNexusService })`; any SDK with Nexus',
+    'support: the service and operation names and the JSON payloads below). `npm run dev` creates the endpoint',
+    '`verifyflow`; on a cluster of your own: `temporal operator nexus endpoint create --name <endpoint>',
+    '--target-namespace <namespace> --target-task-queue verification`.',
+    '',
+    '- **Who the caller is**: the API client the endpoint is mapped to (`NEXUS_ENDPOINTS=<endpoint>:<client>`). Its',
+    '  runs carry that client (`client` input, `VerificationClient`, IDs `<kind>-<client>-…`) like REST starts of the',
+    "  client; the other operations reach only its verifications (another's answers `NOT_FOUND`, like none). An",
+    "  endpoint mapped to no client is refused (`UNAUTHORIZED`); who may call an endpoint is Temporal's to enforce.",
+    '- **Errors**: bad input → handler error `BAD_REQUEST` naming the fields; a refusal of the abuse guard or of the',
+    "  workflow (`RateLimited`, `DestinationNotAllowed`, `NotLive`, an update validator's `InvalidInput`) → a failed",
+    '  operation whose cause is the `ApplicationFailure` with that `type` (the SDK wraps it in one of type',
+    '  `OperationError`).',
+    "- **Payloads**: results are encoded by our worker's data converter: callers use the same payload codec.",
+    '',
+    '| operation | kind | what it does |',
+    '|---|---|---|',
+    ...VERIFICATION_NEXUS_OPERATIONS.map((o) => `| \`${o.name}\` | ${o.kind} | ${o.summary} |`),
+    '',
+  ];
+  for (const o of VERIFICATION_NEXUS_OPERATIONS) {
+    lines.push(`### Operation \`${o.name}\``, '');
+    if (o.kind === 'workflow run') {
+      lines.push(
+        `Input: the input of [\`${o.name}\`](#workflow-${o.name.toLowerCase()}) without \`client\` and \`events\`` +
+          `${o.name === 'phoneVerification' ? ' and `firstSendCounted`' : ''}${o.name === 'pushVerification' ? ' (its `fallback`: the input of the `phoneVerification` operation)' : ''} (the service sets them). Result: its result.`,
+        '',
+      );
+    } else {
+      lines.push('Input:', '', schema(o.input(), 'input'), '');
+      lines.push(
+        o.name === 'checkCode'
+          ? 'Result: the result of `checkCode` (see phoneVerification).'
+          : 'Result: the state of the verification (`getState` of its kind).',
+        '',
+      );
     }
   }
   return lines;
@@ -104,6 +154,7 @@ export function renderContract(): string {
     ...VONAGE_CALLBACK_HANDLING.map((h) => `| ${h.callback} | ${h.effect} |`),
     '',
   ];
+  lines.push(...renderNexus());
   for (const wf of WORKFLOW_CONTRACTS) lines.push(...renderWorkflow(wf));
   return lines.join('\n');
 }

@@ -44,8 +44,16 @@ export const pushAccessTokenInputSchema = z.strictObject({
 });
 export type PushAccessTokenInput = z.infer<typeof pushAccessTokenInputSchema>;
 
-/** Body of `POST /v1/verifications/push`: the workflow input without what only the API sets. */
-export const pushStartSchema = pushContract.schemas().input.omit({ client: true, events: true });
+/**
+ * Body of `POST /v1/verifications/push`: the workflow input without what only the API sets — in its phone fallback
+ * too (a caller-set `firstSendCounted` would skip the abuse guard's count of the fallback's first send).
+ */
+export const pushStartSchema = pushContract
+  .schemas()
+  .input.omit({ client: true, events: true })
+  .extend({
+    fallback: phoneContract.schemas().input.omit({ client: true, events: true, firstSendCounted: true }).optional(),
+  });
 
 /** Body of `POST /v1/push/enrollments/:identity/factors/:factorSid/approve`. */
 export const approveFactorBodySchema = z.strictObject({

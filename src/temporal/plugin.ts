@@ -13,6 +13,7 @@ import { HttpSmsGateways, type SmsGatewayConfig } from '../../providers/sms-gate
 import { VonageSmsAdapter, type VonageSmsOptions } from '../../providers/vonage/sms';
 import { EXAMPLE_PROVIDER_PRICES, type PriceTable } from '../config/telemetry-config';
 import { verificationCostSinks } from '../telemetry/cost';
+import { verificationServiceHandler, type NexusEndpointClient } from './nexus';
 import { dropTaskTokenFromLogs } from './task-token-interceptor';
 
 export interface VerificationPluginOptions {
@@ -55,6 +56,11 @@ export interface VerificationPluginOptions {
    * (`verifyflow_verification_estimated_cost`); default the example table of README "Operating it".
    */
   prices?: PriceTable;
+  /**
+   * Serve the `verification` Nexus service (workflows/contract/nexus.ts) from this worker: Nexus endpoint name → the
+   * API client its callers act as (README "Embedding"). Without it the worker serves no Nexus service.
+   */
+  nexus?: { endpoints: Record<string, NexusEndpointClient> };
 }
 
 /** The modules `shareWorkflowLibraries` preloads; give them to `bundleWorkflowCode` when you prebuild a bundle. */
@@ -64,7 +70,8 @@ export const SHARED_WORKFLOW_MODULES: readonly string[] = [require.resolve('../.
  * The verifyflow worker plugin: registers our workflows and activities in any worker —
  * `Worker.create({ ..., plugins: [new VerificationPlugin({ vonage })] })`. Activities are merged with the host
  * worker's own; a host with its own workflowsPath must re-export ours from it (README "Embedding in your worker").
- * It also keeps activity task tokens out of the worker's log lines.
+ * With `nexus`, it also serves the `verification` Nexus service. It keeps activity task tokens out of the worker's log
+ * lines.
  */
 export class VerificationPlugin extends SimplePlugin {
   private readonly preloadModules: readonly string[];
@@ -77,6 +84,17 @@ export class VerificationPlugin extends SimplePlugin {
       name: 'verifyflow',
       workflowsPath: (own) => own ?? require.resolve('../../workflows'),
       activities: (own) => ({ ...(own ?? {}), ...activities }),
+      ...(options.nexus
+        ? {
+            nexusServices: [
+              verificationServiceHandler({
+                endpoints: options.nexus.endpoints,
+                abuseGuard: deps.guard,
+                templates: deps.templates,
+              }),
+            ],
+          }
+        : {}),
       // Activity log lines carry no task token (a credential): see task-token-interceptor.ts.
       workerInterceptors: { activity: [dropTaskTokenFromLogs] },
       ...(options.payloadCodec

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkerPlugin } from '@temporalio/worker';
 import type { AbuseGuard } from '../../activities/abuse-guard';
 import { eventEndpointsOf, templatesOf } from '../auth/api-security';
+import { ClientSettings } from '../auth/client-settings';
 import type { AppConfig } from '../config/config';
 import { EncryptionCodec } from './codec';
 import { VerificationPlugin } from './plugin';
@@ -42,6 +43,7 @@ export async function createWorker(
         events: eventEndpointsOf(config),
         shareWorkflowLibraries: config.worker.shareWorkflowLibraries,
         prices: config.telemetry.prices,
+        ...(Object.keys(config.nexus.endpoints).length ? { nexus: { endpoints: nexusEndpoints(config) } } : {}),
       }),
       ...(overrides.plugins ?? []),
     ],
@@ -57,4 +59,15 @@ export async function createWorker(
       : {}),
   });
   return { worker, connection };
+}
+
+/** Each Nexus endpoint's API client, with the events option of its runs (as REST starts of that client have). */
+function nexusEndpoints(config: AppConfig) {
+  const settings = new ClientSettings(config.auth.clients);
+  return Object.fromEntries(
+    Object.entries(config.nexus.endpoints).map(([endpoint, client]) => {
+      const events = settings.eventsOption(client);
+      return [endpoint, { client, ...(events && { events }) }];
+    }),
+  );
 }

@@ -211,6 +211,17 @@ test('client-side caller fields are refused: a REST caller cannot set client or 
   const res = await start({ to: `${prefix()}009`, client: 'someoneelse', firstSendCounted: true });
   expect(res.status).toBe(400);
   expect(res.body.message).toMatch(/Unrecognized keys?.*client/);
+  // Nor in a push verification's phone fallback, whose first send the worker then counts.
+  const push = await stack
+    .http()
+    .post('/v1/verifications/push')
+    .send({
+      identity: randomUUID(),
+      message: 'Sign in?',
+      fallback: { to: `${prefix()}010`, brand: 'Acme', firstSendCounted: true },
+    });
+  expect(push.status).toBe(400);
+  expect(push.body.message).toMatch(/^fallback: Unrecognized key.*firstSendCounted/);
 });
 
 describe('two API replicas on one Redis', () => {

@@ -30,6 +30,7 @@ export * from './sms-delivery';
 export * from './rate-limit';
 export * from './onboarding';
 export * from './events';
+export * from './nexus';
 
 /** Every workflow kind of the contract, in the order docs/CONTRACT.md presents them. */
 export const WORKFLOW_CONTRACTS: readonly WorkflowContract[] = [
