@@ -131,6 +131,14 @@ export class ClientSettings {
   }
 }
 
+/** Which of a start's channels name their provider (the schema's default `vonage` hides it otherwise). */
+export function explicitProviders(raw: unknown): boolean[] {
+  const channels = (raw as { channels?: unknown } | undefined)?.channels;
+  return Array.isArray(channels)
+    ? channels.map((c) => typeof c === 'object' && c !== null && (c as { provider?: unknown }).provider !== undefined)
+    : [];
+}
+
 /** A request's value under the client's ceiling (which is also the default): 400 naming `field` when above it. */
 function atMost(requested: number | undefined, ceiling: number | undefined, field: string): number | undefined {
   if (requested === undefined || ceiling === undefined) return requested ?? ceiling;

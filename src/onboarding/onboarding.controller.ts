@@ -5,7 +5,7 @@ import type { ApiCaller } from '../auth/authenticator';
 import { ApiAuthenticated, ApiErrors, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import { type CancelInput, shared } from '../../workflows/contract';
-import { explicitProviders } from '../phone/phone.controller';
+import { explicitProviders } from '../auth/client-settings';
 import { onboardingStartSchema, OnboardingService, type OnboardingStartRequest } from './onboarding.service';
 
 /** REST over the `onboarding` workflow: phone → identity (→ push), each a child workflow. */

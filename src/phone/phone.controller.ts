@@ -5,7 +5,7 @@ import type { ApiCaller } from '../auth/authenticator';
 import { ApiAuthenticated, ApiStart } from '../common/api-responses';
 import { jsonSchemaOf, ZodBody } from '../common/zod-body';
 import { phoneContract, shared } from '../../workflows/contract';
-import type { PhoneStartRequest } from '../auth/client-settings';
+import { explicitProviders, type PhoneStartRequest } from '../auth/client-settings';
 import { PhoneService } from './phone.service';
 
 /**
@@ -16,14 +16,6 @@ export const phoneStartSchema = phoneContract
   .schemas()
   .input.omit({ client: true, firstSendCounted: true, events: true })
   .extend({ brand: shared.brand().optional() });
-
-/** Which of a start's channels name their provider (the schema's default `vonage` hides it otherwise). */
-export function explicitProviders(raw: unknown): boolean[] {
-  const channels = (raw as { channels?: unknown } | undefined)?.channels;
-  return Array.isArray(channels)
-    ? channels.map((c) => typeof c === 'object' && c !== null && (c as { provider?: unknown }).provider !== undefined)
-    : [];
-}
 
 /**
  * REST convenience over `phoneVerification`: its start. The routes on `/v1/verifications/:id` (state, check,

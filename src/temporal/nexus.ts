@@ -1,3 +1,4 @@
+import { BadRequestException } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import {
   WorkflowNotFoundError,
@@ -41,13 +42,20 @@ import { phoneVerification } from '../../workflows/phone/workflow';
 import { pushVerification } from '../../workflows/push/workflow';
 import { identityVerification } from '../../workflows/identity/workflow';
 import { isClientId } from '../auth/client-ids';
+import { explicitProviders, type ClientSettings } from '../auth/client-settings';
 
-/** Who the callers of one Nexus endpoint are: one API client, and the events option of its runs. */
+/** Who the callers of one Nexus endpoint are: one API client, the events option of its runs, its settings. */
 export interface NexusEndpointClient {
   /** The API client every caller of the endpoint acts as (its verifications, its limits, its templates). */
   client: string;
   /** Outbound events of the runs it starts (the client's events endpoint, when it has one). */
   events?: EventsOption;
+  /**
+   * The client's settings (CLIENTS_FILE) applied to its starts as to its REST ones: its defaults filled in, its
+   * bounds enforced (channels, providers, code attempts, expiry), a start beyond them refused BAD_REQUEST naming the
+   * field. Without it the caller's input is taken as given, as from any Temporal caller.
+   */
+  settings?: ClientSettings;
 }
 
 export interface VerificationNexusOptions {
@@ -140,7 +148,10 @@ export function verificationServiceHandler(
   return serviceHandler(verificationNexusService, {
     phoneVerification: new WorkflowRunOperationHandler(async (ctx, raw) => {
       const caller = callerOf();
-      const body = parse(nexusSchemas().phoneVerification, raw);
+      const parsed = parse(nexusSchemas().phoneVerification, raw);
+      const body = withSettings(() =>
+        caller.settings ? caller.settings.phoneStart(caller.client, parsed, explicitProviders(raw)) : parsed,
+      );
       if (body.messageTemplate !== undefined && options.templates?.has(caller.client, body.messageTemplate) === false) {
         throw badRequest(`messageTemplate: no template named ${body.messageTemplate} is configured`);
       }
@@ -168,6 +179,7 @@ export function verificationServiceHandler(
     pushVerification: new WorkflowRunOperationHandler(async (ctx, raw) => {
       const caller = callerOf();
       const body = parse(nexusSchemas().pushVerification, raw);
+      withSettings(() => caller.settings?.requireProvider(caller.client, 'twilio', 'provider'));
       const identity = pushEnrollmentContract.helpers.entityIdentity(body.identity, caller.client);
       if (identity.length > 64) {
         throw badRequest(`identity: must be at most ${63 - caller.client.length} characters for this client`);
@@ -186,6 +198,7 @@ export function verificationServiceHandler(
     identityVerification: new WorkflowRunOperationHandler(async (ctx, raw) => {
       const caller = callerOf();
       const body = parse(nexusSchemas().identityVerification, raw);
+      withSettings(() => caller.settings?.requireProvider(caller.client, 'stripe', 'provider'));
       const workflowId = identityContract.id(body.reference, caller.client);
       return startWorkflow(ctx, identityVerification, {
         ...startOptions(ctx, caller, identityContract.kind, workflowId, [{ key: SA_PROVIDER, value: 'stripe' }]),
@@ -244,6 +257,16 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
 }
 
 const badRequest = (message: string) => new HandlerError('BAD_REQUEST', message, { retryableOverride: false });
+
+/** Runs a client-settings step; its refusal (a 400 over REST, naming the field) is a BAD_REQUEST here. */
+function withSettings<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof BadRequestException) throw badRequest(err.message);
+    throw err;
+  }
+}
 
 /** NOT_FOUND, not retried: another client's verification answers like one that does not exist. */
 const notFound = (id: string) =>

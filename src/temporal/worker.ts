@@ -61,13 +61,16 @@ export async function createWorker(
   return { worker, connection };
 }
 
-/** Each Nexus endpoint's API client, with the events option of its runs (as REST starts of that client have). */
+/**
+ * Each Nexus endpoint's API client, with the events option and the settings of its runs (as REST starts of that client
+ * have).
+ */
 function nexusEndpoints(config: AppConfig) {
-  const settings = new ClientSettings(config.auth.clients);
+  const settings = new ClientSettings(config.auth.clients, config.twilio ? [] : ['twilio']);
   return Object.fromEntries(
     Object.entries(config.nexus.endpoints).map(([endpoint, client]) => {
       const events = settings.eventsOption(client);
-      return [endpoint, { client, ...(events && { events }) }];
+      return [endpoint, { client, settings, ...(events && { events }) }];
     }),
   );
 }

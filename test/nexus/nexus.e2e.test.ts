@@ -1,6 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_KEY } from '../../src/config/auth-config';
 import { codecDataConverter } from '../../src/temporal/codec';
 import { ensureNexusEndpoint } from '../../src/temporal/nexus-endpoint';
 import { ensureNamespace } from '../../src/temporal/search-attributes';
@@ -20,6 +24,9 @@ const endpoint = `verifyflow-test-${tag}`;
 /** An endpoint that targets our worker but is mapped to no API client. */
 const unmapped = `verifyflow-unmapped-${tag}`;
 const callerNamespace = `platform-${tag}`;
+/** An endpoint whose callers act as `acme`, a client with settings of its own (CLIENTS_FILE). */
+const acmeEndpoint = `verifyflow-acme-${tag}`;
+const ACME_KEY = `acme-nexus-key-${tag}`;
 
 let stack: Stack;
 let connection: NativeConnection;
@@ -31,14 +38,30 @@ const taskQueue = `signup-${randomUUID()}`;
 beforeAll(async () => {
   // One send per number per 10 minutes: a second start to the same number shows the first send was counted.
   // The sandbox client's events go to the sandbox receiver, as in `npm run dev`.
+  const clientsFile = join(mkdtempSync(join(tmpdir(), 'nexus-clients-')), 'clients.yaml');
+  writeFileSync(
+    clientsFile,
+    ['clients:', '  - id: acme', `    keys: [${ACME_KEY}]`, '    channels: [sms]', '    providers: [sms_gateway]']
+      .concat([
+        '    maxCodeAttempts: 3',
+        '    messageTemplate: login',
+        '    templates:',
+        '      login: "Acme: @@password@@"',
+      ])
+      .join('\n'),
+  );
   stack = await startStack({
-    NEXUS_ENDPOINTS: `${endpoint}:sandbox`,
+    // The sandbox client as `npm run dev` has it (a clients file replaces the implied one), and acme.
+    API_KEYS: `${SANDBOX_CLIENT_ID}:${SANDBOX_CLIENT_KEY}`,
+    CLIENTS_FILE: clientsFile,
+    NEXUS_ENDPOINTS: `${endpoint}:sandbox,${acmeEndpoint}:acme`,
     LIMIT_SENDS_PER_DESTINATION: '1/10m',
     SANDBOX_EVENTS: 'true',
   });
   const target = { namespace: 'default', taskQueue: stack.config.taskQueue };
   expect(await ensureNexusEndpoint(stack.client.connection, { name: endpoint, ...target })).toBe('created');
   expect(await ensureNexusEndpoint(stack.client.connection, { name: unmapped, ...target })).toBe('created');
+  expect(await ensureNexusEndpoint(stack.client.connection, { name: acmeEndpoint, ...target })).toBe('created');
   await ensureNamespace(stack.client.connection, callerNamespace, 1);
   // The team's worker and client: its own namespace, the deployment's payload codec (our results arrive encrypted).
   connection = await NativeConnection.connect({ address: process.env.TEST_TEMPORAL_ADDRESS! });
@@ -226,6 +249,57 @@ test('bad input is refused naming the field, and the caller cannot choose its AP
   expect(other).toMatchObject({ error: { handler: 'BAD_REQUEST', message: expect.stringContaining('client') } });
   const neither = await call('getState', { reference: 'x' });
   expect(neither).toMatchObject({ error: { handler: 'BAD_REQUEST' } });
+});
+
+test("the endpoint's client's settings bound its starts as over REST: its defaults filled in, a wider start refused naming the field", async () => {
+  const through = (input: unknown) => call('phoneVerification', input, acmeEndpoint);
+  expect(await through({ to: number(), brand: 'Acme', channels: [{ channel: 'voice' }] })).toMatchObject({
+    error: {
+      handler: 'BAD_REQUEST',
+      message: 'channels[0].channel: voice is not allowed for this client (allowed: sms)',
+    },
+  });
+  expect(
+    await through({ to: number(), brand: 'Acme', channels: [{ channel: 'sms', provider: 'vonage' }] }),
+  ).toMatchObject({
+    error: {
+      handler: 'BAD_REQUEST',
+      message: expect.stringMatching(/^channels\[0\]\.provider: vonage is not allowed/),
+    },
+  });
+  expect(await through({ to: number(), brand: 'Acme', maxCodeAttempts: 5 })).toMatchObject({
+    error: { handler: 'BAD_REQUEST', message: 'maxCodeAttempts: 5 is more than this client allows (at most 3)' },
+  });
+  expect(await call('pushVerification', { identity: randomUUID(), message: 'Sign in?' }, acmeEndpoint)).toMatchObject({
+    error: {
+      handler: 'BAD_REQUEST',
+      message: 'provider: twilio is not allowed for this client (allowed: sms_gateway)',
+    },
+  });
+
+  // Within its bounds: its channel through its provider, its template, its code attempts.
+  const to = number();
+  const reference = `acme-${tag}`;
+  const pending = caller.workflow.execute(callOperation, {
+    taskQueue,
+    workflowId: `call-acme-${tag}`,
+    args: [{ endpoint: acmeEndpoint, operation: 'phoneVerification', input: { to, brand: 'Acme', reference } }],
+  });
+  const id = `phone-acme-${reference}`;
+  const auth = { authorization: `Bearer ${ACME_KEY}` };
+  const state = await eventually(async () => {
+    const res = await stack.anon().get(`/v1/verifications/${id}`).set(auth);
+    return res.status === 200 && (res.body as PhoneVerificationState);
+  });
+  expect(state.channels.map((c) => [c.channel, c.provider])).toEqual([['sms', 'sms_gateway']]);
+  expect(state.attemptsLeft).toBe(3);
+  const sms = await eventually(async () => {
+    const out = (await stack.http().get('/sandbox/outbox').query({ to })).body as { body: string; code: string }[];
+    return out[0];
+  });
+  expect(sms.body).toBe(`Acme: ${sms.code}`);
+  expect((await stack.anon().post(`/v1/verifications/${id}/cancel`).set(auth).send({})).status).toBe(200);
+  expect(await pending).toMatchObject({ ok: { id, client: 'acme', status: 'cancelled' } });
 });
 
 test("another client's verification answers NOT_FOUND, like one that does not exist; an unmapped endpoint is refused", async () => {
