@@ -2,6 +2,7 @@ import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Outbox } from './outbox';
 import { pruneOldest } from './retention';
+import { invalid, notFound, sendTwilioError, TwilioError } from './twilio-errors';
 
 export interface TwilioVerificationsEmulatorOptions {
   accountSid: string;
@@ -53,17 +54,6 @@ export interface EmulatedVerification {
   checks: number;
 }
 
-class TwilioError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Special numbers of the Twilio Verify emulator (digits of the E.164 number), each producing one of the answers the
  * adapter classifies. Every other number (and every e-mail address) delivers.
@@ -97,8 +87,6 @@ const sid = (prefix: string) => prefix + randomBytes(16).toString('hex');
 const first = (v: unknown): string | undefined =>
   Array.isArray(v) ? (typeof v[0] === 'string' ? v[0] : undefined) : typeof v === 'string' ? v : undefined;
 const digits = (to: string) => to.replace(/\D/g, '');
-const notFound = (path: string) => new TwilioError(404, 20404, `The requested resource ${path} was not found`);
-const invalid = (message: string) => new TwilioError(400, 60200, message);
 
 /**
  * Offline emulator of Twilio Verify v2's Verifications (sms, call, whatsapp, email, sna) and VerificationCheck, reached
@@ -155,9 +143,9 @@ export class TwilioVerificationsEmulator {
     const r = express.Router();
     const body = express.urlencoded({ extended: false, limit: '64kb' });
     const auth = (req: Request, res: Response, next: NextFunction) => {
-      if (!this.authenticated(req)) return this.sendError(res, new TwilioError(401, 20003, 'Authenticate'));
+      if (!this.authenticated(req)) return sendTwilioError(res, new TwilioError(401, 20003, 'Authenticate'));
       if (req.params.serviceSid !== this.opts.serviceSid) {
-        return this.sendError(res, notFound(`/Services/${String(req.params.serviceSid)}`));
+        return sendTwilioError(res, notFound(`/Services/${String(req.params.serviceSid)}`));
       }
       next();
     };
@@ -363,21 +351,9 @@ export class TwilioVerificationsEmulator {
     try {
       reply = fn();
     } catch (err) {
-      if (err instanceof TwilioError) return this.sendError(res, err);
+      if (err instanceof TwilioError) return sendTwilioError(res, err);
       throw err;
     }
     res.status(reply.status).json(reply.body);
-  }
-
-  private sendError(res: Response, err: TwilioError): void {
-    res
-      .status(err.status)
-      .set(err.headers)
-      .json({
-        code: err.code,
-        message: err.message,
-        more_info: `https://www.twilio.com/docs/errors/${err.code}`,
-        status: err.status,
-      });
   }
 }

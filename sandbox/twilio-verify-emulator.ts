@@ -12,6 +12,7 @@ import { signTwilioWebhook } from '../providers/twilio/webhook';
 import { keepLast, pruneOldest } from './retention';
 import { renderDevicePage } from './twilio-device-page';
 import { WebhookSender } from './webhook-sender';
+import { invalid, notFound, sendTwilioError, TwilioError } from './twilio-errors';
 
 export interface TwilioVerifyEmulatorOptions {
   accountSid: string;
@@ -110,19 +111,6 @@ export interface WebhookDelivery {
 
 type Caller = { kind: 'account' } | { kind: 'enrollment'; identity: string } | { kind: 'device'; factor: Factor };
 
-class TwilioError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-const invalid = (message: string) => new TwilioError(400, 60200, message);
-const notFound = (path: string) => new TwilioError(404, 20404, `The requested resource ${path} was not found`);
 const MAX_SENDS = 5;
 const MAX_FACTORS = 20;
 const MAX_KEPT_CHALLENGES = 1000;
@@ -241,7 +229,7 @@ export class TwilioVerifyEmulator {
     });
     r.get('/challenges/:sid', (req, res) => {
       const c = this.challenge(String(req.params.sid));
-      if (!c) return this.sendError(res, notFound(`/challenges/${String(req.params.sid)}`));
+      if (!c) return sendTwilioError(res, notFound(`/challenges/${String(req.params.sid)}`));
       res.set('Cache-Control', 'no-store').json(c);
     });
     r.post('/challenges/:sid/approve', (req, res) =>
@@ -265,14 +253,14 @@ export class TwilioVerifyEmulator {
     r.use('/v2', (req, res, next) => {
       const caller = this.authenticate(req);
       if (!caller) {
-        return this.sendError(res, new TwilioError(401, 20003, 'Authenticate'));
+        return sendTwilioError(res, new TwilioError(401, 20003, 'Authenticate'));
       }
       res.locals.caller = caller;
       next();
     });
     r.use(svc, (req, res, next) => {
       if (req.params.serviceSid !== this.opts.serviceSid) {
-        return this.sendError(res, notFound(`/Services/${req.params.serviceSid}`));
+        return sendTwilioError(res, notFound(`/Services/${req.params.serviceSid}`));
       }
       next();
     });
@@ -380,11 +368,11 @@ export class TwilioVerifyEmulator {
         return { status: 201, body: notification };
       }),
     );
-    r.use('/v2', (req, res) => this.sendError(res, notFound(req.path)));
+    r.use('/v2', (req, res) => sendTwilioError(res, notFound(req.path)));
     r.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
       const type = (err as { type?: string } | null)?.type;
       if (type !== 'entity.parse.failed' && type !== 'entity.too.large') return next(err);
-      this.sendError(res, invalid('The request body could not be parsed'));
+      sendTwilioError(res, invalid('The request body could not be parsed'));
     });
     return r;
   }
@@ -847,23 +835,11 @@ export class TwilioVerifyEmulator {
     try {
       reply = fn();
     } catch (err) {
-      if (err instanceof TwilioError) return this.sendError(res, err);
+      if (err instanceof TwilioError) return sendTwilioError(res, err);
       throw err;
     }
     if (reply.body === undefined) res.status(reply.status).end();
     else res.status(reply.status).json(reply.body);
-  }
-
-  private sendError(res: Response, err: TwilioError): void {
-    res
-      .status(err.status)
-      .set(err.headers)
-      .json({
-        code: err.code,
-        message: err.message,
-        more_info: `https://www.twilio.com/docs/errors/${err.code}`,
-        status: err.status,
-      });
   }
 
   /** Forgets the oldest answered or expired challenges beyond the last 1000. */
