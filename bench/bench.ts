@@ -243,12 +243,8 @@ async function actionsOf(sys: System, scenario: Scenario, count: number, onIds?:
  * open then: the timer is counted, nothing else is to come without a redelivery).
  */
 async function eventsActionsRow(happy: Scenario, count: number) {
-  const secret =
-    'whsec_' +
-    Buffer.from(randomUUID() + randomUUID())
-      .toString('base64')
-      .slice(0, 48);
-  const receiver = await ChaosEventsReceiver.start(await freePort(), secret);
+  const receiver = await ChaosEventsReceiver.start(await freePort());
+  const { secret } = receiver;
   const sys = await System.start({ runDir: join(runDir, 'events'), events: { url: receiver.url, secret } });
   try {
     await runScenario(sys, happy, 2, 2); // warm-up

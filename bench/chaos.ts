@@ -607,12 +607,8 @@ async function eventsPhase(): Promise<EventsChaosResult> {
   const errors500 = quick ? 6 : 20;
   const slow = quick ? 20 : 40;
   const count = Math.min(n, quick ? 8 : 20);
-  const secret =
-    'whsec_' +
-    Buffer.from(randomUUID() + randomUUID())
-      .toString('base64')
-      .slice(0, 48);
-  const receiver = await ChaosEventsReceiver.start(await freePort(), secret);
+  const receiver = await ChaosEventsReceiver.start(await freePort());
+  const { secret } = receiver;
   const started = performance.now();
   const sys = await System.start({
     runDir: join(runDir, 'events'),

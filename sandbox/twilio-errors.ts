@@ -29,3 +29,16 @@ export function sendTwilioError(res: Response, err: TwilioError): void {
       status: err.status,
     });
 }
+
+/** Answers `fn`'s reply (JSON, or an empty body), or the TwilioError it throws as Twilio would. */
+export function replyAsTwilio(res: Response, fn: () => { status: number; body?: unknown }): void {
+  let reply: { status: number; body?: unknown };
+  try {
+    reply = fn();
+  } catch (err) {
+    if (err instanceof TwilioError) return sendTwilioError(res, err);
+    throw err;
+  }
+  if (reply.body === undefined) res.status(reply.status).end();
+  else res.status(reply.status).json(reply.body);
+}

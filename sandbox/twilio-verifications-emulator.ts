@@ -2,7 +2,7 @@ import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Outbox } from './outbox';
 import { pruneOldest } from './retention';
-import { invalid, notFound, sendTwilioError, TwilioError } from './twilio-errors';
+import { invalid, notFound, replyAsTwilio, sendTwilioError, TwilioError } from './twilio-errors';
 
 export interface TwilioVerificationsEmulatorOptions {
   accountSid: string;
@@ -157,12 +157,12 @@ export class TwilioVerificationsEmulator {
     );
     r.get('/sna/:sid', (req, res) => res.type('text/plain').send(this.openSnaUrl(String(req.params.sid))));
 
-    r.post(`${svc}/Verifications`, body, auth, (req, res) => this.run(res, () => this.start(form(req))));
+    r.post(`${svc}/Verifications`, body, auth, (req, res) => replyAsTwilio(res, () => this.start(form(req))));
     r.get(`${svc}/Verifications/:sid`, auth, (req, res) =>
-      this.run(res, () => ({ status: 200, body: this.json(this.pending(String(req.params.sid))) })),
+      replyAsTwilio(res, () => ({ status: 200, body: this.json(this.pending(String(req.params.sid))) })),
     );
     r.post(`${svc}/Verifications/:sid`, body, auth, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         const v = this.pending(String(req.params.sid));
         const status = first(form(req).Status);
         if (status !== 'canceled' && status !== 'approved') throw invalid('Invalid parameter: Status');
@@ -171,7 +171,7 @@ export class TwilioVerificationsEmulator {
         return { status: 200, body: this.json(v) };
       }),
     );
-    r.post(`${svc}/VerificationCheck`, body, auth, (req, res) => this.run(res, () => this.check(form(req))));
+    r.post(`${svc}/VerificationCheck`, body, auth, (req, res) => replyAsTwilio(res, () => this.check(form(req))));
     return r;
   }
 
@@ -344,16 +344,5 @@ export class TwilioVerificationsEmulator {
     const pass = Buffer.from(decoded.slice(colon + 1));
     const token = Buffer.from(this.opts.authToken);
     return pass.length === token.length && timingSafeEqual(pass, token);
-  }
-
-  private run(res: Response, fn: () => { status: number; body?: unknown }): void {
-    let reply: { status: number; body?: unknown };
-    try {
-      reply = fn();
-    } catch (err) {
-      if (err instanceof TwilioError) return sendTwilioError(res, err);
-      throw err;
-    }
-    res.status(reply.status).json(reply.body);
   }
 }

@@ -12,7 +12,7 @@ import { signTwilioWebhook } from '../providers/twilio/webhook';
 import { keepLast, pruneOldest } from './retention';
 import { renderDevicePage } from './twilio-device-page';
 import { WebhookSender } from './webhook-sender';
-import { invalid, notFound, sendTwilioError, TwilioError } from './twilio-errors';
+import { invalid, notFound, replyAsTwilio, sendTwilioError, TwilioError } from './twilio-errors';
 
 export interface TwilioVerifyEmulatorOptions {
   accountSid: string;
@@ -233,10 +233,10 @@ export class TwilioVerifyEmulator {
       res.set('Cache-Control', 'no-store').json(c);
     });
     r.post('/challenges/:sid/approve', (req, res) =>
-      this.run(res, () => ({ status: 200, body: this.answer(String(req.params.sid), 'approved') })),
+      replyAsTwilio(res, () => ({ status: 200, body: this.answer(String(req.params.sid), 'approved') })),
     );
     r.post('/challenges/:sid/deny', (req, res) =>
-      this.run(res, () => ({ status: 200, body: this.answer(String(req.params.sid), 'denied') })),
+      replyAsTwilio(res, () => ({ status: 200, body: this.answer(String(req.params.sid), 'denied') })),
     );
     r.get('/factors', (req, res) =>
       res.set('Cache-Control', 'no-store').json(this.factors(first(req.query.identity) ?? '')),
@@ -268,13 +268,13 @@ export class TwilioVerifyEmulator {
     const ident = (req: Request) => String(req.params.identity);
 
     r.post(`${svc}/AccessTokens`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         this.requireAccount(caller(res));
         return { status: 201, body: this.createAccessToken(req.body as Record<string, unknown>) };
       }),
     );
     r.post(`${svc}/Entities/:identity/Factors`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         const who = caller(res);
         if (who.kind === 'device' || (who.kind === 'enrollment' && who.identity !== ident(req))) {
           throw new TwilioError(401, 20003, 'Authenticate');
@@ -284,7 +284,7 @@ export class TwilioVerifyEmulator {
       }),
     );
     r.get(`${svc}/Entities/:identity/Factors`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         this.requireAccount(caller(res));
         const entity = this.entity(ident(req));
         const factors = [...entity.factors.values()].map((f) => this.factorJson(f));
@@ -292,13 +292,13 @@ export class TwilioVerifyEmulator {
       }),
     );
     r.get(`${svc}/Entities/:identity/Factors/:sid`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         const factor = this.factorFor(caller(res), ident(req), String(req.params.sid));
         return { status: 200, body: this.factorJson(factor) };
       }),
     );
     r.post(`${svc}/Entities/:identity/Factors/:sid`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         const who = caller(res);
         const factor = this.factorFor(who, ident(req), String(req.params.sid));
         const friendlyName = first((req.body as Record<string, unknown>).FriendlyName);
@@ -310,7 +310,7 @@ export class TwilioVerifyEmulator {
       }),
     );
     r.delete(`${svc}/Entities/:identity/Factors/:sid`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         const factor = this.factorFor(caller(res), ident(req), String(req.params.sid));
         this.entity(factor.identity).factors.delete(factor.sid);
         this.factorIndex.delete(factor.sid);
@@ -319,14 +319,14 @@ export class TwilioVerifyEmulator {
       }),
     );
     r.post(`${svc}/Entities/:identity/Challenges`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         this.requireAccount(caller(res));
         const challenge = this.createChallenge(ident(req), req.body as Record<string, unknown>);
         return { status: 201, body: this.challengeJson(challenge) };
       }),
     );
     r.get(`${svc}/Entities/:identity/Challenges`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         const who = caller(res);
         if (who.kind === 'enrollment') throw new TwilioError(401, 20003, 'Authenticate');
         const entity = this.entity(ident(req));
@@ -344,13 +344,13 @@ export class TwilioVerifyEmulator {
       }),
     );
     r.get(`${svc}/Entities/:identity/Challenges/:sid`, (req, res) =>
-      this.run(res, () => ({
+      replyAsTwilio(res, () => ({
         status: 200,
         body: this.challengeJson(this.challengeFor(caller(res), ident(req), String(req.params.sid))),
       })),
     );
     r.post(`${svc}/Entities/:identity/Challenges/:sid`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         const who = caller(res);
         const challenge = this.challengeFor(who, ident(req), String(req.params.sid));
         if (who.kind !== 'device') throw invalid('Push challenges are answered by the device that holds the factor');
@@ -361,7 +361,7 @@ export class TwilioVerifyEmulator {
       }),
     );
     r.post(`${svc}/Entities/:identity/Challenges/:sid/Notifications`, (req, res) =>
-      this.run(res, () => {
+      replyAsTwilio(res, () => {
         this.requireAccount(caller(res));
         const challenge = this.challengeFor(caller(res), ident(req), String(req.params.sid));
         const notification = this.notify(challenge, first((req.body as Record<string, unknown>).Ttl));
@@ -829,18 +829,6 @@ export class TwilioVerifyEmulator {
   }
 
   // ── plumbing ──
-
-  private run(res: Response, fn: () => { status: number; body?: unknown }): void {
-    let reply: { status: number; body?: unknown };
-    try {
-      reply = fn();
-    } catch (err) {
-      if (err instanceof TwilioError) return sendTwilioError(res, err);
-      throw err;
-    }
-    if (reply.body === undefined) res.status(reply.status).end();
-    else res.status(reply.status).json(reply.body);
-  }
 
   /** Forgets the oldest answered or expired challenges beyond the last 1000. */
   private prune(): void {

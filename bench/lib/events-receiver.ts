@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -30,12 +31,16 @@ export class ChaosEventsReceiver {
 
   private constructor(
     readonly port: number,
-    secret: string,
+    readonly secret: string,
   ) {
     this.webhook = new Webhook(secret);
   }
 
-  static async start(port: number, secret: string): Promise<ChaosEventsReceiver> {
+  /** A receiver with a Standard Webhooks secret of its own (`secret`), listening on 127.0.0.1:`port`. */
+  static async start(
+    port: number,
+    secret = 'whsec_' + randomBytes(36).toString('base64'),
+  ): Promise<ChaosEventsReceiver> {
     const r = new ChaosEventsReceiver(port, secret);
     await r.listen();
     return r;
