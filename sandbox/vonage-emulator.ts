@@ -153,9 +153,21 @@ const SPECIAL = {
   unavailableTwice: '15005550004',
   userRejects: '15005550005',
   networkBlocked: '15005550006',
+  /** Vonage is down for this number: every new request answered 503 (the retry budget runs out, then fallback). */
+  unavailable: '15005550007',
 } as const;
 
 const digitsOf = (to: string) => to.replace(/\D/g, '');
+/** Vonage's 503 problem, with `Retry-After: 1`. */
+const unavailable = () => {
+  const err = problem(
+    503,
+    'Service Unavailable',
+    'The service is temporarily unavailable. Please retry later.',
+    'https://developer.vonage.com/en/api-errors#service-unavailable',
+  );
+  return new ProblemError({ ...err.reply, headers: { 'Retry-After': '1' } });
+};
 const destinationKey = (to: string) => (to.includes('@') ? to.trim().toLowerCase() : digitsOf(to));
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isIntIn = (v: unknown, min: number, max: number) =>
@@ -376,17 +388,12 @@ export class VonageEmulator {
     const input = this.validate(body);
     const invalid = input.steps.findIndex((s) => digitsOf(s.to) === SPECIAL.invalidNumber);
     if (invalid >= 0) throw invalidParams([{ name: `workflow[${invalid}]`, reason: '`to` Phone number is invalid' }]);
+    if (input.steps.some((s) => digitsOf(s.to) === SPECIAL.unavailable)) throw unavailable();
     if (input.steps.some((s) => digitsOf(s.to) === SPECIAL.unavailableTwice)) {
       const refusals = this.unavailableCount.get(SPECIAL.unavailableTwice) ?? 0;
       if (refusals < 2) {
         this.unavailableCount.set(SPECIAL.unavailableTwice, refusals + 1);
-        const err = problem(
-          503,
-          'Service Unavailable',
-          'The service is temporarily unavailable. Please retry later.',
-          'https://developer.vonage.com/en/api-errors#service-unavailable',
-        );
-        throw new ProblemError({ ...err.reply, headers: { 'Retry-After': '1' } });
+        throw unavailable();
       }
       this.unavailableCount.delete(SPECIAL.unavailableTwice);
     }

@@ -5,7 +5,7 @@ import { eventually, startStack, type Stack } from '../support/stack';
  * Twilio Verify as a phone provider over HTTP with the sandbox: the API, a worker and the Twilio Verify emulator
  * reached by the real `twilio` SDK. Twilio SMS alone, Vonage → Twilio fallback in one run (a Vonage SMS that is never
  * delivered), Vonage silent auth → Twilio SMS → Vonage voice, Twilio down → Vonage, Twilio silent auth completed by
- * opening its check URL, and a Fraud Guard block moving on at once.
+ * opening its check URL, a Fraud Guard block moving on at once; Vonage down → Twilio; a Twilio e-mail code.
  */
 let stack: Stack;
 beforeAll(async () => {
@@ -131,6 +131,43 @@ test('provider down: Twilio answers 503 to every start (+15005550106), so the SM
     ['twilio', 'failed'],
     ['vonage', 'completed'],
   ]);
+});
+
+test('provider down: Vonage answers 503 to every start (+15005550007), so the SMS listed twice goes out through Twilio', async () => {
+  const to = '+15005550007';
+  const started = await startPhone({
+    to,
+    providerRetrySeconds: 5,
+    channels: [
+      { channel: 'sms', provider: 'vonage' },
+      { channel: 'sms', provider: 'twilio' },
+    ],
+  });
+  const [sms] = await eventually(async () => {
+    const sent = await outbox(to, 'twilio');
+    return sent.length > 0 && sent;
+  }, 40_000);
+  expect(await outbox(to, 'vonage')).toEqual([]);
+  expect(await check(started.id, sms.code)).toMatchObject({ status: 'completed' });
+  expect((await stateOf(started.id)).channels.map((c) => [c.provider, c.status])).toEqual([
+    ['vonage', 'failed'],
+    ['twilio', 'completed'],
+  ]);
+});
+
+test("Twilio e-mail: the code goes to the channel's own address (the outbox shows the mail); checked, it completes", async () => {
+  const to = uniqueNumber();
+  const address = `user-${Date.now()}@example.com`;
+  const started = await startPhone({ to, channels: [{ channel: 'email', provider: 'twilio', to: address }] });
+  expect(started).toMatchObject({ status: 'pending', channel: 'email', channels: [{ provider: 'twilio' }] });
+  const [mail] = await eventually(async () => {
+    const sent = await outbox(address, 'twilio');
+    return sent.length > 0 && sent;
+  });
+  expect(mail.channel).toBe('email');
+  expect(await outbox(to, 'twilio')).toEqual([]);
+  expect(await check(started.id, mail.code)).toMatchObject({ status: 'completed' });
+  expect(await twilioVerifications(address)).toEqual([expect.objectContaining({ status: 'approved' })]);
 });
 
 test('Twilio silent auth: the start answers with the SNA URL as checkUrl; opening it completes the verification', async () => {

@@ -289,6 +289,21 @@ describe('Vonage Verify v2 sandbox emulator', () => {
     await sb.codeFor('+15005550004', 'sms');
   });
 
+  it('+15005550007: Vonage down for the number — every request answered 503 with Retry-After, nothing sent', async () => {
+    sb = await startSandbox();
+    for (let i = 0; i < 4; i++) {
+      const res = await failure(
+        sb.vonage.verify2.newRequest({
+          brand: 'VerifyFlow',
+          workflow: [{ channel: Channels.SMS, to: '+15005550007' }],
+        }),
+      );
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+    }
+    expect(sb.outbox.list({ to: '+15005550007' })).toEqual([]);
+  });
+
   it('+15005550005: action_pending, then user_rejected and the request ends', async () => {
     sb = await startSandbox();
     const { requestId } = await sb.vonage.verify2.newRequest({
