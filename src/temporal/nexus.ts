@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -42,6 +42,7 @@ import { phoneVerification } from '../../workflows/phone/workflow';
 import { pushVerification } from '../../workflows/push/workflow';
 import { identityVerification } from '../../workflows/identity/workflow';
 import { isClientId } from '../auth/client-ids';
+import { canonicalJson } from './start';
 import { explicitProviders, type ClientSettings } from '../auth/client-settings';
 
 /** Who the callers of one Nexus endpoint are: one API client, the events option of its runs, its settings. */
@@ -69,6 +70,12 @@ export interface VerificationNexusOptions {
   abuseGuard?: AbuseGuard;
   /** The message templates callers may name (an unknown `messageTemplate` is refused before anything starts). */
   templates?: MessageTemplates;
+  /**
+   * The key of the request hashes that tell a repeat from a conflict (the API's VERIFYFLOW_HASH_SECRET): with it, a
+   * start under a reference whose verification is running with another request fails `ReferenceConflict`, as REST
+   * answers 409, and a repeat of the same request (over REST or Nexus) joins it. Without it, a repeat joins.
+   */
+  referenceKey?: Buffer;
 }
 
 /**
@@ -145,6 +152,32 @@ export function verificationServiceHandler(
     }
   };
 
+  /** The keyed hash of a start's request (what the caller asked for, before the client is added), as REST keeps it. */
+  const requestHashOf = (body: unknown): string | undefined =>
+    options.referenceKey && createHmac('sha256', options.referenceKey).update(canonicalJson(body)).digest('base64url');
+
+  /**
+   * Whether a start under `workflowId` joins a running verification. With a reference, a running one of another client
+   * or started with another request is not joined: the operation fails `ReferenceConflict` (REST's 409), starting and
+   * sending nothing.
+   */
+  const joinsRunning = async (workflowId: string, client: string, requestHash: string | undefined) => {
+    const running = await runningDescription(workflowId);
+    if (!running) return false;
+    if (
+      requestHash !== undefined &&
+      (running.typedSearchAttributes.get(SA_CLIENT) !== client || running.memo?.requestHash !== requestHash)
+    ) {
+      const failure = ApplicationFailure.create({
+        type: FailureType.ReferenceConflict,
+        message: `reference: ${workflowId} is a running verification started with a different request; use another reference`,
+        nonRetryable: true,
+      });
+      throw new OperationError('failed', failure.message, { cause: failure });
+    }
+    return true;
+  };
+
   return serviceHandler(verificationNexusService, {
     phoneVerification: new WorkflowRunOperationHandler(async (ctx, raw) => {
       const caller = callerOf();
@@ -156,9 +189,12 @@ export function verificationServiceHandler(
         throw badRequest(`messageTemplate: no template named ${body.messageTemplate} is configured`);
       }
       const workflowId = phoneContract.id(body.reference ?? keyOf(ctx), caller.client);
-      // A repeat (same reference, or a retried request) joins the running verification and sends nothing: only a new
-      // one has a first send for the guard to refuse.
-      if (!(await isRunning(workflowId))) await refuseGuarded(caller.client, body.channels?.[0]?.to ?? body.to);
+      const requestHash = body.reference !== undefined ? requestHashOf(body) : undefined;
+      // A repeat (same reference and request, or a retried request) joins the running verification and sends nothing:
+      // only a new one has a first send for the guard to refuse.
+      if (!(await joinsRunning(workflowId, caller.client, requestHash))) {
+        await refuseGuarded(caller.client, body.channels?.[0]?.to ?? body.to);
+      }
       const input = { ...body, client: caller.client, ...(caller.events && { events: caller.events }) };
       const first = planChannels(input)[0];
       const channels = (body.channels ?? phoneContract.defaults.channels).map((c) => c.channel).join(' → ');
@@ -172,7 +208,7 @@ export function verificationServiceHandler(
         // No destination in summaries: they are stored in clear.
         staticSummary: `Phone verification for ${body.brand} via ${channels} (Nexus)`,
         // Encrypted like every payload; lets a check be refused up front, as for REST starts.
-        memo: { guardDestination: body.to },
+        memo: { guardDestination: body.to, ...(requestHash && { requestHash }) },
       });
     }),
 
@@ -185,6 +221,8 @@ export function verificationServiceHandler(
         throw badRequest(`identity: must be at most ${63 - caller.client.length} characters for this client`);
       }
       const workflowId = pushContract.id(body.reference ?? keyOf(ctx), caller.client);
+      const requestHash = body.reference !== undefined ? requestHashOf(body) : undefined;
+      await joinsRunning(workflowId, caller.client, requestHash);
       return startWorkflow(ctx, pushVerification, {
         ...startOptions(ctx, caller, pushContract.kind, workflowId, [
           { key: SA_CHANNEL, value: 'push' },
@@ -192,6 +230,7 @@ export function verificationServiceHandler(
         ]),
         args: [{ ...body, identity, client: caller.client, ...(caller.events && { events: caller.events }) }],
         staticSummary: `Push verification via Twilio Verify${body.fallback ? ' → phone fallback' : ''} (Nexus)`,
+        ...(requestHash && { memo: { requestHash } }),
       });
     }),
 
@@ -200,11 +239,14 @@ export function verificationServiceHandler(
       const body = parse(nexusSchemas().identityVerification, raw);
       withSettings(() => caller.settings?.requireProvider(caller.client, 'stripe', 'provider'));
       const workflowId = identityContract.id(body.reference, caller.client);
+      const requestHash = requestHashOf(body);
+      await joinsRunning(workflowId, caller.client, requestHash);
       return startWorkflow(ctx, identityVerification, {
         ...startOptions(ctx, caller, identityContract.kind, workflowId, [{ key: SA_PROVIDER, value: 'stripe' }]),
         args: [{ ...body, client: caller.client, ...(caller.events && { events: caller.events }) }],
         // The reference is a platform user id (not PII); `expected` never goes here.
         staticSummary: `Identity verification (${body.type}) of user ${body.reference} via Stripe Identity (Nexus)`,
+        ...(requestHash && { memo: { requestHash } }),
       });
     }),
 
@@ -281,12 +323,13 @@ const keyOf = (ctx: StartOperationContext): string =>
 
 const contractOfKind = (kind: string): WorkflowContract => VERIFICATION_CONTRACTS.find((c) => c.kind === kind)!;
 
-/** Whether a run with this workflow ID is running now. */
-async function isRunning(workflowId: string): Promise<boolean> {
+/** The description of the run with this workflow ID when it is running now; else undefined. */
+async function runningDescription(workflowId: string) {
   try {
-    return (await getClient().workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+    const description = await getClient().workflow.getHandle(workflowId).describe();
+    return description.status.name === 'RUNNING' ? description : undefined;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
+    if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }
 }

@@ -60,7 +60,14 @@ export interface VerificationPluginOptions {
    * Serve the `verification` Nexus service (workflows/contract/nexus.ts) from this worker: Nexus endpoint name → the
    * API client its callers act as (README "Embedding"). Without it the worker serves no Nexus service.
    */
-  nexus?: { endpoints: Record<string, NexusEndpointClient> };
+  nexus?: {
+    endpoints: Record<string, NexusEndpointClient>;
+    /**
+     * The API's VERIFYFLOW_HASH_SECRET: a start under a running reference with another request is then refused
+     * (`ReferenceConflict`) instead of joining it.
+     */
+    referenceKey?: Buffer;
+  };
 }
 
 /** The modules `shareWorkflowLibraries` preloads; give them to `bundleWorkflowCode` when you prebuild a bundle. */
@@ -91,6 +98,7 @@ export class VerificationPlugin extends SimplePlugin {
                 endpoints: options.nexus.endpoints,
                 abuseGuard: deps.guard,
                 templates: deps.templates,
+                ...(options.nexus.referenceKey && { referenceKey: options.nexus.referenceKey }),
               }),
             ],
           }

@@ -43,7 +43,9 @@ export async function createWorker(
         events: eventEndpointsOf(config),
         shareWorkflowLibraries: config.worker.shareWorkflowLibraries,
         prices: config.telemetry.prices,
-        ...(Object.keys(config.nexus.endpoints).length ? { nexus: { endpoints: nexusEndpoints(config) } } : {}),
+        ...(Object.keys(config.nexus.endpoints).length
+          ? { nexus: { endpoints: nexusEndpoints(config), referenceKey: config.hashSecret } }
+          : {}),
       }),
       ...(overrides.plugins ?? []),
     ],

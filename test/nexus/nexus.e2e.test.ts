@@ -176,6 +176,42 @@ test('a repeat under the same reference joins the running verification: both cal
   expect(sent.body).toHaveLength(1);
 });
 
+test('a reference in use by another request is a ReferenceConflict (nothing sent); the same request joins a REST start', async () => {
+  const reference = `shared-${tag}`;
+  const to = number();
+  const input = { to, brand: 'Acme', reference, channels: [{ channel: 'sms' }] };
+  const rest = await stack.http().post('/v1/verifications/phone').send(input);
+  expect(rest.status).toBe(201);
+  const id = (rest.body as PhoneVerificationState).id;
+  await outboxCode(to);
+
+  // Another number under the same reference: refused, never joined to the first run, nothing sent to it.
+  const other = number();
+  expect(await call('phoneVerification', { ...input, to: other })).toMatchObject({
+    error: { failure: 'ReferenceConflict', message: expect.stringContaining('use another reference') },
+  });
+  expect((await stack.http().get('/sandbox/outbox').query({ to: other })).body).toEqual([]);
+
+  // The same request over Nexus joins the REST start (one send per number is allowed: a second would be refused).
+  const joined = await caller.workflow.start(callOperation, {
+    taskQueue,
+    workflowId: `join-rest-${tag}`,
+    args: [{ endpoint, operation: 'phoneVerification', input }],
+  });
+  // Completed only once the operation has started (joined): a completed run would not be joined.
+  await eventually(async () => {
+    const { events } = await joined.fetchHistory();
+    return events?.some((e) => e.nexusOperationStartedEventAttributes);
+  });
+  const check = await stack
+    .http()
+    .post(`/v1/verifications/${id}/check`)
+    .send({ code: await outboxCode(to) });
+  expect(check.body).toMatchObject({ status: 'completed' });
+  expect(await joined.result()).toMatchObject({ ok: { id, status: 'completed', reason: 'verified' } });
+  expect((await stack.http().get('/sandbox/outbox').query({ to })).body).toHaveLength(1);
+});
+
 test('a start sets the search attributes the run will have once its first step is live (silent auth: action_pending)', async () => {
   const reference = `sa-${tag}`;
   const id = phoneContract.id(reference, 'sandbox');

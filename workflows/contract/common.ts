@@ -65,6 +65,11 @@ export enum FailureType {
   ChannelBlocked = 'ChannelBlocked',
   /** `resend` on a channel that has no code of ours to resend, or with no resends left. */
   ResendNotAvailable = 'ResendNotAvailable',
+  /**
+   * A start under a reference whose verification is running with another request (another body, or another client's):
+   * refused, nothing started or sent (REST answers 409 `reference_conflict`).
+   */
+  ReferenceConflict = 'ReferenceConflict',
   /** The abuse guard refused a send or a check (details: `[{scope, retryAfterSeconds}]`): nothing was sent or checked. */
   RateLimited = 'RateLimited',
   /** The destination's country is not in the allowed countries: nothing was sent. */

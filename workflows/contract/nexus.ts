@@ -114,7 +114,8 @@ export const VERIFICATION_NEXUS_OPERATIONS: readonly {
     kind: 'workflow run',
     summary:
       'Starts `phoneVerification` and answers its result once it ends. With a `reference` the ID is ' +
-      '`phone-<client>-<reference>` and a repeat joins the running verification; without one, the ID derives from ' +
+      '`phone-<client>-<reference>` and a repeat of the same request (over Nexus or REST) joins the running ' +
+      'verification, another request under it fails `ReferenceConflict`; without one, the ID derives from ' +
       "the operation's request ID (a retried start never starts a second one).",
     input: () => schemas().phoneVerification,
   },
@@ -129,7 +130,9 @@ export const VERIFICATION_NEXUS_OPERATIONS: readonly {
   {
     name: 'identityVerification',
     kind: 'workflow run',
-    summary: 'Starts `identityVerification` (ID `identity-<client>-<reference>`) and answers its result once it ends.',
+    summary:
+      'Starts `identityVerification` (ID `identity-<client>-<reference>`) and answers its result once it ends; a ' +
+      'repeat of the same request joins the running one, another request fails `ReferenceConflict`.',
     input: () => schemas().identityVerification,
   },
   {
