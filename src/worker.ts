@@ -1,6 +1,7 @@
 import { createAbuseGuard } from './auth/abuse-guard';
 import { loadConfig } from './config/config';
 import { createWorker } from './temporal/worker';
+import { capWorkflowHeap } from './temporal/workflow-heap';
 import { tracingFromConfig } from './telemetry/tracing';
 import { installWorkerRuntime } from './telemetry/worker-metrics';
 import { runMain } from './run-main';
@@ -10,7 +11,18 @@ import { runMain } from './run-main';
  * exits 1 so its supervisor restarts it.
  */
 runMain(async (lifecycle) => {
-  const config = loadConfig();
+  const loaded = loadConfig();
+  // Before the SDK starts its workflow thread: that thread's heap capped, the cache sized from it (unless configured).
+  const heap = capWorkflowHeap(loaded.worker.workflowHeapMiB, {
+    execArgv: process.execArgv,
+    nodeOptions: process.env.NODE_OPTIONS,
+  });
+  const config = heap
+    ? {
+        ...loaded,
+        worker: { ...loaded.worker, maxCachedWorkflows: loaded.worker.maxCachedWorkflows ?? heap.maxCachedWorkflows },
+      }
+    : loaded;
   installWorkerRuntime(config.telemetry);
   const tracing = tracingFromConfig(config.telemetry, 'verifyflow-worker');
   const guard = createAbuseGuard(config.limits);
@@ -24,6 +36,7 @@ runMain(async (lifecycle) => {
   );
   console.log(
     `verifyflow worker on task queue ${config.taskQueue}` +
+      (heap ? `, workflow heap ${heap.heapMiB} MiB, cache ${config.worker.maxCachedWorkflows}` : '') +
       (config.telemetry.workerMetricsAddress
         ? `, metrics on http://${config.telemetry.workerMetricsAddress}/metrics`
         : '') +

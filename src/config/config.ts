@@ -10,6 +10,7 @@ import { loadNexusConfig, type NexusConfig } from './nexus-config';
 import { loadLimitsConfig, parseCountries, parseLimit, type GuardConfig } from './limits-config';
 import { listOf, loadSmsConfig, smsProviderCredentials, type SmsConfig } from './sms-config';
 import { loadTelemetryConfig, type TelemetryConfig } from './telemetry-config';
+import { DEFAULT_WORKFLOW_HEAP_MIB } from '../temporal/workflow-heap';
 import {
   checkStripeCredentials,
   loadStripeConfig,
@@ -94,6 +95,12 @@ export interface AppConfig {
   hashSecret: Buffer;
   worker: {
     maxCachedWorkflows?: number;
+    /**
+     * The workflow thread's V8 heap in MiB (WORKER_WORKFLOW_HEAP_MIB, default 768; 0 = V8's own, from the machine's
+     * memory): the worker process caps it at start-up and sizes its cache from it when WORKER_MAX_CACHED_WORKFLOWS is
+     * unset.
+     */
+    workflowHeapMiB: number;
     /** Load zod and libphonenumber-js once per worker instead of once per workflow (default true; docs/PERFORMANCE.md). */
     shareWorkflowLibraries: boolean;
     /** Worker Deployment versioning: set both to run pinned, versioned workers (see docs/CHANGING-WORKFLOWS.md). */
@@ -152,6 +159,11 @@ const envSchema = z.object({
   SANDBOX_EVENTS: z.enum(['true', 'false'], { error: 'SANDBOX_EVENTS must be true or false' }).optional(),
   ...vonageEnv,
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+  WORKER_WORKFLOW_HEAP_MIB: z.coerce
+    .number({ error: 'WORKER_WORKFLOW_HEAP_MIB must be a number of MiB' })
+    .int()
+    .refine((n) => n === 0 || n >= 256, 'WORKER_WORKFLOW_HEAP_MIB must be 0 (V8 default) or at least 256')
+    .default(DEFAULT_WORKFLOW_HEAP_MIB),
   WORKER_SHARE_WORKFLOW_LIBRARIES: z
     .enum(['true', 'false'], { error: 'WORKER_SHARE_WORKFLOW_LIBRARIES must be true or false' })
     .default('true'),
@@ -310,6 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     hashSecret,
     worker: {
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
+      workflowHeapMiB: e.WORKER_WORKFLOW_HEAP_MIB,
       shareWorkflowLibraries: e.WORKER_SHARE_WORKFLOW_LIBRARIES === 'true',
       deploymentName: e.TEMPORAL_DEPLOYMENT_NAME,
       buildId: e.TEMPORAL_BUILD_ID,

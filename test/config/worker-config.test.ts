@@ -11,8 +11,14 @@ const base = {
   REDIS_URL: 'redis://127.0.0.1:6379',
 };
 
-test('workflow libraries are shared by default, and the SDK cache size is left alone', () => {
-  expect(loadConfig(base).worker).toMatchObject({ shareWorkflowLibraries: true, maxCachedWorkflows: undefined });
+test('workflow libraries are shared by default, the workflow heap is 768 MiB, the cache is left to the heap', () => {
+  expect(loadConfig(base).worker).toMatchObject({
+    shareWorkflowLibraries: true,
+    maxCachedWorkflows: undefined,
+    workflowHeapMiB: 768,
+  });
+  expect(loadConfig({ ...base, WORKER_WORKFLOW_HEAP_MIB: '0' }).worker.workflowHeapMiB).toBe(0);
+  expect(loadConfig({ ...base, WORKER_WORKFLOW_HEAP_MIB: '1024' }).worker.workflowHeapMiB).toBe(1024);
 });
 
 test('WORKER_SHARE_WORKFLOW_LIBRARIES=false and WORKER_MAX_CACHED_WORKFLOWS are taken', () => {
@@ -26,4 +32,8 @@ test('a bad value names the variable', () => {
     /WORKER_SHARE_WORKFLOW_LIBRARIES/,
   );
   expect(() => loadConfig({ ...base, WORKER_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS/);
+  expect(() => loadConfig({ ...base, WORKER_WORKFLOW_HEAP_MIB: '128' })).toThrow(
+    /WORKER_WORKFLOW_HEAP_MIB must be 0 \(V8 default\) or at least 256/,
+  );
+  expect(() => loadConfig({ ...base, WORKER_WORKFLOW_HEAP_MIB: 'lots' })).toThrow(/WORKER_WORKFLOW_HEAP_MIB/);
 });
