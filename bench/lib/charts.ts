@@ -218,7 +218,7 @@ const PALETTE = ['#1f5fa8', '#d9792b', '#3a923a', '#b8283a', '#7b5ea7', '#8c564b
 
 /** A scale row's legend name: its worker and cache settings as the bench's --cache option names them. */
 export function scaleRowName(s: ScaleRow): string {
-  return `worker ${s.worker}, cache ${s.cache}${s.crashed ? ` (worker exited at ${s.open} open)` : ''}`;
+  return `worker ${s.worker}, cache ${s.cache}${s.crashed ? ` (worker exited at ${s.open.toLocaleString('en-US')} open)` : ''}`;
 }
 
 /**
@@ -318,11 +318,14 @@ export async function renderCharts(r: BenchResults): Promise<Partial<Record<Char
   return out;
 }
 
-/** Writes `<results>.<chart>.svg` beside `jsonPath` for each chart the result has data for; the files written. */
-export async function writeCharts(jsonPath: string, r: BenchResults): Promise<string[]> {
+/**
+ * Writes `<results>.<chart>.svg` beside `jsonPath` for each chart the result has data for (a bench result as
+ * bench/bench.ts builds it); the files written.
+ */
+export async function writeCharts(jsonPath: string, r: BenchResults | Record<string, unknown>): Promise<string[]> {
   const base = jsonPath.replace(/\.json$/, '');
   const written: string[] = [];
-  for (const [name, svg] of Object.entries(await renderCharts(r))) {
+  for (const [name, svg] of Object.entries(await renderCharts(r as BenchResults))) {
     const file = `${base}.${name}.svg`;
     writeFileSync(file, svg.endsWith('\n') ? svg : `${svg}\n`);
     written.push(file);
