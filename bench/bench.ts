@@ -5,7 +5,7 @@ import { writeCharts } from './lib/charts';
 import { cpuMs, spawnNode, type Child } from './lib/children';
 import { ChaosEventsReceiver } from './lib/events-receiver';
 import { Recorder, SCENARIOS, type FlowContext, type Scenario } from './lib/scenarios';
-import { DIST, REPO, System } from './lib/system';
+import { DIST, REPO, System, type WorkerVariant } from './lib/system';
 import {
   args,
   freePort,
@@ -32,7 +32,8 @@ import { bareCode, bareVerification, check, delivered } from './bare/workflows';
  * default,heap0:default,500,unshared:500 (scale rows: a WORKER_MAX_CACHED_WORKFLOWS value or `default`;
  * `unshared:N` = the worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false and that cache; `heapM:N` = the default worker with
  * WORKER_WORKFLOW_HEAP_MIB=M (0: V8's own) and that cache; `@N` = open N instead of --open)
- * · --skip curve,tuning,actions,scale · --scenarios name,name (action rows to run) · --out FILE.
+ * · --skip curve,tuning,actions,scale · --tuning default,unshared,KEY=VALUE+KEY=VALUE (worker variants the tuning phase
+ * alternates) · --scenarios name,name (action rows to run) · --out FILE.
  *
  * `--cluster` runs only the comparison of the two shapes: the SMS flow on the dev server (one API, one worker) and on
  * the cluster (PostgreSQL, the Temporal server, 2 API and 2 worker replicas), both up at once and measured in turn,
@@ -64,6 +65,11 @@ const defaultScale = 'default,heap0:default,500,unshared:500';
 const cacheSettings = (opt.get('cache') ?? (quick ? 'default' : defaultScale)).split(',');
 // The quick (CI) run leaves out the worker before/after comparison: four worker restarts.
 const skip = new Set((opt.get('skip') ?? (quick ? 'tuning' : '')).split(',').filter(Boolean));
+/**
+ * --tuning a,b,…: the worker variants the tuning phase alternates (default `unshared,default,unshared,default`):
+ * `default`, `unshared`, or worker environment `KEY=VALUE[+KEY=VALUE…]` on the default worker.
+ */
+const tuningVariants = (opt.get('tuning') ?? 'unshared,default,unshared,default').split(',').map(tuningVariant);
 /** --scenarios a,b: the action counts of those rows only. */
 const only = new Set((opt.get('scenarios') ?? '').split(',').filter(Boolean));
 const runId = new Date().toISOString().replace(/[:.]/g, '-');
@@ -408,6 +414,19 @@ async function compareShapes(results: Record<string, unknown>, out: string): Pro
   }
 }
 
+function tuningVariant(token: string): { name: string; variant: WorkerVariant; env: Record<string, string> } {
+  if (token === 'default' || token === 'unshared') return { name: token, variant: token, env: {} };
+  const env: Record<string, string> = {};
+  for (const pair of token.split('+')) {
+    const [key, value] = pair.split('=');
+    if (!key || value === undefined || !/^[A-Z0-9_]+$/.test(key)) {
+      throw new Error(`--tuning: "${token}" is not default, unshared or KEY=VALUE[+KEY=VALUE]`);
+    }
+    env[key] = value;
+  }
+  return { name: token, variant: 'default', env };
+}
+
 async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const suffix = `${opt.has('cluster') ? '-cluster' : ''}${quick ? '-quick' : ''}`;
@@ -473,15 +492,15 @@ async function main(): Promise<void> {
         const tuning = [];
         const c = quick ? 5 : 10;
         const total = quick ? 20 : 60;
-        for (const variant of ['unshared', 'default', 'unshared', 'default'] as const) {
+        for (const variant of tuningVariants) {
           await sys.worker?.stop();
-          await sys.startWorker({}, variant);
+          await sys.startWorker(variant.env, variant.variant);
           await runScenario(sys, happy, 2, 4);
           const row = await runScenario(sys, happy, c, total);
-          tuning.push({ worker: variant, ...row });
+          tuning.push({ worker: variant.name, ...row });
           console.log(
-            `tuning ${variant}: ${row.throughput}/s, worker CPU ${row.cpuMsPerVerification?.worker} ms/verification, ` +
-              `RSS ${row.workerPeakRssMiB} MiB`,
+            `tuning ${variant.name}: ${row.throughput}/s, worker CPU ${row.cpuMsPerVerification?.worker} ` +
+              `ms/verification, RSS ${row.workerPeakRssMiB} MiB`,
           );
         }
         results.tuning = tuning;
