@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { countActions, meanCount, type ActionCount } from './lib/actions';
+import { writeCharts } from './lib/charts';
 import { cpuMs, spawnNode, type Child } from './lib/children';
 import { durabilityPhase, type DurabilityRow, type DurabilitySide } from './lib/durability';
 import { ChaosEventsReceiver } from './lib/events-receiver';
@@ -609,6 +610,7 @@ async function main(): Promise<void> {
   results.loadAtEnd = load();
   results.finishedAt = new Date().toISOString();
   await writeJson(out, results);
+  for (const chart of await writeCharts(out, results)) console.log(`wrote ${chart}`);
   console.log(`\nwrote ${out}\n`);
   printSummary(results);
 }
