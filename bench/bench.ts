@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { countActions, meanCount, type ActionCount } from './lib/actions';
+import { writeCharts } from './lib/charts';
 import { cpuMs, spawnNode, type Child } from './lib/children';
+import { durabilityPhase, type DurabilityRow, type DurabilitySide } from './lib/durability';
 import { ChaosEventsReceiver } from './lib/events-receiver';
 import { Recorder, SCENARIOS, type FlowContext, type Scenario } from './lib/scenarios';
-import { DIST, REPO, System } from './lib/system';
+import { DIST, REPO, System, type WorkerVariant } from './lib/system';
 import {
   args,
   freePort,
@@ -31,7 +33,12 @@ import { bareCode, bareVerification, check, delivered } from './bare/workflows';
  * default,heap0:default,500,unshared:500 (scale rows: a WORKER_MAX_CACHED_WORKFLOWS value or `default`;
  * `unshared:N` = the worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false and that cache; `heapM:N` = the default worker with
  * WORKER_WORKFLOW_HEAP_MIB=M (0: V8's own) and that cache; `@N` = open N instead of --open)
- * · --skip curve,tuning,actions,scale · --scenarios name,name (action rows to run) · --out FILE.
+ * · --skip curve,durability,tuning,actions,scale · --tuning default,unshared,KEY=VALUE+KEY=VALUE (worker variants the
+ * tuning phase alternates) · --scenarios name,name (action rows to run) · --out FILE.
+ *
+ * `durability` (after the curve, same system and levels): the SMS flow against a plain route that calls the Vonage
+ * emulator with the SDK and keeps its state in memory (bench/baseline/, a baseline, not a product path), next to
+ * verifyflow's figures of the curve: the cost of durability (bench/lib/durability.ts).
  *
  * `--cluster` runs only the comparison of the two shapes: the SMS flow on the dev server (one API, one worker) and on
  * the cluster (PostgreSQL, the Temporal server, 2 API and 2 worker replicas), both up at once and measured in turn,
@@ -63,6 +70,11 @@ const defaultScale = 'default,heap0:default,500,unshared:500';
 const cacheSettings = (opt.get('cache') ?? (quick ? 'default' : defaultScale)).split(',');
 // The quick (CI) run leaves out the worker before/after comparison: four worker restarts.
 const skip = new Set((opt.get('skip') ?? (quick ? 'tuning' : '')).split(',').filter(Boolean));
+/**
+ * --tuning a,b,…: the worker variants the tuning phase alternates (default `unshared,default,unshared,default`):
+ * `default`, `unshared`, or worker environment `KEY=VALUE[+KEY=VALUE…]` on the default worker.
+ */
+const tuningVariants = (opt.get('tuning') ?? 'unshared,default,unshared,default').split(',').map(tuningVariant);
 /** --scenarios a,b: the action counts of those rows only. */
 const only = new Set((opt.get('scenarios') ?? '').split(',').filter(Boolean));
 const runId = new Date().toISOString().replace(/[:.]/g, '-');
@@ -356,6 +368,31 @@ async function scale(defaultCount: number, token: string) {
   }
 }
 
+/** Phase `durability`: the plain-route baseline at the curve's levels, beside the curve's verifyflow rows. */
+async function costOfDurability(sys: System, results: Record<string, unknown>, out: string): Promise<void> {
+  const curve = (results.curve ?? []) as { concurrency: number; verifyflow: LevelResult }[];
+  const rows: DurabilityRow[] = [];
+  results.durability = await durabilityPhase(sys, {
+    runDir: join(runDir, 'main'),
+    levels,
+    totalAt: (c) => Math.max(perLevel, 3 * c),
+    number: nextNumber,
+    verifyflowAt: (c) => curve.find((row) => row.concurrency === c)?.verifyflow,
+    onRow: async (row) => {
+      rows.push(row);
+      results.durability = rows;
+      await writeJson(out, results);
+      const p = row.plainRoute;
+      console.log(
+        `durability c=${row.concurrency}: plain route ${p.throughput}/s (${p.ok}/${p.verifications} ok), ` +
+          `start p50 ${p.latencyMs.start?.p50} ms, check p50 ${p.latencyMs.check?.p50} ms, CPU ${p.systemCpuMs} ` +
+          `ms/verification; verifyflow/plain ${JSON.stringify(row.ratios ?? {})}, load ${p.load.loadavg1}`,
+      );
+    },
+  });
+  await writeJson(out, results);
+}
+
 const fmt = (s?: { p50: number; p95: number; p99: number }) => (s ? `${s.p50} / ${s.p95} / ${s.p99}` : '–');
 
 /** CPU ms per verification of the system's own processes (the bench driver and the emulator left out). */
@@ -407,6 +444,19 @@ async function compareShapes(results: Record<string, unknown>, out: string): Pro
   }
 }
 
+function tuningVariant(token: string): { name: string; variant: WorkerVariant; env: Record<string, string> } {
+  if (token === 'default' || token === 'unshared') return { name: token, variant: token, env: {} };
+  const env: Record<string, string> = {};
+  for (const pair of token.split('+')) {
+    const [key, value] = pair.split('=');
+    if (!key || value === undefined || !/^[A-Z0-9_]+$/.test(key)) {
+      throw new Error(`--tuning: "${token}" is not default, unshared or KEY=VALUE[+KEY=VALUE]`);
+    }
+    env[key] = value;
+  }
+  return { name: token, variant: 'default', env };
+}
+
 async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const suffix = `${opt.has('cluster') ? '-cluster' : ''}${quick ? '-quick' : ''}`;
@@ -431,7 +481,7 @@ async function main(): Promise<void> {
     return;
   }
 
-  if (!skip.has('curve') || !skip.has('actions') || !skip.has('tuning')) {
+  if (!skip.has('curve') || !skip.has('durability') || !skip.has('actions') || !skip.has('tuning')) {
     const sys = await System.start({ runDir: join(runDir, 'main') });
     const bareQueue = `bare-${randomUUID().slice(0, 8)}`;
     const bareWorker = await spawnNode({
@@ -467,20 +517,22 @@ async function main(): Promise<void> {
         results.silentAuth = await runScenario(sys, silent, quick ? 5 : 10, quick ? 10 : 40);
       }
 
+      if (!skip.has('durability')) await costOfDurability(sys, results, out);
+
       if (!skip.has('tuning')) {
         // Before/after of the worker tuning on the same system: libraries not shared (before), shared (the default).
         const tuning = [];
         const c = quick ? 5 : 10;
         const total = quick ? 20 : 60;
-        for (const variant of ['unshared', 'default', 'unshared', 'default'] as const) {
+        for (const variant of tuningVariants) {
           await sys.worker?.stop();
-          await sys.startWorker({}, variant);
+          await sys.startWorker(variant.env, variant.variant);
           await runScenario(sys, happy, 2, 4);
           const row = await runScenario(sys, happy, c, total);
-          tuning.push({ worker: variant, ...row });
+          tuning.push({ worker: variant.name, ...row });
           console.log(
-            `tuning ${variant}: ${row.throughput}/s, worker CPU ${row.cpuMsPerVerification?.worker} ms/verification, ` +
-              `RSS ${row.workerPeakRssMiB} MiB`,
+            `tuning ${variant.name}: ${row.throughput}/s, worker CPU ${row.cpuMsPerVerification?.worker} ` +
+              `ms/verification, RSS ${row.workerPeakRssMiB} MiB`,
           );
         }
         results.tuning = tuning;
@@ -558,6 +610,7 @@ async function main(): Promise<void> {
   results.loadAtEnd = load();
   results.finishedAt = new Date().toISOString();
   await writeJson(out, results);
+  for (const chart of await writeCharts(out, results)) console.log(`wrote ${chart}`);
   console.log(`\nwrote ${out}\n`);
   printSummary(results);
 }
@@ -592,6 +645,26 @@ function printSummary(r: Record<string, unknown>): void {
         `| ${row.concurrency} | ${v.throughput} | ${row.bare.throughput} | ${row.ratio} | ${fmt(v.latencyMs.start)} | ` +
           `${fmt(v.latencyMs.check)} | ${fmt(v.latencyMs['webhook:completed'])} | ${v.workerPeakRssMiB} | ${v.load.loadavg1} |`,
       );
+    }
+  }
+  const durability = (r.durability ?? []) as DurabilityRow[];
+  if (durability.length) {
+    console.log(
+      '| concurrency | system | /s | start p50/p95/p99 ms | check p50/p95/p99 ms | system CPU ms/verification ' +
+        '| bench process (driver + emulator) | load1 |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const row of durability) {
+      const sides: [string, DurabilitySide][] = [['plain route', row.plainRoute]];
+      if (row.verifyflow) sides.push(['verifyflow', row.verifyflow]);
+      for (const [name, s] of sides) {
+        console.log(
+          `| ${row.concurrency} | ${name} | ${s.throughput} | ${fmt(s.latencyMs.start)} | ${fmt(s.latencyMs.check)} | ` +
+            `${s.systemCpuMs} | ${s.cpuMsPerVerification.benchDriverAndEmulator ?? '–'} | ${s.load.loadavg1} |`,
+        );
+      }
+      if (row.ratios)
+        console.log(`durability ratios c=${row.concurrency} (verifyflow / plain): ${JSON.stringify(row.ratios)}`);
     }
   }
   type Row = { scenario: string; total?: number; totalAfterPatchesRetired?: number; target?: number; pending?: string };

@@ -102,7 +102,7 @@ const expectStarted = (ctx: FlowContext, res: Exchange): void => {
 };
 
 /** Reads the newest code sent to `to` from the sandbox outbox over HTTP, once the outbox says it arrived. */
-async function codeFor(ctx: FlowContext, to: string, already: number): Promise<string> {
+export async function codeFor(ctx: FlowContext, to: string, already: number): Promise<string> {
   await ctx.sys.provider.outbox.waitFor(to, already, 120_000);
   const res = await http<{ code: string }[]>(
     'GET',
@@ -126,7 +126,8 @@ async function checkCode(ctx: FlowContext, id: string, body: { code: string; req
   return check.body;
 }
 
-const sentTo = (ctx: FlowContext, to: string): number => ctx.sys.provider.outbox.sent.get(to.replace(/\D/g, '')) ?? 0;
+export const sentTo = (ctx: FlowContext, to: string): number =>
+  ctx.sys.provider.outbox.sent.get(to.replace(/\D/g, '')) ?? 0;
 
 /** Waits (DescribeWorkflowExecution, not billable) until the workflow closed; its VerificationStatus. */
 export async function waitClosed(sys: System, id: string, timeoutMs = 120_000): Promise<string> {

@@ -110,6 +110,8 @@ export class System {
   readonly apiPorts: number[] = [];
   /** Provider callbacks go to this API replica; undefined: to each in turn. */
   callbackReplica?: number;
+  /** Provider callbacks go to this URL instead of an API (the durability phase's plain route); undefined: the API. */
+  callbackTarget?: string;
   private nextApi = 0;
   /** Payload encryption is always on outside sandbox mode: one key per run. */
   readonly codecKeys = `bench:${randomBytes(32).toString('base64')}`;
@@ -162,6 +164,7 @@ export class System {
 
   /** Where the provider sends its next callback. */
   callbackUrl(): string {
+    if (this.callbackTarget) return this.callbackTarget;
     const base = this.callbackReplica === undefined ? this.apiUrl : this.apiUrlOf(this.callbackReplica);
     return `${base}/webhooks/vonage`;
   }

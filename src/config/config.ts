@@ -103,6 +103,12 @@ export interface AppConfig {
     workflowHeapMiB: number;
     /** Load zod and libphonenumber-js once per worker instead of once per workflow (default true; docs/PERFORMANCE.md). */
     shareWorkflowLibraries: boolean;
+    /**
+     * Workflow tasks and activities the worker runs at once (WORKER_MAX_CONCURRENT_WORKFLOW_TASKS, default the SDK's 40;
+     * WORKER_MAX_CONCURRENT_ACTIVITIES, default the SDK's 100): measured in docs/PERFORMANCE.md ("Worker options").
+     */
+    maxConcurrentWorkflowTasks?: number;
+    maxConcurrentActivities?: number;
     /** Worker Deployment versioning: set both to run pinned, versioned workers (see docs/CHANGING-WORKFLOWS.md). */
     deploymentName?: string;
     buildId?: string;
@@ -167,6 +173,16 @@ const envSchema = z.object({
   WORKER_SHARE_WORKFLOW_LIBRARIES: z
     .enum(['true', 'false'], { error: 'WORKER_SHARE_WORKFLOW_LIBRARIES must be true or false' })
     .default('true'),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce
+    .number({ error: 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS must be a whole number' })
+    .int('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS must be a whole number')
+    .min(2, 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS must be at least 2 (the SDK needs two with a workflow cache)')
+    .optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce
+    .number({ error: 'WORKER_MAX_CONCURRENT_ACTIVITIES must be a whole number' })
+    .int('WORKER_MAX_CONCURRENT_ACTIVITIES must be a whole number')
+    .min(1, 'WORKER_MAX_CONCURRENT_ACTIVITIES must be at least 1')
+    .optional(),
   PAYLOAD_CODEC_KEYS: z.string().min(1).optional(),
   CODEC_SERVER_TOKEN: z.string().min(24, 'CODEC_SERVER_TOKEN must be at least 24 characters').optional(),
   CODEC_SERVER_ORIGINS: z.string().min(1).optional(),
@@ -324,6 +340,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       workflowHeapMiB: e.WORKER_WORKFLOW_HEAP_MIB,
       shareWorkflowLibraries: e.WORKER_SHARE_WORKFLOW_LIBRARIES === 'true',
+      maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
       deploymentName: e.TEMPORAL_DEPLOYMENT_NAME,
       buildId: e.TEMPORAL_BUILD_ID,
       defaultVersioningBehavior: e.TEMPORAL_VERSIONING_BEHAVIOR,

@@ -50,6 +50,12 @@ export async function createWorker(
       ...(overrides.plugins ?? []),
     ],
     ...(config.worker.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.worker.maxCachedWorkflows } : {}),
+    ...(config.worker.maxConcurrentWorkflowTasks !== undefined
+      ? { maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks }
+      : {}),
+    ...(config.worker.maxConcurrentActivities !== undefined
+      ? { maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities }
+      : {}),
     ...(config.worker.deploymentName && config.worker.buildId
       ? {
           workerDeploymentOptions: {

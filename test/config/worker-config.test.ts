@@ -26,6 +26,27 @@ test('WORKER_SHARE_WORKFLOW_LIBRARIES=false and WORKER_MAX_CACHED_WORKFLOWS are 
   expect(c.worker).toMatchObject({ shareWorkflowLibraries: false, maxCachedWorkflows: 500 });
 });
 
+test('the worker runs the SDK default concurrency unless WORKER_MAX_CONCURRENT_* say otherwise', () => {
+  expect(loadConfig(base).worker).toMatchObject({
+    maxConcurrentWorkflowTasks: undefined,
+    maxConcurrentActivities: undefined,
+  });
+  const c = loadConfig({ ...base, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '4', WORKER_MAX_CONCURRENT_ACTIVITIES: '20' });
+  expect(c.worker).toMatchObject({ maxConcurrentWorkflowTasks: 4, maxConcurrentActivities: 20 });
+  expect(() => loadConfig({ ...base, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1' })).toThrow(
+    /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS must be at least 2/,
+  );
+  expect(() => loadConfig({ ...base, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: 'many' })).toThrow(
+    /WORKER_MAX_CONCURRENT_WORKFLOW_TASKS/,
+  );
+  expect(() => loadConfig({ ...base, WORKER_MAX_CONCURRENT_ACTIVITIES: '0' })).toThrow(
+    /WORKER_MAX_CONCURRENT_ACTIVITIES must be at least 1/,
+  );
+  expect(() => loadConfig({ ...base, WORKER_MAX_CONCURRENT_ACTIVITIES: '2.5' })).toThrow(
+    /WORKER_MAX_CONCURRENT_ACTIVITIES must be a whole number/,
+  );
+});
+
 test('a bad value names the variable', () => {
   expect(() => loadConfig({ ...base, WORKER_SHARE_WORKFLOW_LIBRARIES: 'yes' })).toThrow(ConfigError);
   expect(() => loadConfig({ ...base, WORKER_SHARE_WORKFLOW_LIBRARIES: 'yes' })).toThrow(
