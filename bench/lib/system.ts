@@ -49,6 +49,8 @@ export interface SystemOptions {
   sandbox?: boolean;
   /** Node flags for the worker (e.g. --cpu-prof). */
   workerExecArgv?: string[];
+  /** Node flags for the API replicas (e.g. --require of a counting preload). */
+  apiExecArgv?: string[];
   /**
    * Abuse limits of the API and worker (LIMIT_* variables). Default: so high that the load never meets them, while
    * every send and check still goes through the guard (its cost stays in the figures).
@@ -314,6 +316,7 @@ export class System {
       name,
       script: join(DIST, 'bench', 'api-child.js'),
       env: this.env({}, replica),
+      execArgv: this.options.apiExecArgv,
       logFile: join(this.options.runDir, `${name}.log`),
       ready: () => httpOk(`${this.apiUrlOf(replica)}/health`),
     });
