@@ -1,25 +1,14 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
-import { type Server } from 'node:http';
-import { type AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
 import express from 'express';
 import { sign } from 'jsonwebtoken';
 import { createPlainRoute } from '../../bench/baseline/plain-route';
 import { Outbox } from '../../sandbox/outbox';
 import { VonageEmulator, type VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
+import { listen, rsaKeyPairPem, urlOf } from '../support/local-server';
 
 const APPLICATION_ID = '00000000-0000-4000-8000-0000000000be';
 const SIGNATURE_SECRET = 'plain-route-test-signature-secret';
-const keys = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-});
-
-const listen = (app: express.Express): Promise<Server> =>
-  new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => resolve(server));
-  });
-const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const keys = rsaKeyPairPem();
 
 /** The Vonage emulator on one server, the plain route on another, the emulator's callbacks sent to its `/webhook`. */
 async function startBoth(emulatorOptions: Partial<VonageEmulatorOptions> = {}) {

@@ -1,24 +1,12 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { type Server } from 'node:http';
-import { type AddressInfo } from 'node:net';
 import express from 'express';
 import { Vonage } from '@vonage/server-sdk';
 import { Channels, type AnyWorkflow } from '@vonage/verify2';
 import { Outbox } from '../../sandbox/outbox';
 import { VonageEmulator, type CallbackAttempt } from '../../sandbox/vonage-emulator';
+import { listen, rsaKeyPairPem, urlOf } from '../support/local-server';
 
 const APPLICATION_ID = 'a1b2c3d4-0000-4000-8000-0000000000c4';
-const keys = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-});
-
-const listen = (app: express.Express): Promise<Server> =>
-  new Promise((resolve) => {
-    const server = app.listen(0, '127.0.0.1', () => resolve(server));
-  });
-const urlOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const keys = rsaKeyPairPem();
 
 async function until<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
