@@ -325,6 +325,12 @@ async function scale(defaultCount: number, token: string) {
       (how) => (crashed = `worker exited (${how}) with ${sys.provider.outbox.sent.size} open`),
     );
     const started = performance.now();
+    // The worker's RSS against the verifications open so far, once a second: the path from idle to all open.
+    const rssSamples: { open: number; rssMiB: number }[] = [];
+    const sampler = setInterval(() => {
+      const rssMiB = sys.worker?.rssMiB();
+      if (rssMiB !== undefined) rssSamples.push({ open: opened, rssMiB });
+    }, 1000);
     const [, [peak]] = await withRss([sys.worker], async () => {
       await pool(count, 32, async () => {
         if (crashed) return;
@@ -348,7 +354,7 @@ async function scale(defaultCount: number, token: string) {
       const deadline = Date.now() + 300_000;
       while (sys.provider.outbox.sent.size < opened && Date.now() < deadline && !crashed) await sleep(500);
       if (!crashed) await sleep(5000);
-    });
+    }).finally(() => clearInterval(sampler));
     const seconds = (performance.now() - started) / 1000;
     return {
       worker,
@@ -360,6 +366,7 @@ async function scale(defaultCount: number, token: string) {
       workerRssIdleMiB: rssIdle,
       workerRssPeakMiB: peak,
       workerRssEndMiB: sys.worker!.rssMiB(),
+      rssSamples,
       ...(crashed ? { crashed } : {}),
       load: load(),
     };

@@ -35,6 +35,8 @@ export interface ScaleRow {
   workerRssIdleMiB?: number;
   workerRssPeakMiB?: number;
   workerRssEndMiB?: number;
+  /** The worker's RSS against the verifications open so far, once a second while they open (since 2026-12-04). */
+  rssSamples?: { open: number; rssMiB: number }[];
   crashed?: string;
 }
 
@@ -222,21 +224,25 @@ export function scaleRowName(s: ScaleRow): string {
 }
 
 /**
- * The scale phase: worker RSS against verifications open, one line per scale row. The phase records the RSS when the
- * worker is idle (0 open), its peak while the verifications open and at the end (all open, waiting on timers), not
- * samples in between: each dashed line joins idle and peak, and the end is the hollow point.
+ * The scale phase: worker RSS against verifications open, one line per scale row. A row with RSS samples (recorded
+ * once a second while the verifications open) is drawn solid from idle (0 open) through them; an older row has only
+ * its idle and peak RSS: a dashed line joins the two. The end (all open, waiting on timers) is the hollow point.
  */
 export function rssOpenSpec(r: BenchResults): TopLevelSpec | undefined {
   const rows = (r.scale ?? []).filter((s) => s.workerRssIdleMiB !== undefined && s.workerRssPeakMiB !== undefined);
   if (!rows.length) return undefined;
   const names = rows.map(scaleRowName);
-  const points: (Point & { measure: string })[] = [];
+  const sampled = (s: ScaleRow) => (s.rssSamples?.length ?? 0) >= 2;
+  const solid: Point[] = [];
+  const dashed: Point[] = [];
   rows.forEach((s, i) => {
-    points.push({ series: names[i], x: 0, y: s.workerRssIdleMiB!, measure: 'idle' });
-    points.push({ series: names[i], x: s.open, y: s.workerRssPeakMiB!, measure: 'peak' });
+    const into = sampled(s) ? solid : dashed;
+    into.push({ series: names[i], x: 0, y: s.workerRssIdleMiB! });
+    if (sampled(s)) for (const p of s.rssSamples!) into.push({ series: names[i], x: p.open, y: p.rssMiB });
+    else into.push({ series: names[i], x: s.open, y: s.workerRssPeakMiB! });
   });
   const ends = rows.flatMap((s, i) =>
-    s.workerRssEndMiB === undefined ? [] : [{ series: names[i], x: s.open, y: s.workerRssEndMiB, measure: 'end' }],
+    s.workerRssEndMiB === undefined ? [] : [{ series: names[i], x: s.open, y: s.workerRssEndMiB }],
   );
   const color = {
     field: 'series',
@@ -252,26 +258,30 @@ export function rssOpenSpec(r: BenchResults): TopLevelSpec | undefined {
     axis: { format: ',d' },
   };
   const y = { field: 'y', type: 'quantitative' as const, title: 'worker RSS (MiB)', scale: { zero: true } };
+  // Points in the order they were taken (the open count can stand still while RSS moves).
+  const line = (values: Point[], extra: Record<string, unknown>) => ({
+    data: { values: values.map((p, i) => ({ ...p, i })) },
+    mark: { type: 'line', strokeWidth: 2, ...extra },
+    encoding: { x, y, color, order: { field: 'i', type: 'quantitative' } },
+  });
+  const subtitle = [
+    rows.some(sampled)
+      ? `RSS sampled once a second while they open (solid), the end with all open (hollow) (${runOf(r)})`
+      : `RSS idle (0 open), at its peak while they open and at the end with all open (hollow) (${runOf(r)})`,
+    ...(rows.some((s) => !sampled(s))
+      ? ['a dashed line joins idle and peak where only those were recorded (the path between is not sampled)']
+      : []),
+  ];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: {
-      text: 'Worker memory against verifications open',
-      subtitle: [
-        `RSS idle (0 open), at its peak while they open and at the end with all open (hollow) (${runOf(r)})`,
-        'only these three are recorded: the dashed line joins idle and peak, the path between is not sampled',
-      ],
-      anchor: 'start',
-    },
+    title: { text: 'Worker memory against verifications open', subtitle, anchor: 'start' },
     width: WIDTH,
     height: HEIGHT,
     background: 'white',
     padding: 12,
     layer: [
-      {
-        data: { values: points },
-        mark: { type: 'line', point: { filled: true, size: 50 }, strokeWidth: 2, strokeDash: [6, 4] },
-        encoding: { x, y, color, order: { field: 'x', type: 'quantitative' } },
-      },
+      ...(solid.length ? [line(solid, {})] : []),
+      ...(dashed.length ? [line(dashed, { point: { filled: true, size: 50 }, strokeDash: [6, 4] })] : []),
       {
         data: { values: ends },
         mark: { type: 'point', filled: false, size: 90, strokeWidth: 2 },

@@ -213,6 +213,44 @@ describe('bench charts (SVG from a bench result)', () => {
     expect(y).toBeLessThan(first[0][1]);
   });
 
+  it('scale phase with RSS samples: a solid line from idle through every sample, in the order taken', async () => {
+    const sampled: BenchResults = {
+      scale: [
+        {
+          worker: 'default',
+          cache: 'default',
+          open: 300,
+          workerRssIdleMiB: 300,
+          workerRssPeakMiB: 800,
+          workerRssEndMiB: 600,
+          rssSamples: [
+            { open: 100, rssMiB: 500 },
+            { open: 200, rssMiB: 700 },
+            { open: 300, rssMiB: 800 },
+            { open: 300, rssMiB: 650 },
+          ],
+        },
+        { worker: 'older', cache: '500', open: 300, workerRssIdleMiB: 300, workerRssPeakMiB: 900 },
+      ],
+    };
+    const svg = parseXml((await rssOpenChart(sampled))!);
+    const l = lines(svg);
+    const pts = l.get('worker default, cache default')!;
+    expect(pts).toHaveLength(5); // idle + 4 samples
+    expect(pts[0][0]).toBeCloseTo(0);
+    expect(decreasing(ys(pts.slice(0, 4)))).toBe(true); // RSS rises with the samples (SVG y grows downwards)
+    expect(pts[4][0]).toBeCloseTo(pts[3][0]); // the last sample at the same open count, lower RSS
+    expect(pts[4][1]).toBeGreaterThan(pts[3][1]);
+    expect(l.get('worker older, cache 500')).toHaveLength(2); // a row without samples: idle and peak only
+    const dashedPaths = marks(svg, 'mark-line')
+      .flatMap((g) => all(g, (e) => e.name === 'path'))
+      .filter((p) => p.attrs['stroke-dasharray'] !== undefined);
+    expect(dashedPaths.map((p) => /series: ([^;]+)/.exec(p.attrs['aria-label'])?.[1])).toEqual([
+      'worker older, cache 500',
+    ]);
+    expect(textOf(svg)).toContain('RSS sampled once a second while they open (solid)');
+  });
+
   it('leaves out a side that completed nothing, and charts nothing without data', async () => {
     const broken: BenchResults = {
       curve: [row(1, 2, 0), row(10, 4, 0)].map((c) => ({ ...c, bare: { ...c.bare, ok: 0 } })),
