@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { countActions, meanCount, type ActionCount } from './lib/actions';
 import { writeCharts } from './lib/charts';
 import { cpuMs, spawnNode, type Child } from './lib/children';
-import { durabilityPhase, type DurabilityRow, type DurabilitySide } from './lib/durability';
+import { durabilityPhase, durabilityTables, type DurabilityRow } from './lib/durability';
 import { ChaosEventsReceiver } from './lib/events-receiver';
 import { Recorder, SCENARIOS, type FlowContext, type Scenario } from './lib/scenarios';
 import { DIST, REPO, System, type WorkerVariant } from './lib/system';
@@ -654,26 +654,7 @@ function printSummary(r: Record<string, unknown>): void {
       );
     }
   }
-  const durability = (r.durability ?? []) as DurabilityRow[];
-  if (durability.length) {
-    console.log(
-      '| concurrency | system | /s | start p50/p95/p99 ms | check p50/p95/p99 ms | system CPU ms/verification ' +
-        '| bench process (driver + emulator) | load1 |',
-    );
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-    for (const row of durability) {
-      const sides: [string, DurabilitySide][] = [['plain route', row.plainRoute]];
-      if (row.verifyflow) sides.push(['verifyflow', row.verifyflow]);
-      for (const [name, s] of sides) {
-        console.log(
-          `| ${row.concurrency} | ${name} | ${s.throughput} | ${fmt(s.latencyMs.start)} | ${fmt(s.latencyMs.check)} | ` +
-            `${s.systemCpuMs} | ${s.cpuMsPerVerification.benchDriverAndEmulator ?? '–'} | ${s.load.loadavg1} |`,
-        );
-      }
-      if (row.ratios)
-        console.log(`durability ratios c=${row.concurrency} (verifyflow / plain): ${JSON.stringify(row.ratios)}`);
-    }
-  }
+  for (const line of durabilityTables((r.durability ?? []) as DurabilityRow[])) console.log(line);
   type Row = { scenario: string; total?: number; totalAfterPatchesRetired?: number; target?: number; pending?: string };
   for (const a of (r.actions ?? []) as Row[]) {
     const total = a.pending ? 'pending' : `${a.total} (${a.totalAfterPatchesRetired ?? a.total} once patches retire)`;

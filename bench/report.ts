@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { durabilityTables } from './lib/durability';
 
 /**
  * Prints the Markdown tables of docs/PERFORMANCE.md and docs/RELIABILITY.md from result files, so the docs quote
@@ -60,7 +61,7 @@ function bench(r: Json): void {
         `${p(s.latencyMs['webhook:completed'])} ms`,
     );
   }
-  if (r.durability) durability(r.durability);
+  if (r.durability) for (const line of durabilityTables(r.durability)) console.log(line);
   if (r.tuning) {
     console.log('\n' + row(['worker', '/s', 'worker CPU ms/verification', 'worker RSS MiB', 'total p50 ms', 'load1']));
     console.log(row(Array(6).fill('---')));
@@ -161,67 +162,6 @@ function bench(r: Json): void {
         ]),
       );
     }
-  }
-}
-
-/** The cost of durability: the plain-route baseline and verifyflow at each level, then verifyflow / plain route. */
-function durability(rows: Json[]): void {
-  const cpu = (side: Json, name: string) =>
-    name === 'plain route'
-      ? `${side.systemCpuMs} (plain route)`
-      : `${side.systemCpuMs} (${['api', 'worker', 'temporal'].map((k) => side.cpuMsPerVerification?.[k]).join(' + ')})`;
-  console.log(
-    '\n' +
-      row([
-        'concurrency',
-        'system',
-        'verifications (ok)',
-        '/s',
-        'start p50/p95/p99 ms',
-        'check p50/p95/p99 ms',
-        'CPU ms/verification, system (API + worker + Temporal)',
-        'bench process (driver + emulator) ms/verification',
-        'load1',
-      ]),
-  );
-  console.log(row(Array(9).fill('---')));
-  for (const d of rows) {
-    const sides: [string, Json][] = [['plain route', d.plainRoute]];
-    if (d.verifyflow) sides.push(['verifyflow', d.verifyflow]);
-    for (const [name, s] of sides) {
-      console.log(
-        row([
-          d.concurrency,
-          name,
-          `${s.verifications} (${s.ok})`,
-          s.throughput,
-          p(s.latencyMs.start),
-          p(s.latencyMs.check),
-          cpu(s, name),
-          s.cpuMsPerVerification?.benchDriverAndEmulator,
-          s.load.loadavg1,
-        ]),
-      );
-    }
-  }
-  const withRatios = rows.filter((d) => d.ratios);
-  if (!withRatios.length) return;
-  console.log(
-    '\n' +
-      row([
-        'concurrency',
-        'verifyflow / plain route: throughput',
-        'start p50',
-        'start p99',
-        'check p50',
-        'check p99',
-        'system CPU per verification',
-      ]),
-  );
-  console.log(row(Array(7).fill('---')));
-  for (const d of withRatios) {
-    const q = d.ratios;
-    console.log(row([d.concurrency, q.throughput, q.startP50, q.startP99, q.checkP50, q.checkP99, q.systemCpu]));
   }
 }
 

@@ -49,6 +49,75 @@ export interface DurabilityRow {
 
 const DRIVER = 'benchDriverAndEmulator';
 
+const percentiles = (s?: Summary) => (s ? `${s.p50} / ${s.p95} / ${s.p99}` : '–');
+const cells = (values: unknown[]) => `| ${values.map((c) => (c === undefined ? '–' : String(c))).join(' | ')} |`;
+
+/**
+ * The cost of durability as Markdown (bench/report.ts and the bench's own summary): the plain-route baseline and
+ * verifyflow at each level, then verifyflow / plain route.
+ */
+export function durabilityTables(rows: DurabilityRow[]): string[] {
+  if (!rows.length) return [];
+  const cpu = (side: DurabilitySide, name: string) =>
+    name === 'plain route'
+      ? `${side.systemCpuMs} (plain route)`
+      : `${side.systemCpuMs} (${['api', 'worker', 'temporal'].map((k) => side.cpuMsPerVerification[k]).join(' + ')})`;
+  const lines = [
+    '',
+    cells([
+      'concurrency',
+      'system',
+      'verifications (ok)',
+      '/s',
+      'start p50/p95/p99 ms',
+      'check p50/p95/p99 ms',
+      'CPU ms/verification, system (API + worker + Temporal)',
+      'bench process (driver + emulator) ms/verification',
+      'load1',
+    ]),
+    cells(Array(9).fill('---')),
+  ];
+  for (const d of rows) {
+    const sides: [string, DurabilitySide][] = [['plain route', d.plainRoute]];
+    if (d.verifyflow) sides.push(['verifyflow', d.verifyflow]);
+    for (const [name, s] of sides) {
+      lines.push(
+        cells([
+          d.concurrency,
+          name,
+          `${s.verifications} (${s.ok})`,
+          s.throughput,
+          percentiles(s.latencyMs.start),
+          percentiles(s.latencyMs.check),
+          cpu(s, name),
+          s.cpuMsPerVerification[DRIVER],
+          s.load.loadavg1,
+        ]),
+      );
+    }
+  }
+  const withRatios = rows.filter((d) => d.ratios);
+  if (!withRatios.length) return lines;
+  lines.push(
+    '',
+    cells([
+      'concurrency',
+      'verifyflow / plain route: throughput',
+      'start p50',
+      'start p99',
+      'check p50',
+      'check p99',
+      'system CPU per verification',
+    ]),
+    cells(Array(7).fill('---')),
+  );
+  for (const d of withRatios) {
+    const q = d.ratios!;
+    lines.push(cells([d.concurrency, q.throughput, q.startP50, q.startP99, q.checkP50, q.checkP99, q.systemCpu]));
+  }
+  return lines;
+}
+
 /** CPU ms per verification of the system's own processes: every reader but the bench process. */
 export const systemCpuMs = (cpu: Record<string, number> = {}): number =>
   round(
