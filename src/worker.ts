@@ -15,7 +15,7 @@ runMain(async (lifecycle) => {
   // Before the SDK starts its workflow thread: that thread's heap capped, the cache sized from it (unless configured).
   const heap = capWorkflowHeap(loaded.worker.workflowHeapMiB, {
     execArgv: process.execArgv,
-    nodeOptions: process.env.NODE_OPTIONS,
+    nodeOptions: loaded.worker.nodeOptions,
   });
   const config = heap
     ? {

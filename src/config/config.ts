@@ -101,6 +101,8 @@ export interface AppConfig {
      * unset.
      */
     workflowHeapMiB: number;
+    /** The NODE_OPTIONS the process was started with: a heap size set there stands (src/temporal/workflow-heap.ts). */
+    nodeOptions?: string;
     /** Load zod and libphonenumber-js once per worker instead of once per workflow (default true; docs/PERFORMANCE.md). */
     shareWorkflowLibraries: boolean;
     /**
@@ -339,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     worker: {
       maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       workflowHeapMiB: e.WORKER_WORKFLOW_HEAP_MIB,
+      nodeOptions: env.NODE_OPTIONS,
       shareWorkflowLibraries: e.WORKER_SHARE_WORKFLOW_LIBRARIES === 'true',
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

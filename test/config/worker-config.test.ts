@@ -21,6 +21,13 @@ test('workflow libraries are shared by default, the workflow heap is 768 MiB, th
   expect(loadConfig({ ...base, WORKER_WORKFLOW_HEAP_MIB: '1024' }).worker.workflowHeapMiB).toBe(1024);
 });
 
+test('the worker knows the NODE_OPTIONS it was started with (a heap size set there stands)', () => {
+  expect(loadConfig(base).worker.nodeOptions).toBeUndefined();
+  expect(loadConfig({ ...base, NODE_OPTIONS: '--max-old-space-size=512' }).worker.nodeOptions).toBe(
+    '--max-old-space-size=512',
+  );
+});
+
 test('WORKER_SHARE_WORKFLOW_LIBRARIES=false and WORKER_MAX_CACHED_WORKFLOWS are taken', () => {
   const c = loadConfig({ ...base, WORKER_SHARE_WORKFLOW_LIBRARIES: 'false', WORKER_MAX_CACHED_WORKFLOWS: '500' });
   expect(c.worker).toMatchObject({ shareWorkflowLibraries: false, maxCachedWorkflows: 500 });
