@@ -13,6 +13,7 @@ import {
   load,
   machine,
   phoneNumber,
+  percentiles,
   pool,
   round,
   sleep,
@@ -400,8 +401,6 @@ async function costOfDurability(sys: System, results: Record<string, unknown>, o
   await writeJson(out, results);
 }
 
-const fmt = (s?: { p50: number; p95: number; p99: number }) => (s ? `${s.p50} / ${s.p95} / ${s.p99}` : '–');
-
 /** CPU ms per verification of the system's own processes (the bench driver and the emulator left out). */
 const systemCpu = (cpu: Record<string, number> = {}): number =>
   round(
@@ -637,7 +636,7 @@ function printSummary(r: Record<string, unknown>): void {
         .join(' · ');
       console.log(
         `| ${row.shape} | ${row.concurrency} | ${row.verifications} (${row.ok}) | ${row.throughput} | ` +
-          `${fmt(row.latencyMs.total)} | ${row.latencyMs.start?.p99} | ${row.latencyMs.check?.p99} | ` +
+          `${percentiles(row.latencyMs.total)} | ${row.latencyMs.start?.p99} | ${row.latencyMs.check?.p99} | ` +
           `${row.systemCpuMsPerVerification} (${cpu}) | ${row.load.loadavg1} |`,
       );
     }
@@ -649,8 +648,8 @@ function printSummary(r: Record<string, unknown>): void {
     for (const row of curve) {
       const v = row.verifyflow;
       console.log(
-        `| ${row.concurrency} | ${v.throughput} | ${row.bare.throughput} | ${row.ratio} | ${fmt(v.latencyMs.start)} | ` +
-          `${fmt(v.latencyMs.check)} | ${fmt(v.latencyMs['webhook:completed'])} | ${v.workerPeakRssMiB} | ${v.load.loadavg1} |`,
+        `| ${row.concurrency} | ${v.throughput} | ${row.bare.throughput} | ${row.ratio} | ${percentiles(v.latencyMs.start)} | ` +
+          `${percentiles(v.latencyMs.check)} | ${percentiles(v.latencyMs['webhook:completed'])} | ${v.workerPeakRssMiB} | ${v.load.loadavg1} |`,
       );
     }
   }

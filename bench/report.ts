@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { durabilityTables } from './lib/durability';
+import { markdownRow as row, percentiles as p } from './lib/util';
 
 /**
  * Prints the Markdown tables of docs/PERFORMANCE.md and docs/RELIABILITY.md from result files, so the docs quote
@@ -7,9 +8,6 @@ import { durabilityTables } from './lib/durability';
  */
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const p = (s?: { p50: number; p95: number; p99: number }) => (s ? `${s.p50} / ${s.p95} / ${s.p99}` : '–');
-const row = (cells: unknown[]) => `| ${cells.map((c) => (c === undefined ? '–' : String(c))).join(' | ')} |`;
 
 function bench(r: Json): void {
   console.log(`\n### ${r.command} — ${r.startedAt} (load at start ${r.loadAtStart.loadavg1})\n`);

@@ -3,7 +3,7 @@ import { cpuMs, httpOk, spawnNode, type Child } from './children';
 import { http } from './http';
 import { codeFor, FlowError, Recorder, sentTo, type FlowContext } from './scenarios';
 import { DIST, type System } from './system';
-import { freePort, load, pool, round, summarize, type Load, type Summary } from './util';
+import { freePort, load, markdownRow, percentiles, pool, round, summarize, type Load, type Summary } from './util';
 
 /**
  * Phase `durability` of `npm run bench`: "the cost of durability". The SMS flow of verifyflow's curve (start → the code
@@ -49,9 +49,6 @@ export interface DurabilityRow {
 
 const DRIVER = 'benchDriverAndEmulator';
 
-const percentiles = (s?: Summary) => (s ? `${s.p50} / ${s.p95} / ${s.p99}` : '–');
-const cells = (values: unknown[]) => `| ${values.map((c) => (c === undefined ? '–' : String(c))).join(' | ')} |`;
-
 /**
  * The cost of durability as Markdown (bench/report.ts and the bench's own summary): the plain-route baseline and
  * verifyflow at each level, then verifyflow / plain route.
@@ -64,7 +61,7 @@ export function durabilityTables(rows: DurabilityRow[]): string[] {
       : `${side.systemCpuMs} (${['api', 'worker', 'temporal'].map((k) => side.cpuMsPerVerification[k]).join(' + ')})`;
   const lines = [
     '',
-    cells([
+    markdownRow([
       'concurrency',
       'system',
       'verifications (ok)',
@@ -75,14 +72,14 @@ export function durabilityTables(rows: DurabilityRow[]): string[] {
       'bench process (driver + emulator) ms/verification',
       'load1',
     ]),
-    cells(Array(9).fill('---')),
+    markdownRow(Array(9).fill('---')),
   ];
   for (const d of rows) {
     const sides: [string, DurabilitySide][] = [['plain route', d.plainRoute]];
     if (d.verifyflow) sides.push(['verifyflow', d.verifyflow]);
     for (const [name, s] of sides) {
       lines.push(
-        cells([
+        markdownRow([
           d.concurrency,
           name,
           `${s.verifications} (${s.ok})`,
@@ -100,7 +97,7 @@ export function durabilityTables(rows: DurabilityRow[]): string[] {
   if (!withRatios.length) return lines;
   lines.push(
     '',
-    cells([
+    markdownRow([
       'concurrency',
       'verifyflow / plain route: throughput',
       'start p50',
@@ -109,11 +106,11 @@ export function durabilityTables(rows: DurabilityRow[]): string[] {
       'check p99',
       'system CPU per verification',
     ]),
-    cells(Array(7).fill('---')),
+    markdownRow(Array(7).fill('---')),
   );
   for (const d of withRatios) {
     const q = d.ratios!;
-    lines.push(cells([d.concurrency, q.throughput, q.startP50, q.startP99, q.checkP50, q.checkP99, q.systemCpu]));
+    lines.push(markdownRow([d.concurrency, q.throughput, q.startP50, q.startP99, q.checkP50, q.checkP99, q.systemCpu]));
   }
   return lines;
 }

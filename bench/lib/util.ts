@@ -67,6 +67,14 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
+/** `p50 / p95 / p99` of a summary, `–` when there is none: the latency cells of the bench's Markdown tables. */
+export const percentiles = (s?: Pick<Summary, 'p50' | 'p95' | 'p99'>): string =>
+  s ? `${s.p50} / ${s.p95} / ${s.p99}` : '–';
+
+/** A Markdown table row; a missing cell is `–`. */
+export const markdownRow = (cells: unknown[]): string =>
+  `| ${cells.map((c) => (c === undefined ? '–' : String(c))).join(' | ')} |`;
+
 export function summarize(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
   const mean = sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1);
