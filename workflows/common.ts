@@ -5,6 +5,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -59,6 +60,22 @@ export function activitiesWithSummaries<A extends Record<string, Activity>>(opti
       Awaited<ReturnType<A[K]>>
     >;
 }
+
+/**
+ * The patch of this release. Every run that starts from now on records this marker and no other: it stands for every
+ * earlier patch of every workflow (`fewer-billed-actions`, `outbound-events`, `approved-factors-only`,
+ * `publish-channel-changes`, `onboarding-step-already-running`), whose new paths such a run takes without asking for
+ * them. Each marker costs a run one billed action (Temporal's core upserts `TemporalChangeVersion` with it), so a
+ * push verification pays one instead of two, a verification with outbound events one instead of two.
+ * docs/CHANGING-WORKFLOWS.md, "One marker per run".
+ */
+export const RELEASE_PATCH = 'release-2026-12';
+
+/**
+ * Whether this run took `RELEASE_PATCH`. Asked once, first thing in the workflow function (before any other patch),
+ * and the answer passed on: an older run replays it as false and asks for its own patches where it always did.
+ */
+export const tookReleasePatch = (): boolean => patched(RELEASE_PATCH);
 
 /** The workflow's input, validated with its contract schema; else a non-retryable `InvalidInput` naming each field. */
 export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflowType: string): z.output<S> {

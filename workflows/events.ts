@@ -74,9 +74,11 @@ export function verificationEvents(
   input: { events?: EventsOption; client?: string; reference?: string },
   view: () => EventView,
   optIn: (v: EventView) => Partial<Record<EventField, unknown>> = () => ({}),
+  /** The run took `RELEASE_PATCH` (common.ts), which stands for `outbound-events`. */
+  release = false,
 ): VerificationEvents {
   // Runs recorded before events existed never had the option; the patch marks those that do.
-  if (!input.events || !input.client || !patched('outbound-events')) return OFF;
+  if (!input.events || !input.client || !(release || patched('outbound-events'))) return OFF;
   const info = workflowInfo();
   const client = input.client;
   const fields = input.events.fields ?? [];

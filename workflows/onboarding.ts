@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { parseInput, publishChanged, setCancelHandler } from './common';
+import { parseInput, publishChanged, setCancelHandler, tookReleasePatch } from './common';
 import { verificationEvents } from './events';
 import type { createOnboardingActivities } from '../activities/onboarding';
 import { isTerminal, SA_CLIENT, SA_KIND, SA_STATUS, type VerificationStatus } from './contract/common';
@@ -51,7 +51,8 @@ const { pushEnrollmentStatus } = proxyActivities<ReturnType<typeof createOnboard
  */
 export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingResult> {
   const input = parseInput(onboardingContract.schemas().input, rawInput, 'onboarding');
-  const run = new OnboardingRun(input);
+  const release = tookReleasePatch();
+  const run = new OnboardingRun(input, release);
   // Outbound `onboarding.*` events of each status change, when the client has an events endpoint.
   const events = verificationEvents(
     'onboarding',
@@ -59,6 +60,7 @@ export async function onboarding(rawInput: OnboardingInput): Promise<OnboardingR
     input,
     () => run.state,
     () => ({ to: input.phone.to }),
+    release,
   );
   run.listen();
   run.publish();
@@ -112,9 +114,14 @@ class OnboardingRun {
   private readonly client: string | undefined;
   private readonly pushIdentity: string | undefined;
   /** Search attributes upserted only when they change (runs from before upserted at the start too). */
-  private readonly attributesWhenChanged = patched('fewer-billed-actions');
+  private readonly attributesWhenChanged: boolean;
 
-  constructor(private readonly input: Input) {
+  constructor(
+    private readonly input: Input,
+    /** The run took `RELEASE_PATCH` (it stands for this workflow's older patches). */
+    private readonly release: boolean,
+  ) {
+    this.attributesWhenChanged = release || patched('fewer-billed-actions');
     this.client = input.client;
     this.pushIdentity = pushIdentityOf(input);
     this.state = initialOnboarding(input, workflowInfo().workflowId, now());
@@ -169,12 +176,14 @@ class OnboardingRun {
         return childStep(
           () => executeChild(phoneVerification, { ...options('Phone'), args: [{ ...input.phone, ...common }] }),
           (r) => (this.results.phone = r),
+          this.release,
         );
       case 'identity':
         return childStep(
           () =>
             executeChild(identityVerification, { ...options('Identity'), args: [{ ...input.identity, ...common }] }),
           (r) => (this.results.identity = r),
+          this.release,
         );
       case 'push':
         return this.pushStep(input.push!, this.pushIdentity!);
@@ -248,12 +257,17 @@ class OnboardingRun {
 async function childStep<R extends { status: VerificationStatus; reason?: string }>(
   start: () => Promise<R>,
   keep: (result: R) => void,
+  /** The run took `RELEASE_PATCH`, which stands for `onboarding-step-already-running`. */
+  release: boolean,
 ): Promise<StepOutcome> {
   let result: R;
   try {
     result = await start();
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError && patched('onboarding-step-already-running')) {
+    if (
+      err instanceof WorkflowExecutionAlreadyStartedError &&
+      (release || patched('onboarding-step-already-running'))
+    ) {
       return { status: 'failed', reason: 'step_already_running' };
     }
     throw err;

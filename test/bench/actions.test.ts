@@ -65,6 +65,23 @@ describe('countActions (billable actions from a history)', () => {
     expect(twilio).toMatchObject({ start: 1, activityAttempts: 3, timers: 1, updates: 2, total: 10 });
   });
 
+  it.each([
+    ['phone-sms-happy-fewer-actions', 'phone-sms-happy-release'],
+    ['phone-events', 'phone-events-release'],
+    ['push-approved-fewer-actions', 'push-approved-release'],
+    ['identity-verified-fewer-actions', 'identity-verified-release'],
+    ['onboarding-step-already-running-fewer-actions', 'onboarding-step-already-running-release'],
+  ])('%s → %s: the release patch leaves one patch upsert per run, every other action as it was', (before, after) => {
+    const b = countActions(committed(before));
+    const extra = b.patchUpserts - 1;
+    expect(countActions(committed(after))).toEqual({
+      ...b,
+      upserts: b.upserts - extra,
+      patchUpserts: 1,
+      total: b.total - extra,
+    });
+  });
+
   it('counts a run that moves between providers: Vonage silent auth → Twilio SMS → Vonage voice', () => {
     // Activities: Vonage start, Twilio start, Twilio cancel (its channel timed out), Vonage start, the check; one timer
     // per channel deadline; the silent auth `failed` callback; one check update.

@@ -265,7 +265,7 @@ test('happy path: one session (metadata, idempotency key), processing → verifi
   expect(JSON.stringify(await stateOf(handle))).not.toContain('Rosen');
   expect((await handle.describe()).typedSearchAttributes.get(SA_STATUS)).toBe('completed');
   expect(fake.cancelSession).not.toHaveBeenCalled();
-  await saveHistory('identity-verified-fewer-actions', handle);
+  await saveHistory('identity-verified-release', handle);
 });
 
 test('verified outputs travel in the completed event only to a client that opted into them', async () => {

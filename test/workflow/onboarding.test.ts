@@ -94,7 +94,7 @@ test('the phone step already running: the onboarding ends failed (phone:step_alr
   expect(running.status.name).toBe('RUNNING');
   expect(running.parentExecution).toBeUndefined();
   expect(vonage.startVerification).toHaveBeenCalledTimes(1);
-  await saveHistory('onboarding-step-already-running-fewer-actions', handle);
+  await saveHistory('onboarding-step-already-running-release', handle);
   await phone.executeUpdate(phoneContract.messages.cancel, { args: [{}] });
 });
 

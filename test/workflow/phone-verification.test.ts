@@ -90,7 +90,7 @@ test('SMS only: a wrong code, then the right one completes', async () => {
   const desc = await handle.describe();
   expect(desc.typedSearchAttributes.get(SA_STATUS)).toBe('completed');
   expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`vonage:${lastRequestId()}`]);
-  await saveHistory('phone-sms-happy-fewer-actions', handle);
+  await saveHistory('phone-sms-happy-release', handle);
 });
 
 test('default channels: silent auth check URL, failed callback → SMS; duplicates and stale events are ignored', async () => {

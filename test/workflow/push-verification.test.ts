@@ -163,7 +163,7 @@ test('approved webhook → completed; duplicates and events of other challenges 
   expect(desc.typedSearchAttributes.get(SA_STATUS)).toBe('completed');
   expect(desc.typedSearchAttributes.get(SA_PROVIDER)).toBe('twilio');
   expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`twilio:${state.challengeSid}`]);
-  await saveHistory('push-approved-fewer-actions', handle);
+  await saveHistory('push-approved-release', handle);
 });
 
 test('denied → failed / user_denied, and no fallback even when one is configured', async () => {

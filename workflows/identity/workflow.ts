@@ -24,6 +24,7 @@ import {
   publishChanged,
   setCancelHandler,
   type ProviderInbox,
+  tookReleasePatch,
 } from '../common';
 import { verificationEvents } from '../events';
 import type { createIdentityActivities } from '../../activities/identity';
@@ -96,7 +97,8 @@ const now = (): string => new Date().toISOString();
  */
 export async function identityVerification(rawInput: IdentityVerificationInput): Promise<IdentityVerificationResult> {
   const input = parseInput(identityContract.schemas().input, rawInput, 'identityVerification');
-  const run = new IdentityRun(input);
+  const release = tookReleasePatch();
+  const run = new IdentityRun(input, release);
   // Outbound events of each status change, when the client has an events endpoint (never blocks this run); verified
   // outputs only to a client that opted into them.
   const events = verificationEvents(
@@ -105,6 +107,7 @@ export async function identityVerification(rawInput: IdentityVerificationInput):
     input,
     () => run.model.state,
     () => ({ verifiedOutputs: run.model.verifiedOutputs }),
+    release,
   );
   run.listen();
   // 1. The one session of this verification.
@@ -138,11 +141,16 @@ class IdentityRun {
    * change; runs from before started a timer at every wake-up and upserted at the start (their histories have no
    * marker, so they keep doing so). One patch for both: each patch marker costs an upsert (TemporalChangeVersion).
    */
-  private readonly fewerActions = patched('fewer-billed-actions');
+  private readonly fewerActions: boolean;
   /** The deadline timer went off (`fewerActions`). */
   private deadlinePassed = false;
 
-  constructor(private readonly input: Input) {
+  constructor(
+    private readonly input: Input,
+    /** The run took `RELEASE_PATCH`, which stands for `fewer-billed-actions`. */
+    release: boolean,
+  ) {
+    this.fewerActions = release || patched('fewer-billed-actions');
     const startedAt = Date.now();
     this.deadline = startedAt + (input.deadlineSeconds ?? identityContract.defaults.deadlineSeconds) * 1000;
     this.model = initialIdentity({

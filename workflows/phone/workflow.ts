@@ -23,6 +23,7 @@ import {
   rejectIfNotLive,
   rethrowRefusal,
   setCancelHandler,
+  tookReleasePatch,
 } from '../common';
 import {
   FailureType,
@@ -92,6 +93,7 @@ const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>
  */
 export async function phoneVerification(rawInput: PhoneVerificationInput): Promise<PhoneVerificationResult> {
   const input = parseInput(phoneContract.schemas().input, rawInput, 'phoneVerification');
+  const release = tookReleasePatch();
   const s = initialState(input, workflowInfo().workflowId, Date.now());
   const meter = new PhoneMeter(s);
   // Outbound events of each status change, when the client has an events endpoint (never blocks this run).
@@ -101,6 +103,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     input,
     () => s.view,
     () => ({ to: input.to }),
+    release,
   );
   // Provider callbacks: malformed ones and repeats dropped, those of requests we left dropped as stale, and those that
   // overtake the activity result naming their request held until that request is ours.
@@ -132,7 +135,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     firstSendMade: false,
     // Runs that started before these existed keep their commands (their histories have no marker). One patch for
     // both: every patch marker costs an upsert of TemporalChangeVersion (Temporal's core adds it) in every new run.
-    fewerActions: patched(FEWER_ACTIONS),
+    fewerActions: release || patched(FEWER_ACTIONS),
     routeByRef: workflowInfo().workflowId.length > CLIENT_REF_MAX_LENGTH,
     meter,
   };

@@ -19,6 +19,7 @@ import {
   PROVIDER_ACTIVITY_OPTIONS,
   publishChanged,
   setCancelHandler,
+  tookReleasePatch,
 } from '../common';
 import { verificationEvents } from '../events';
 import type { createPushActivities } from '../../activities/push';
@@ -82,9 +83,10 @@ const PUSH = { provider: 'twilio', channel: 'push' };
  */
 export async function pushVerification(rawInput: PushVerificationInput): Promise<PushVerificationResult> {
   const input = parseInput(pushContract.schemas().input, rawInput, 'pushVerification');
-  const run = new PushRun(input);
+  const release = tookReleasePatch();
+  const run = new PushRun(input, release);
   // Outbound events of each status change, when the client has an events endpoint (never blocks this run).
-  const events = verificationEvents('verification', 'push', input, () => run.model.state);
+  const events = verificationEvents('verification', 'push', input, () => run.model.state, undefined, release);
   run.listen();
   run.publish();
   // 1. The factor; 2. the one challenge of this verification; 3. its answer.
@@ -111,9 +113,14 @@ class PushRun {
   private tick = 0;
   private fallbackScope: CancellationScope | undefined;
   /** Search attributes upserted only when they change (runs from before keep upserting at every step). */
-  private readonly attributesWhenChanged = patched('fewer-billed-actions');
+  private readonly attributesWhenChanged: boolean;
 
-  constructor(private readonly input: Input) {
+  constructor(
+    private readonly input: Input,
+    /** The run took `RELEASE_PATCH` (it stands for this workflow's older patches). */
+    private readonly release: boolean,
+  ) {
+    this.attributesWhenChanged = release || patched('fewer-billed-actions');
     const startedAt = Date.now();
     this.expiresAt = startedAt + (input.expirySeconds ?? pushContract.defaults.expirySeconds) * 1000;
     this.model = initialPush({
@@ -161,7 +168,7 @@ class PushRun {
    */
   async findFactor(): Promise<string | null | undefined> {
     let factorSid: string | null | undefined = this.input.factorSid;
-    if (patched('approved-factors-only')) {
+    if (this.release || patched('approved-factors-only')) {
       setCurrentDetails(describePush(this.model));
       factorSid = await call('pushApprovedFactor', 'find the approved push factor', {
         identity: this.input.identity,
