@@ -124,6 +124,22 @@ test('an SMS-first start answers the state the run starts with, built from the i
   });
 });
 
+test('ten verifications checked at once, each racing its own `completed` callback: every check answers completed', async () => {
+  // Vonage calls back `completed` while the check is still on its way back to the workflow. The check must already
+  // be durable then (accepted in a workflow task of its own): a check update accepted in the task that also completes
+  // the run is aborted by the server when that callback's signal lands first ("unexpected workflow task failure").
+  // That is why code checks are activities, not local activities (docs/PERFORMANCE.md).
+  const first = Math.floor(Math.random() * 9_990);
+  const numbers = Array.from({ length: 10 }, (_, i) => `+1415555${String(first + i).padStart(4, '0')}`);
+  const started = await Promise.all(numbers.map((to) => startPhone({ to, channels: [{ channel: 'sms' }] })));
+  const codes = await Promise.all(numbers.map((to) => outboxCode(to, 'sms')));
+  const checks = await Promise.all(
+    started.map((s, i) => stack.http().post(`/v1/verifications/${s.id}/check`).send({ code: codes[i] })),
+  );
+  expect(checks.map((c) => [c.status, c.body.status])).toEqual(numbers.map(() => [200, 'completed']));
+  for (const s of started) await waitFor(s.id, (v) => v.status === 'completed');
+});
+
 test('+15005550002: SMS never delivered → our channel timeout → voice code completes it', async () => {
   const to = '+15005550002';
   const started = await startPhone({
