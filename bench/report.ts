@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { durabilityTables } from './lib/durability';
-import { markdownRow as row, percentiles as p } from './lib/util';
+import { markdownHeader as header, markdownRow as row, percentiles as p } from './lib/util';
 
 /**
  * Prints the Markdown tables of docs/PERFORMANCE.md and docs/RELIABILITY.md from result files, so the docs quote
@@ -13,7 +13,7 @@ function bench(r: Json): void {
   console.log(`\n### ${r.command} — ${r.startedAt} (load at start ${r.loadAtStart.loadavg1})\n`);
   if (r.curve) {
     console.log(
-      row([
+      header([
         'concurrency',
         'verifications (ok)',
         'verifyflow /s',
@@ -28,7 +28,6 @@ function bench(r: Json): void {
         'load1',
       ]),
     );
-    console.log(row(Array(12).fill('---')));
     for (const c of r.curve) {
       const v = c.verifyflow;
       const b = c.bare;
@@ -61,8 +60,9 @@ function bench(r: Json): void {
   }
   if (r.durability) for (const line of durabilityTables(r.durability)) console.log(line);
   if (r.tuning) {
-    console.log('\n' + row(['worker', '/s', 'worker CPU ms/verification', 'worker RSS MiB', 'total p50 ms', 'load1']));
-    console.log(row(Array(6).fill('---')));
+    console.log(
+      '\n' + header(['worker', '/s', 'worker CPU ms/verification', 'worker RSS MiB', 'total p50 ms', 'load1']),
+    );
     for (const t of r.tuning) {
       console.log(
         row([
@@ -79,7 +79,7 @@ function bench(r: Json): void {
   if (r.actions) {
     console.log(
       '\n' +
-        row([
+        header([
           'scenario',
           'start',
           'activity attempts',
@@ -93,7 +93,6 @@ function bench(r: Json): void {
           'target',
         ]),
     );
-    console.log(row(Array(11).fill('---')));
     for (const a of r.actions) {
       if (a.pending || a.error) {
         console.log(
@@ -134,7 +133,7 @@ function bench(r: Json): void {
   if (r.scale) {
     console.log(
       '\n' +
-        row([
+        header([
           'worker',
           'WORKER_MAX_CACHED_WORKFLOWS',
           'open',
@@ -145,7 +144,6 @@ function bench(r: Json): void {
           'load1',
         ]),
     );
-    console.log(row(Array(8).fill('---')));
     for (const s of r.scale) {
       console.log(
         row([
@@ -166,7 +164,7 @@ function bench(r: Json): void {
 function chaos(r: Json): void {
   console.log(`\n### ${r.command} — ${r.startedAt}\n`);
   console.log(
-    row([
+    header([
       'scenario',
       'verifications',
       'as expected',
@@ -179,7 +177,6 @@ function chaos(r: Json): void {
       's',
     ]),
   );
-  console.log(row(Array(10).fill('---')));
   for (const s of r.scenarios) {
     const c = s.callbacks;
     console.log(
@@ -200,7 +197,7 @@ function chaos(r: Json): void {
   if (r.events?.length) {
     console.log('');
     console.log(
-      row([
+      header([
         'events scenario',
         'verifications',
         'events',
@@ -214,7 +211,6 @@ function chaos(r: Json): void {
         's',
       ]),
     );
-    console.log(row(Array(11).fill('---')));
     for (const e of r.events) {
       console.log(
         row([
@@ -239,15 +235,13 @@ function chaos(r: Json): void {
 
 function fuzz(r: Json): void {
   console.log(`\n### ${r.command} — ${r.startedAt}\n`);
-  console.log(row(['category', 'probe', 'requests', 'answers', 'signalled', 'slowest ms']));
-  console.log(row(Array(6).fill('---')));
+  console.log(header(['category', 'probe', 'requests', 'answers', 'signalled', 'slowest ms']));
   for (const w of r.webhooks.vonage) {
     console.log(row([w.category, w.name, w.requests, JSON.stringify(w.statuses), w.signalled, w.maxMs]));
   }
   const st = r.schemathesis;
   console.log(`\nSchemathesis: ${st.requests} requests in ${st.seconds} s, ${st.serverErrors} server errors (ST101)\n`);
-  console.log(row(['check', 'operation', 'detail', 'cases']));
-  console.log(row(Array(4).fill('---')));
+  console.log(header(['check', 'operation', 'detail', 'cases']));
   for (const f of st.failures) console.log(row([f.check, `\`${f.operation}\``, f.title, f.count]));
 }
 

@@ -3,7 +3,18 @@ import { cpuMs, httpOk, spawnNode, type Child } from './children';
 import { http } from './http';
 import { codeFor, FlowError, Recorder, sentTo, type FlowContext } from './scenarios';
 import { DIST, type System } from './system';
-import { freePort, load, markdownRow, percentiles, pool, round, summarize, type Load, type Summary } from './util';
+import {
+  freePort,
+  load,
+  markdownHeader,
+  markdownRow,
+  percentiles,
+  pool,
+  round,
+  summarize,
+  type Load,
+  type Summary,
+} from './util';
 
 /**
  * Phase `durability` of `npm run bench`: "the cost of durability". The SMS flow of verifyflow's curve (start → the code
@@ -61,7 +72,7 @@ export function durabilityTables(rows: DurabilityRow[]): string[] {
       : `${side.systemCpuMs} (${['api', 'worker', 'temporal'].map((k) => side.cpuMsPerVerification[k]).join(' + ')})`;
   const lines = [
     '',
-    markdownRow([
+    markdownHeader([
       'concurrency',
       'system',
       'verifications (ok)',
@@ -72,7 +83,6 @@ export function durabilityTables(rows: DurabilityRow[]): string[] {
       'bench process (driver + emulator) ms/verification',
       'load1',
     ]),
-    markdownRow(Array(9).fill('---')),
   ];
   for (const d of rows) {
     const sides: [string, DurabilitySide][] = [['plain route', d.plainRoute]];
@@ -97,7 +107,7 @@ export function durabilityTables(rows: DurabilityRow[]): string[] {
   if (!withRatios.length) return lines;
   lines.push(
     '',
-    markdownRow([
+    markdownHeader([
       'concurrency',
       'verifyflow / plain route: throughput',
       'start p50',
@@ -106,7 +116,6 @@ export function durabilityTables(rows: DurabilityRow[]): string[] {
       'check p99',
       'system CPU per verification',
     ]),
-    markdownRow(Array(7).fill('---')),
   );
   for (const d of withRatios) {
     const q = d.ratios!;

@@ -75,6 +75,10 @@ export const percentiles = (s?: Pick<Summary, 'p50' | 'p95' | 'p99'>): string =>
 export const markdownRow = (cells: unknown[]): string =>
   `| ${cells.map((c) => (c === undefined ? '–' : String(c))).join(' | ')} |`;
 
+/** A Markdown table's header: its row of column names and the `---` row under it, one cell per name. */
+export const markdownHeader = (names: string[]): string =>
+  `${markdownRow(names)}\n${markdownRow(names.map(() => '---'))}`;
+
 export function summarize(values: number[]): Summary {
   const sorted = [...values].sort((a, b) => a - b);
   const mean = sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1);
