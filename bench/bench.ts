@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { countActions, meanCount, type ActionCount } from './lib/actions';
 import { writeCharts } from './lib/charts';
 import { cpuMs, spawnNode, type Child } from './lib/children';
-import { durabilityPhase, durabilityTables, type DurabilityRow } from './lib/durability';
+import { durabilityPhase, durabilityTables, systemCpuMs, type DurabilityRow } from './lib/durability';
 import { ChaosEventsReceiver } from './lib/events-receiver';
 import { Recorder, SCENARIOS, type FlowContext, type Scenario } from './lib/scenarios';
 import { DIST, REPO, System, type WorkerVariant } from './lib/system';
@@ -401,15 +401,6 @@ async function costOfDurability(sys: System, results: Record<string, unknown>, o
   await writeJson(out, results);
 }
 
-/** CPU ms per verification of the system's own processes (the bench driver and the emulator left out). */
-const systemCpu = (cpu: Record<string, number> = {}): number =>
-  round(
-    Object.entries(cpu)
-      .filter(([k]) => k !== 'benchDriverAndEmulator')
-      .reduce((t, [, v]) => t + v, 0),
-    1,
-  );
-
 /**
  * `--cluster`: the same SMS flow on the dev server and on the cluster, both systems up for the whole run and measured
  * alternately at each level, so both see the same machine load.
@@ -434,7 +425,7 @@ async function compareShapes(results: Record<string, unknown>, out: string): Pro
       for (const c of shapeLevels) {
         for (const [shape, sys] of systems) {
           const row = await runScenario(sys, happy, c, Math.max(perLevel, 3 * c));
-          rows.push({ shape, round: r, ...row, systemCpuMsPerVerification: systemCpu(row.cpuMsPerVerification) });
+          rows.push({ shape, round: r, ...row, systemCpuMsPerVerification: systemCpuMs(row.cpuMsPerVerification) });
           console.log(
             `${shape} c=${c}: ${row.throughput}/s (${row.ok}/${row.verifications} ok), total p99 ` +
               `${row.latencyMs.total?.p99} ms, CPU ms/verification ${JSON.stringify(row.cpuMsPerVerification)}, ` +
