@@ -35,7 +35,8 @@ import { bareCode, bareVerification, check, delivered } from './bare/workflows';
  * `unshared:N` = the worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false and that cache; `heapM:N` = the default worker with
  * WORKER_WORKFLOW_HEAP_MIB=M (0: V8's own) and that cache; `@N` = open N instead of --open)
  * · --skip curve,durability,tuning,actions,scale · --tuning default,unshared,KEY=VALUE+KEY=VALUE (worker variants the
- * tuning phase alternates) · --scenarios name,name (action rows to run) · --out FILE.
+ * tuning phase alternates) · --scenarios name,name (action rows to run) · --server-config KEY=VALUE,… (dynamic config
+ * of the dev servers, over DEV_SERVER_DYNAMIC_CONFIG) · --out FILE.
  *
  * `durability` (after the curve, same system and levels): the SMS flow against a plain route that calls the Vonage
  * emulator with the SDK and keeps its state in memory (bench/baseline/, a baseline, not a product path), next to
@@ -76,6 +77,11 @@ const skip = new Set((opt.get('skip') ?? (quick ? 'tuning' : '')).split(',').fil
  * `default`, `unshared`, or worker environment `KEY=VALUE[+KEY=VALUE…]` on the default worker.
  */
 const tuningVariants = (opt.get('tuning') ?? 'unshared,default,unshared,default').split(',').map(tuningVariant);
+/**
+ * --server-config KEY=VALUE,KEY=VALUE: dynamic config of every dev server this run starts, over the defaults of
+ * DEV_SERVER_DYNAMIC_CONFIG (`history.transferProcessorMaxPollRPS=20` runs on the server's own default).
+ */
+const serverConfig = parseServerConfig(opt.get('server-config'));
 /** --scenarios a,b: the action counts of those rows only. */
 const only = new Set((opt.get('scenarios') ?? '').split(',').filter(Boolean));
 const runId = new Date().toISOString().replace(/[:.]/g, '-');
@@ -261,7 +267,11 @@ async function actionsOf(sys: System, scenario: Scenario, count: number, onIds?:
 async function eventsActionsRow(happy: Scenario, count: number) {
   const receiver = await ChaosEventsReceiver.start(await freePort());
   const { secret } = receiver;
-  const sys = await System.start({ runDir: join(runDir, 'events'), events: { url: receiver.url, secret } });
+  const sys = await System.start({
+    runDir: join(runDir, 'events'),
+    events: { url: receiver.url, secret },
+    serverConfig,
+  });
   try {
     await runScenario(sys, happy, 2, 2); // warm-up
     let ids: string[] = [];
@@ -312,6 +322,7 @@ async function scale(defaultCount: number, token: string) {
     ...(heapMiB ? { WORKER_WORKFLOW_HEAP_MIB: heapMiB } : {}),
   };
   const sys = await System.start({
+    serverConfig,
     runDir: join(runDir, `scale-${setting.replace(':', '-')}-${count}`),
     workerEnv,
     worker: worker === 'unshared' ? 'unshared' : 'default',
@@ -412,7 +423,7 @@ async function compareShapes(results: Record<string, unknown>, out: string): Pro
   const happy = SCENARIOS.find((s) => s.name === 'phone-sms-happy')!;
   const systems: [string, System][] = [];
   try {
-    systems.push(['dev-server', await System.start({ runDir: join(runDir, 'dev-server') })]);
+    systems.push(['dev-server', await System.start({ runDir: join(runDir, 'dev-server'), serverConfig })]);
     const clusterStarted = performance.now();
     systems.push([
       'cluster',
@@ -441,6 +452,20 @@ async function compareShapes(results: Record<string, unknown>, out: string): Pro
   }
 }
 
+function parseServerConfig(text: string | undefined): Record<string, string | number | boolean> | undefined {
+  if (!text) return undefined;
+  const config: Record<string, string | number | boolean> = {};
+  for (const pair of text.split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`--server-config: "${pair}" is not KEY=VALUE`);
+    const value = pair.slice(at + 1);
+    config[pair.slice(0, at)] = /^(true|false|-?\d+(\.\d+)?)$/.test(value)
+      ? (JSON.parse(value) as number | boolean)
+      : value;
+  }
+  return config;
+}
+
 function tuningVariant(token: string): { name: string; variant: WorkerVariant; env: Record<string, string> } {
   if (token === 'default' || token === 'unshared') return { name: token, variant: token, env: {} };
   const env: Record<string, string> = {};
@@ -463,7 +488,7 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: machine(),
-    options: { quick, levels, perLevel, openCount, cacheSettings },
+    options: { quick, levels, perLevel, openCount, cacheSettings, serverConfig },
     loadAtStart: load(),
   };
   console.log(`bench run dir ${runDir}`);
@@ -479,7 +504,7 @@ async function main(): Promise<void> {
   }
 
   if (!skip.has('curve') || !skip.has('durability') || !skip.has('actions') || !skip.has('tuning')) {
-    const sys = await System.start({ runDir: join(runDir, 'main') });
+    const sys = await System.start({ runDir: join(runDir, 'main'), serverConfig });
     const bareQueue = `bare-${randomUUID().slice(0, 8)}`;
     const bareWorker = await spawnNode({
       name: 'bare-worker',
@@ -548,7 +573,7 @@ async function main(): Promise<void> {
             continue;
           }
           if (scenario.needsSandbox && !sandboxSys) {
-            sandboxSys = await System.start({ runDir: join(runDir, 'sandbox'), sandbox: true });
+            sandboxSys = await System.start({ runDir: join(runDir, 'sandbox'), sandbox: true, serverConfig });
           }
           const row = await actionsOf(scenario.needsSandbox ? sandboxSys! : sys, scenario, quick ? 2 : 5).catch(
             (err: Error) => ({ scenario: scenario.name, what: scenario.what, error: err.message }),

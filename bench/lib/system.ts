@@ -72,6 +72,8 @@ export interface SystemOptions {
   events?: { url: string; secret: string };
   /** Announces slow first-run steps (building the Temporal server). */
   onNotice?: (line: string) => void;
+  /** Dev server dynamic config over DEV_SERVER_DYNAMIC_CONFIG (`--server-config`, e.g. the server's defaults back). */
+  serverConfig?: Record<string, string | number | boolean>;
 }
 
 /** Limits the benchmark's load never reaches: the guard counts everything, refuses nothing. */
@@ -279,6 +281,7 @@ export class System {
       port: this.temporalPort,
       headless: true,
       dbFile: this.options.persistent ? join(this.options.runDir, 'temporal.db') : undefined,
+      dynamicConfig: this.options.serverConfig,
     });
   }
 
