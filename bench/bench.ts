@@ -21,6 +21,7 @@ import {
   writeJson,
   type Load,
 } from './lib/util';
+import type { DynamicConfig } from '../src/temporal/dev-server';
 import { eventDeliveryContract } from '../workflows/contract';
 import { bareCode, bareVerification, check, delivered } from './bare/workflows';
 
@@ -453,9 +454,9 @@ async function compareShapes(results: Record<string, unknown>, out: string): Pro
   }
 }
 
-function parseServerConfig(text: string | undefined): Record<string, string | number | boolean> | undefined {
+function parseServerConfig(text: string | undefined): DynamicConfig | undefined {
   if (!text) return undefined;
-  const config: Record<string, string | number | boolean> = {};
+  const config: DynamicConfig = {};
   for (const pair of text.split(',')) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new Error(`--server-config: "${pair}" is not KEY=VALUE`);

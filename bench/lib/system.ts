@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startRedisServer, type RedisServer } from '../../src/common/redis-server';
 import { codecDataConverter, parseCodecKeys } from '../../src/temporal/codec';
-import { startDevServer, type DevServer } from '../../src/temporal/dev-server';
+import { startDevServer, type DevServer, type DynamicConfig } from '../../src/temporal/dev-server';
 import type { VonageEmulatorOptions } from '../../sandbox/vonage-emulator';
 import { addClientCalls, noClientCalls, type ClientCalls } from './client-calls';
 import { cpuMs, findPidByArgs, familyCpuMs, httpOk, spawnNode, type Child } from './children';
@@ -73,7 +73,7 @@ export interface SystemOptions {
   /** Announces slow first-run steps (building the Temporal server). */
   onNotice?: (line: string) => void;
   /** Dev server dynamic config over DEV_SERVER_DYNAMIC_CONFIG (`--server-config`, e.g. the server's defaults back). */
-  serverConfig?: Record<string, string | number | boolean>;
+  serverConfig?: DynamicConfig;
 }
 
 /** Limits the benchmark's load never reaches: the guard counts everything, refuses nothing. */

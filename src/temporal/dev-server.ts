@@ -10,6 +10,9 @@ import { spawnWatched } from './watchdog';
 
 export { findTemporalCli } from './temporal-cli';
 
+/** Temporal server dynamic config: key → value (a number, a flag, or a string such as a duration). */
+export type DynamicConfig = Record<string, string | number | boolean>;
+
 export interface DevServerOptions {
   /**
    * Path of the `temporal` binary (TEMPORAL_CLI, through config); else `temporal` on PATH, else the pinned version
@@ -33,7 +36,7 @@ export interface DevServerOptions {
   /** What the launcher itself has to say (installing the CLI); default console.log. */
   onNotice?: (line: string) => void;
   /** Dynamic config on top of DEV_SERVER_DYNAMIC_CONFIG (a key given here replaces that default). */
-  dynamicConfig?: Record<string, string | number | boolean>;
+  dynamicConfig?: DynamicConfig;
 }
 
 /**
@@ -46,12 +49,12 @@ export interface DevServerOptions {
  * verification's check 90 ms instead of 50 (docs/PERFORMANCE.md, "The dev server's transfer-queue throttle"). The
  * reads happen only when a task is waiting; 1 000 a second lifts the ceiling without costing the server measurable CPU.
  */
-export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
+export const DEV_SERVER_DYNAMIC_CONFIG: DynamicConfig = {
   'history.transferProcessorMaxPollRPS': 1000,
 };
 
 /** `--dynamic-config-value KEY=JSON` flags for `temporal server start-dev`. */
-export const dynamicConfigFlags = (config: Record<string, string | number | boolean>): string[] =>
+export const dynamicConfigFlags = (config: DynamicConfig): string[] =>
   Object.entries(config).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]);
 
 export interface DevServer {
