@@ -6,7 +6,7 @@ import { cpuMs, spawnNode, type Child } from './lib/children';
 import { durabilityPhase, durabilityTables, systemCpuMs, type DurabilityRow } from './lib/durability';
 import { ChaosEventsReceiver } from './lib/events-receiver';
 import { Recorder, SCENARIOS, type FlowContext, type Scenario } from './lib/scenarios';
-import { DIST, REPO, System, type WorkerVariant } from './lib/system';
+import { DIST, REPO, System, type SystemOptions, type WorkerVariant } from './lib/system';
 import {
   args,
   freePort,
@@ -84,6 +84,8 @@ const tuningVariants = (opt.get('tuning') ?? 'unshared,default,unshared,default'
  * DEV_SERVER_DYNAMIC_CONFIG (`history.transferProcessorMaxPollRPS=20` runs on the server's own default).
  */
 const serverConfig = parseServerConfig(opt.get('server-config'));
+/** Every system this run starts: its dev server on `serverConfig` (a cluster's Temporal server keeps its own). */
+const startSystem = (options: SystemOptions): Promise<System> => System.start({ ...options, serverConfig });
 /** --scenarios a,b: the action counts of those rows only. */
 const only = new Set((opt.get('scenarios') ?? '').split(',').filter(Boolean));
 const runId = new Date().toISOString().replace(/[:.]/g, '-');
@@ -269,11 +271,7 @@ async function actionsOf(sys: System, scenario: Scenario, count: number, onIds?:
 async function eventsActionsRow(happy: Scenario, count: number) {
   const receiver = await ChaosEventsReceiver.start(await freePort());
   const { secret } = receiver;
-  const sys = await System.start({
-    runDir: join(runDir, 'events'),
-    events: { url: receiver.url, secret },
-    serverConfig,
-  });
+  const sys = await startSystem({ runDir: join(runDir, 'events'), events: { url: receiver.url, secret } });
   try {
     await runScenario(sys, happy, 2, 2); // warm-up
     let ids: string[] = [];
@@ -323,8 +321,7 @@ async function scale(defaultCount: number, token: string) {
     ...(cache === 'default' ? {} : { WORKER_MAX_CACHED_WORKFLOWS: cache }),
     ...(heapMiB ? { WORKER_WORKFLOW_HEAP_MIB: heapMiB } : {}),
   };
-  const sys = await System.start({
-    serverConfig,
+  const sys = await startSystem({
     runDir: join(runDir, `scale-${setting.replace(':', '-')}-${count}`),
     workerEnv,
     worker: worker === 'unshared' ? 'unshared' : 'default',
@@ -425,11 +422,11 @@ async function compareShapes(results: Record<string, unknown>, out: string): Pro
   const happy = SCENARIOS.find((s) => s.name === 'phone-sms-happy')!;
   const systems: [string, System][] = [];
   try {
-    systems.push(['dev-server', await System.start({ runDir: join(runDir, 'dev-server'), serverConfig })]);
+    systems.push(['dev-server', await startSystem({ runDir: join(runDir, 'dev-server') })]);
     const clusterStarted = performance.now();
     systems.push([
       'cluster',
-      await System.start({ runDir: join(runDir, 'cluster'), cluster: true, onNotice: (l) => console.log(l) }),
+      await startSystem({ runDir: join(runDir, 'cluster'), cluster: true, onNotice: (l) => console.log(l) }),
     ]);
     results.clusterStartSeconds = round((performance.now() - clusterStarted) / 1000, 1);
     for (const [, sys] of systems) await runScenario(sys, happy, 2, 6); // warm-up
@@ -506,7 +503,7 @@ async function main(): Promise<void> {
   }
 
   if (!skip.has('curve') || !skip.has('durability') || !skip.has('actions') || !skip.has('tuning')) {
-    const sys = await System.start({ runDir: join(runDir, 'main'), serverConfig });
+    const sys = await startSystem({ runDir: join(runDir, 'main') });
     const bareQueue = `bare-${randomUUID().slice(0, 8)}`;
     const bareWorker = await spawnNode({
       name: 'bare-worker',
@@ -575,7 +572,7 @@ async function main(): Promise<void> {
             continue;
           }
           if (scenario.needsSandbox && !sandboxSys) {
-            sandboxSys = await System.start({ runDir: join(runDir, 'sandbox'), sandbox: true, serverConfig });
+            sandboxSys = await startSystem({ runDir: join(runDir, 'sandbox'), sandbox: true });
           }
           const row = await actionsOf(scenario.needsSandbox ? sandboxSys! : sys, scenario, quick ? 2 : 5).catch(
             (err: Error) => ({ scenario: scenario.name, what: scenario.what, error: err.message }),
