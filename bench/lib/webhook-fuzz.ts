@@ -136,15 +136,16 @@ export async function fuzzVonageWebhook(sys: System, replays: number): Promise<P
     if (!requestId) await sleep(100);
   }
   if (!requestId) throw new Error('fuzz target verification never reached the provider');
-  await sleep(1500); // its own action_pending callback lands first
+  await sleep(1500); // its own action_pending callback lands first (acknowledged, not signalled)
 
+  // The control: a signed `failed` event for a step this request does not have (sms). It is signalled (the contract
+  // accepts it), and the run ignores it, so the target stays live for every probe after it.
   const event = (extra: Record<string, unknown> = {}) =>
     JSON.stringify({
       request_id: requestId,
       triggered_at: new Date().toISOString(),
-      channel: 'silent_auth',
-      status: 'action_pending',
-      action: { type: 'check', check_url: `${sys.provider.apiHost}/v2/verify/${requestId}/silent-auth/redirect` },
+      channel: 'sms',
+      status: 'failed',
       type: 'event',
       client_ref: id,
       ...extra,
@@ -213,7 +214,14 @@ export async function fuzzVonageWebhook(sys: System, replays: number): Promise<P
     ...[
       { name: 'wrong types (status 7, request_id object), signed', extra: { status: 7, request_id: { a: 1 } } },
       { name: 'request_id of 5000 characters, signed', extra: { request_id: 'r'.repeat(5000) } },
-      { name: 'check_url not a URL, signed', extra: { action: { type: 'check', check_url: 'javascript:alert(1)' } } },
+      {
+        name: 'check_url not a URL, signed',
+        extra: {
+          channel: 'silent_auth',
+          status: 'action_pending',
+          action: { type: 'check', check_url: 'javascript:alert(1)' },
+        },
+      },
       { name: 'unknown status, signed', extra: { status: 'hacked' } },
     ].map(({ name, extra }): Probe => {
       const body = event(extra);

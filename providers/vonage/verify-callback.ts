@@ -50,8 +50,13 @@ export interface VonageCallbackBody {
   client_ref?: string;
 }
 
-/** The `event` callback statuses the phone workflow acts on (Verify v2 callbacks). */
-const STATUSES = ['action_pending', 'failed', 'completed', 'user_rejected', 'expired', 'blocked'] as const;
+/**
+ * The `event` callback statuses the phone workflow acts on (Verify v2 callbacks). Not `action_pending`: it repeats the
+ * silent auth `check_url` that the start response already carried (Verify v2: "If the request is successful, the
+ * response returns HTTP 200 with the `check_url`"), and the run took it from there. Signalling it would cost every
+ * silent auth verification one billed action (a signal) and change nothing.
+ */
+const STATUSES = ['failed', 'completed', 'user_rejected', 'expired', 'blocked'] as const;
 
 /**
  * What every status and type of a Verify v2 callback does (rendered into docs/CONTRACT.md; a test keeps it covering
@@ -60,7 +65,8 @@ const STATUSES = ['action_pending', 'failed', 'completed', 'user_rejected', 'exp
 export const VONAGE_CALLBACK_HANDLING: readonly { callback: string; effect: string }[] = [
   {
     callback: '`event` `action_pending` (silent auth)',
-    effect: 'the check URL is handed to the device: status `action_pending`, `checkUrl` in the state',
+    effect:
+      'dropped (answered 200, nothing signalled): the start response carried the same `check_url`, and the state already shows it (status `action_pending`, `checkUrl`)',
   },
   {
     callback: '`event` `failed`',
@@ -96,7 +102,6 @@ export function normalizeVonageCallback(body: VonageCallbackBody): ProviderEvent
     ref: body.request_id,
     channel: body.channel as Channel | undefined,
     status,
-    checkUrl: body.action?.check_url,
     occurredAt: body.triggered_at,
   });
   return event.success ? event.data : undefined;

@@ -69,10 +69,22 @@ const signedCallback = (body: object, secret = stack.config.vonage.signatureSecr
 const uniqueNumber = () => `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
 
 test('silent auth completes through the check URL redirect chain (request_id compared)', async () => {
+  const answered: string[] = [];
+  stack.sandbox!.vonage.configure({
+    onCallbackAttempt: (a) => {
+      if (a.status === 'action_pending' && a.outcome === 'delivered') answered.push(a.requestId);
+    },
+  });
   const started = await startPhone({ to: uniqueNumber() });
   expect(started.id).toMatch(/^phone-sandbox-[0-9a-f]{20}$/);
   // The start answers once the silent auth request exists (the update sent with the start): no polling for the URL.
   expect(started).toMatchObject({ status: 'action_pending', channel: 'silent_auth', checkUrl: expect.any(String) });
+  // Vonage's action_pending callback repeats that URL: acknowledged, never a signal (each would be a billed action).
+  const { requestId } = stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === started.id)!;
+  await eventually(async () => answered.includes(requestId));
+  stack.sandbox!.vonage.configure({ onCallbackAttempt: undefined });
+  const early = await stack.client.workflow.getHandle(started.id).fetchHistory();
+  expect(early.events?.filter((e) => e.workflowExecutionSignaledEventAttributes)).toEqual([]);
   const device = await fetch(started.checkUrl!, { redirect: 'follow' });
   expect(device.status).toBe(200);
   const { request_id, code } = (await device.json()) as { request_id: string; code: string };
