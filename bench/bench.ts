@@ -36,7 +36,7 @@ import { bareCode, bareVerification, check, delivered } from './bare/workflows';
  * `unshared:N` = the worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false and that cache; `heapM:N` = the default worker with
  * WORKER_WORKFLOW_HEAP_MIB=M (0: V8's own) and that cache; `@N` = open N instead of --open)
  * · --skip curve,durability,tuning,actions,scale · --tuning default,unshared,KEY=VALUE+KEY=VALUE (worker variants the
- * tuning phase alternates) · --scenarios name,name (action rows to run) · --server-config KEY=VALUE,… (dynamic config
+ * tuning phase alternates) · --tuning-concurrency N (its verifications at once, default 10, quick 5) · --scenarios name,name (action rows to run) · --server-config KEY=VALUE,… (dynamic config
  * of the dev servers, over DEV_SERVER_DYNAMIC_CONFIG) · --out FILE.
  *
  * `durability` (after the curve, same system and levels): the SMS flow against a plain route that calls the Vonage
@@ -469,7 +469,9 @@ function tuningVariant(token: string): { name: string; variant: WorkerVariant; e
   if (token === 'default' || token === 'unshared') return { name: token, variant: token, env: {} };
   const env: Record<string, string> = {};
   for (const pair of token.split('+')) {
-    const [key, value] = pair.split('=');
+    // At the first `=` only: a value may hold one (NODE_OPTIONS=--require=…).
+    const eq = pair.indexOf('=');
+    const [key, value] = eq < 0 ? [pair, undefined] : [pair.slice(0, eq), pair.slice(eq + 1)];
     if (!key || value === undefined || !/^[A-Z0-9_]+$/.test(key)) {
       throw new Error(`--tuning: "${token}" is not default, unshared or KEY=VALUE[+KEY=VALUE]`);
     }
@@ -543,7 +545,7 @@ async function main(): Promise<void> {
       if (!skip.has('tuning')) {
         // Before/after of the worker tuning on the same system: libraries not shared (before), shared (the default).
         const tuning = [];
-        const c = quick ? 5 : 10;
+        const c = Number(opt.get('tuning-concurrency') ?? (quick ? 5 : 10));
         const total = quick ? 20 : 60;
         for (const variant of tuningVariants) {
           await sys.worker?.stop();

@@ -93,7 +93,8 @@ export function summarizeProfile(
  * the workflows in the SDK's V8 context) over the measured window only — start-up and bundling left out, after a
  * warm-up. `node dist/bench/profile-worker.js [--n 60] [--concurrency 10] [--scenario phone-sms-happy]
  * [--worker unshared] [--require module.js] [--out file.json]` (`--require`: a module the worker process preloads, for
- * experiments such as docs/PERFORMANCE.md's "vm calls without their watchdog").
+ * experiments of one's own; `bench/lib/sdk-costs-off.ts` takes its switches from the worker's environment, so it
+ * runs through `npm run bench -- --tuning` instead).
  */
 async function main(): Promise<void> {
   const opt = args();
