@@ -54,7 +54,8 @@ export interface VonageCallbackBody {
  * The `event` callback statuses the phone workflow acts on (Verify v2 callbacks). Not `action_pending`: it repeats the
  * silent auth `check_url` that the start response already carried (Verify v2: "If the request is successful, the
  * response returns HTTP 200 with the `check_url`"), and the run took it from there. Signalling it would cost every
- * silent auth verification one billed action (a signal) and change nothing.
+ * silent auth verification one billed action (a signal) and change nothing. (A retried start that took over its lost
+ * attempt's request has no URL: its silent auth times out to the next channel; docs/RELIABILITY.md, finding 1.)
  */
 const STATUSES = ['failed', 'completed', 'user_rejected', 'expired', 'blocked'] as const;
 
