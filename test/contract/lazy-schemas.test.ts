@@ -4,6 +4,8 @@
  * instance (schema or check) gets its internals with `Object.defineProperty(inst, '_zod', …)`: counting those calls
  * counts what was built.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type * as Contract from '../../workflows/contract';
 
 function counting<T>(fn: () => T): { value: T; built: number } {
@@ -25,6 +27,7 @@ test('loading every workflow builds no schema; a phone verification builds its o
     // Loaded once per worker (workflows/shared-libraries.ts preloads them), so not counted.
     require('zod');
     require('libphonenumber-js/max');
+    require('../../workflows/shared-libraries');
     const loaded = counting(() => {
       require('../../workflows');
       return require('../../workflows/contract') as typeof Contract;
@@ -41,4 +44,43 @@ test('loading every workflow builds no schema; a phone verification builds its o
       expect(counting(() => other.schemas()).built).toBeGreaterThan(0);
     }
   });
+});
+
+test("in a worker, a run's schemas are built once: the next run (its own contract modules, the preloaded shared module) builds none", () => {
+  // What the reusable V8 context does: workflows/shared-libraries.ts is evaluated once and shared, the bundle's other
+  // modules once per run.
+  let shared: unknown;
+  jest.isolateModules(() => {
+    shared = require('../../workflows/shared-libraries');
+  });
+  const run = (): typeof Contract => {
+    let contract: typeof Contract | undefined;
+    jest.isolateModules(() => {
+      jest.doMock('../../workflows/shared-libraries', () => shared);
+      require('zod');
+      require('libphonenumber-js/max');
+      contract = require('../../workflows/contract') as typeof Contract;
+    });
+    return contract!;
+  };
+  const first = run();
+  const second = run();
+  expect(second).not.toBe(first); // a module instance of its own, as in the sandbox
+  const built = counting(() => first.phoneContract.schemas());
+  expect(built.built).toBeGreaterThan(0);
+  const again = counting(() => second.phoneContract.schemas());
+  expect(again.built).toBe(0);
+  expect(again.value).toBe(built.value);
+  // And they parse for the second run as for the first.
+  const input = { to: '+14155550100', brand: 'Acme', channels: [{ channel: 'sms' }] };
+  expect(second.phoneContract.schemas().input.parse(input)).toEqual(first.phoneContract.schemas().input.parse(input));
+});
+
+test('every lazy of the contract has a key of its own (a shared key would hand one schema to the other)', () => {
+  const dir = join(__dirname, '../../workflows/contract');
+  const keys = readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/\blazy\('([^']+)'/g)].map((m) => m[1]));
+  expect(keys.length).toBeGreaterThan(20);
+  expect(new Set(keys).size).toBe(keys.length);
 });

@@ -165,27 +165,31 @@ const PHONE_LIKE = /^\+?[\d\s().-]+$/;
  */
 export const shared = {
   /** A real phone number in E.164 form (libphonenumber's metadata, not only the shape). */
-  e164: lazy(() =>
+  e164: lazy('common.e164', () =>
     z
       .string()
       .regex(e164Regex, E164_MESSAGE)
       .refine((v) => isValidPhoneNumber(v), 'is not a valid phone number'),
   ),
   /** A phone number in E.164 form (shape only: an SMS gateway forwards what its caller gives it). */
-  e164Shape: lazy(() => z.string().regex(e164Regex, E164_MESSAGE)),
+  e164Shape: lazy('common.e164Shape', () => z.string().regex(e164Regex, E164_MESSAGE)),
   /** A reference supplied by the caller: becomes part of the workflow ID, so a repeated start is idempotent. */
-  reference: lazy(() => z.string().regex(/^[A-Za-z0-9._:-]{1,34}$/, 'must be 1-34 characters of A-Z a-z 0-9 . _ : -')),
+  reference: lazy('common.reference', () =>
+    z.string().regex(/^[A-Za-z0-9._:-]{1,34}$/, 'must be 1-34 characters of A-Z a-z 0-9 . _ : -'),
+  ),
   /**
    * An API client's id: 1-32 letters and digits. The REST API fills it in from the caller's credential (callers cannot
    * set it); it prefixes the workflow IDs of the client's verifications, so two clients' references never collide,
    * and is kept in the `VerificationClient` search attribute. Temporal callers may set it; children inherit it.
    */
-  clientId: lazy(() => z.string().regex(new RegExp(`^${CLIENT_ID}$`), 'must be 1-32 letters or digits')),
+  clientId: lazy('common.clientId', () =>
+    z.string().regex(new RegExp(`^${CLIENT_ID}$`), 'must be 1-32 letters or digits'),
+  ),
   /**
    * A sender name / brand shown to the user (Vonage's sender-name rules): 1-16 printable characters, no control,
    * bidirectional-override, zero-width or line-separator characters (they disguise who is writing), no edge spaces.
    */
-  brand: lazy(() =>
+  brand: lazy('common.brand', () =>
     z
       .string()
       .min(1, 'must be 1-16 characters')
@@ -197,17 +201,17 @@ export const shared = {
       ),
   ),
   /** The name of a message template configured for the API client or the SMS gateway (never free text). */
-  templateName: lazy(() =>
+  templateName: lazy('common.templateName', () =>
     z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'must be the name of a configured template (1-32 of a-z 0-9 _ -)'),
   ),
   /** A configured SMS gateway's name (SMS_GATEWAYS; `sandbox`, `sandbox-500`, `sandbox-hang` in sandbox mode). */
-  gatewayName: lazy(() =>
+  gatewayName: lazy('common.gatewayName', () =>
     z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'must be a gateway name: 1-32 characters of A-Z a-z 0-9 _ . -'),
   ),
   /** A message template with the Auth0 custom SMS gateway's macros: `@@password@@` (the code, required) and `@@brand@@`. */
-  otpTemplate: lazy(() =>
+  otpTemplate: lazy('common.otpTemplate', () =>
     z
       .string()
       .min(1)
@@ -215,12 +219,12 @@ export const shared = {
       .refine((t) => t.includes('@@password@@'), 'must contain @@password@@'),
   ),
   /** The argument of every `cancel` update (it may be omitted). */
-  cancelInput: lazy(() => z.strictObject({ reason: z.string().max(200).optional() })),
+  cancelInput: lazy('common.cancelInput', () => z.strictObject({ reason: z.string().max(200).optional() })),
   /**
    * A phone-provider callback (Vonage Verify v2 callbacks, Vonage SMS API delivery receipts), normalized by the
    * webhook controller. `eventId` dedupes repeated deliveries.
    */
-  providerEvent: lazy(() =>
+  providerEvent: lazy('common.providerEvent', () =>
     z.strictObject({
       eventId: z.string().min(1).max(200),
       provider: z.enum(PHONE_PROVIDERS),
@@ -236,7 +240,7 @@ export const shared = {
    * A Twilio Verify Push entity identity: immutable and not PII (a UUID, GUID or user SID), 8-64 dash-separated
    * alphanumerics as Twilio requires. Phone numbers and e-mail addresses are refused with a message saying why.
    */
-  pushIdentity: lazy(() =>
+  pushIdentity: lazy('common.pushIdentity', () =>
     z.string().superRefine((v, ctx) => {
       const digits = v.replace(/\D/g, '').length;
       const problem = v.includes('@')
@@ -252,9 +256,11 @@ export const shared = {
     }),
   ),
   /** A Twilio push Factor SID. */
-  factorSid: lazy(() => z.string().regex(/^YF[0-9a-fA-F]{32}$/, 'must be a Factor SID (YF + 32 hex)')),
+  factorSid: lazy('common.factorSid', () =>
+    z.string().regex(/^YF[0-9a-fA-F]{32}$/, 'must be a Factor SID (YF + 32 hex)'),
+  ),
   /** A Twilio Verify Push webhook, normalized by the webhook controller. `eventId` (the webhook uuid) dedupes. */
-  pushProviderEvent: lazy(() =>
+  pushProviderEvent: lazy('common.pushProviderEvent', () =>
     z.strictObject({
       eventId: z.string().min(1).max(200),
       provider: z.literal('twilio'),
@@ -269,7 +275,7 @@ export const shared = {
    * A Stripe `identity.verification_session.*` event, normalized by the webhook controller: the session as the event
    * saw it, without PII (events carry no verified outputs) and without the client secret. `eventId` dedupes.
    */
-  identityProviderEvent: lazy(() =>
+  identityProviderEvent: lazy('common.identityProviderEvent', () =>
     z.strictObject({
       eventId: z.string().min(1).max(255),
       provider: z.literal('stripe'),

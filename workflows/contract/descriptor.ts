@@ -6,16 +6,15 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { QueryDefinition, SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
+import { buildOnce } from '../shared-libraries';
 
 /**
- * `build`, run on the first call and remembered. Every zod schema of the contract is built this way: building them
- * all at module load cost each workflow ≈ 16 ms (the bundle is evaluated per workflow, docs/PERFORMANCE.md), for
- * schemas of kinds it never validates. Deterministic: the same schemas whatever the order of first use.
+ * `build`, run on the first call and remembered under `key` (unique in the contract). Every zod schema of the contract
+ * is built this way: building them all at module load cost each workflow ≈ 16 ms (the bundle is evaluated per
+ * workflow, docs/PERFORMANCE.md), for schemas of kinds it never validates; and in a worker the memo is shared by
+ * every run (`buildOnce`), so only the first builds. Deterministic: the same schemas whatever the order of first use.
  */
-export function lazy<T>(build: () => T): () => T {
-  let built: { value: T } | undefined;
-  return () => (built ??= { value: build() }).value;
-}
+export const lazy = <T>(key: string, build: () => T): (() => T) => buildOnce(`contract:${key}`, build);
 
 /** What docs/CONTRACT.md says about a message: one line, and its argument's and result's schemas (built on demand). */
 export interface MessageDoc<Arg = unknown, Ret = unknown> {

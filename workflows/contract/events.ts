@@ -38,7 +38,7 @@ const DELIVERY = {
   lingerSeconds: 3 * 24 * 3600,
 } as const;
 
-const schemas = lazy(() => {
+const schemas = lazy('events', () => {
   /** The `events` option of a verification's input: set by the REST API from the client's settings. */
   const option = z.strictObject({
     /** The fields the client opted into (none by default). */

@@ -18,7 +18,7 @@ export const REDACTION_STATUSES = [
 ] as const;
 export type RedactionStatus = (typeof REDACTION_STATUSES)[number];
 
-const schemas = lazy(() => {
+const schemas = lazy('identity-redaction', () => {
   /**
    * Where the redaction of a verification's Stripe session stands. On the verification: `none`, `scheduled` (the
    * redaction workflow waits for `redactAfterSeconds`) or `requested` (redact now). On the redaction workflow also

@@ -88,7 +88,7 @@ export const identityRules = <S extends z.ZodType<{ options?: unknown; type: str
     message: 'applies only to type document',
   });
 
-const schemas = lazy(() => {
+const schemas = lazy('identity', () => {
   const redaction = identityRedactionContract.schemas();
 
   /** A platform user id (not PII: no names, e-mail addresses or phone numbers): the workflow ID derives from it. */

@@ -57,7 +57,7 @@ export type GetStateNexusInput = VerificationRef;
 /** What `getState` answers: the state of a phone, push or identity verification. */
 export type NexusVerificationState = PhoneVerificationState | PushVerificationState | IdentityVerificationState;
 
-const schemas = lazy(() => {
+const schemas = lazy('nexus', () => {
   const phone = phoneContract.schemas();
   const id = z.string().min(1).max(200);
   const kind = z.enum(VERIFICATION_KINDS);

@@ -19,7 +19,7 @@ import { phoneContract } from './phone';
 export const ONBOARDING_STEPS = ['phone', 'identity', 'push'] as const;
 export type OnboardingStepName = (typeof ONBOARDING_STEPS)[number];
 
-const schemas = lazy(() => {
+const schemas = lazy('onboarding', () => {
   const phone = phoneContract.schemas();
   const identity = identityContract.schemas();
 

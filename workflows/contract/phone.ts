@@ -22,7 +22,7 @@ import {
 import { lazy, query, signal, update, type WorkflowContract } from './descriptor';
 import { eventDeliveryContract } from './events';
 
-const schemas = lazy(() => {
+const schemas = lazy('phone', () => {
   const channelSpec = z
     .strictObject({
       channel: z.enum(CHANNELS),

@@ -15,7 +15,7 @@ import { lazy, query, signal, update, type WorkflowContract } from './descriptor
  */
 export const PUSH_FACTOR_STATUSES = ['unverified', 'pending_approval', 'verified'] as const;
 
-const schemas = lazy(() => {
+const schemas = lazy('push-enrollment', () => {
   const factor = z.object({
     sid: z.string(),
     status: z.enum(PUSH_FACTOR_STATUSES),

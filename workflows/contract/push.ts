@@ -18,7 +18,7 @@ import { lazy, query, signal, update, type WorkflowContract } from './descriptor
 import { eventDeliveryContract } from './events';
 import { phoneContract } from './phone';
 
-const schemas = lazy(() => {
+const schemas = lazy('push', () => {
   const detailField = z.strictObject({
     label: z.string().trim().min(1).max(36),
     value: z.string().min(1).max(128),

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { lazy, update, type WorkflowContract } from './descriptor';
 
-const schemas = lazy(() => {
+const schemas = lazy('rate-limit', () => {
   const input = z.strictObject({
     /** Carried over by continue-as-new: hit times (epoch ms) still inside the window. */
     hits: z.array(z.number()).max(100_000).optional(),

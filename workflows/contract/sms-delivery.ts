@@ -12,7 +12,7 @@ export const SMS_ROUTE_PROVIDERS = ['vonage', 'sms_gateway'] as const;
 export const SMS_DELIVERY_STATUSES = ['sending', 'accepted', 'delivered', 'failed'] as const;
 export type SmsDeliveryStatus = (typeof SMS_DELIVERY_STATUSES)[number];
 
-const schemas = lazy(() => {
+const schemas = lazy('sms-delivery', () => {
   const route = z
     .strictObject({
       provider: z.enum(SMS_ROUTE_PROVIDERS),
