@@ -46,7 +46,8 @@ export interface VerificationPluginOptions {
   deps?: ActivityDeps;
   /**
    * Evaluate the pure libraries our workflows use (zod, libphonenumber-js: `workflows/shared-libraries.ts`) once per
-   * worker, in the SDK's reusable V8 context, instead of once per workflow (`bundlerOptions.preloadModules`). Default
+   * worker, in the SDK's reusable V8 context, instead of once per workflow (`bundlerOptions.preloadModules`); the
+   * contract's zod schemas are then built once per worker too (`buildOnce`). Default
    * true: about a quarter less worker CPU and a third of the memory per cached workflow (docs/PERFORMANCE.md). Turn
    * it off only to measure the difference; it has no effect on a worker run with `reuseV8Context: false`.
    */
