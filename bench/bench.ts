@@ -36,8 +36,9 @@ import { bareCode, bareVerification, check, delivered } from './bare/workflows';
  * `unshared:N` = the worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false and that cache; `heapM:N` = the default worker with
  * WORKER_WORKFLOW_HEAP_MIB=M (0: V8's own) and that cache; `@N` = open N instead of --open)
  * · --skip curve,durability,tuning,actions,scale · --tuning default,unshared,KEY=VALUE+KEY=VALUE (worker variants the
- * tuning phase alternates) · --tuning-concurrency N (its verifications at once, default 10, quick 5) · --scenarios name,name (action rows to run) · --server-config KEY=VALUE,… (dynamic config
- * of the dev servers, over DEV_SERVER_DYNAMIC_CONFIG) · --out FILE.
+ * tuning phase alternates) · --tuning-concurrency N (its verifications at once, default 10, quick 5) · --scenarios
+ * name,name (action rows to run) · --server-config KEY=VALUE,… (dynamic config of the dev servers, over
+ * DEV_SERVER_DYNAMIC_CONFIG) · --out FILE.
  *
  * `durability` (after the curve, same system and levels): the SMS flow against a plain route that calls the Vonage
  * emulator with the SDK and keeps its state in memory (bench/baseline/, a baseline, not a product path), next to
