@@ -12,8 +12,10 @@ const DELIVERY_DEADLINE_MS = 5_000;
 
 /**
  * The last step of every webhook, after the signature check and normalization: run the Temporal calls (lookup,
- * signal) under a deadline. A workflow that no longer exists → false (acknowledge, nothing to do); Temporal
+ * signal) under a deadline. A workflow that is over or no longer exists → false (acknowledge, nothing to do); Temporal
  * unreachable or too slow → 503, so the provider retries and the event is acknowledged only once it is durable.
+ * A run that is over is the common case, not a fault: Vonage's `completed` callback follows the check that ended every
+ * SMS verification. So it is a debug line, not a warning on every verification.
  */
 export async function deliver(
   client: Client,
@@ -25,7 +27,7 @@ export async function deliver(
     return await client.withDeadline(Date.now() + DELIVERY_DEADLINE_MS, fn);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
-      logger.warn(`${what}: the workflow is gone; acknowledged`);
+      logger.debug(`${what}: the run is over (or gone); acknowledged`);
       return false;
     }
     if (isUnavailable(err)) throw new ServiceUnavailableException('Temporal is unreachable; retry later');
