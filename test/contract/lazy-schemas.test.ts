@@ -47,18 +47,20 @@ test('loading every workflow builds no schema; a phone verification builds its o
 });
 
 test("in a worker, a run's schemas are built once: the next run (its own contract modules, the preloaded shared module) builds none", () => {
-  // What the reusable V8 context does: workflows/shared-libraries.ts is evaluated once and shared, the bundle's other
-  // modules once per run.
-  let shared: unknown;
+  // What the reusable V8 context does: workflows/shared-libraries.ts and the libraries it preloads (zod,
+  // libphonenumber-js) are evaluated once and shared, the bundle's other modules once per run.
+  const preloaded: Record<string, unknown> = {};
   jest.isolateModules(() => {
-    shared = require('../../workflows/shared-libraries');
+    preloaded.zod = require('zod');
+    preloaded.phone = require('libphonenumber-js/max');
+    preloaded.shared = require('../../workflows/shared-libraries');
   });
   const run = (): typeof Contract => {
     let contract: typeof Contract | undefined;
     jest.isolateModules(() => {
-      jest.doMock('../../workflows/shared-libraries', () => shared);
-      require('zod');
-      require('libphonenumber-js/max');
+      jest.doMock('zod', () => preloaded.zod);
+      jest.doMock('libphonenumber-js/max', () => preloaded.phone);
+      jest.doMock('../../workflows/shared-libraries', () => preloaded.shared);
       contract = require('../../workflows/contract') as typeof Contract;
     });
     return contract!;
