@@ -33,6 +33,12 @@ export enum GuardFailureType {
 }
 
 /**
+ * How long the guard's store remembers a provider request that a code check of ours completed: longer than a check
+ * activity retries (`providerRetrySeconds`, at most 15 minutes) and than a provider retries a callback.
+ */
+export const COMPLETED_BY_CHECK_SECONDS = 3600;
+
+/**
  * Limits on sending verification codes and checking them, shared by every API and worker replica. Destinations are
  * E.164 phone numbers or e-mail addresses; `client` is the API client's id.
  */
@@ -55,6 +61,15 @@ export interface AbuseGuard {
   reserveCheck(client: string, destination: string): Promise<GuardVerdict>;
   /** Gives back the point `reserveCheck` took for a code that was right. */
   releaseCheck(client: string, destination: string): Promise<void>;
+  /**
+   * Remembers for `COMPLETED_BY_CHECK_SECONDS` that a code check of ours completed the provider request `ref`
+   * (`provider:id`, e.g. `vonage:<request_id>`). The provider's `completed` callback that follows then tells the run
+   * nothing it does not know, and a retried check that finds the request gone learns that its lost earlier attempt
+   * completed it.
+   */
+  noteCompletedByCheck(ref: string): Promise<void>;
+  /** Whether a code check of ours completed the provider request `ref` (`noteCompletedByCheck`) not long ago. */
+  completedByCheck(ref: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

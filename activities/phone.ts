@@ -1,5 +1,6 @@
 import { activityInfo, log } from '@temporalio/activity';
 import type { GuardParams } from '../workflows/common';
+import { providerRef } from '../workflows/contract';
 import { guardRefusal, type AbuseGuard } from './abuse-guard';
 import type { VonageCheckOutcome, VonageStartParams, VonageVerify } from '../providers/vonage/verify';
 import type { TwilioCheckOutcome, TwilioVerify, TwilioVerifyStartParams } from '../providers/twilio/verify';
@@ -38,6 +39,29 @@ export async function guardCheck(
 }
 
 /**
+ * Notes in the guard's store that a check of ours completed provider request `ref`. Best effort: without the note the
+ * provider's `completed` callback is signalled, as it always was, so a store error is logged, not raised (raising would
+ * retry a check the provider has already completed).
+ */
+async function noteCompleted(guard: AbuseGuard | undefined, ref: string): Promise<void> {
+  try {
+    await guard?.noteCompletedByCheck(ref);
+  } catch (err) {
+    log.warn('could not note a completed check; its completed callback will be signalled', { ref, error: String(err) });
+  }
+}
+
+/** Whether a check of ours completed `ref` earlier; a store error answers false (the workflow then waits for the callback). */
+async function completedEarlier(guard: AbuseGuard | undefined, ref: string): Promise<boolean> {
+  try {
+    return (await guard?.completedByCheck(ref)) ?? false;
+  } catch (err) {
+    log.warn('could not ask whether an earlier check completed the request', { ref, error: String(err) });
+    return false;
+  }
+}
+
+/**
  * Activities of `phoneVerification`: thin calls into the Vonage and Twilio Verify adapters, which classify errors, each
  * send and check passing the abuse guard first. Destinations and codes are never logged.
  */
@@ -65,9 +89,14 @@ export const createPhoneActivities = (deps: {
     },
 
     /**
-     * Checks a code against the provider request. A retried check that finds the request gone (404) answers
-     * `gone_after_retry`: the lost earlier attempt may be the one that completed it (Vonage ends a request whose code
-     * was right), so the workflow waits briefly for the `completed` callback before treating it as over.
+     * Checks a code against the provider request. A right code is noted in the guard's store
+     * (`noteCompletedByCheck`), so the API need not signal Vonage's `completed` callback that follows: under load it
+     * reached the run while the run's last workflow task was completing it, and the server failed that task.
+     *
+     * A retried check that finds the request gone (404) asks the same store whether its lost earlier attempt completed
+     * the request: then the answer is `completed`. Otherwise it answers `gone_after_retry`, and the workflow waits
+     * briefly for a `completed` callback (the earlier attempt may have lost its answer before it could note it)
+     * before treating the request as over.
      */
     async vonageCheckCode(params: {
       requestId: string;
@@ -82,8 +111,11 @@ export const createPhoneActivities = (deps: {
         await settle(false); // not judged (an outage: the retry reserves again)
         throw err;
       }
+      const ref = providerRef('vonage', params.requestId);
+      if (outcome === 'completed') await noteCompleted(deps.guard, ref);
       await settle(outcome === 'invalid_code' || outcome === 'too_many_attempts');
-      return outcome === 'not_found' && activityInfo().attempt > 1 ? 'gone_after_retry' : outcome;
+      if (outcome !== 'not_found' || activityInfo().attempt === 1) return outcome;
+      return (await completedEarlier(deps.guard, ref)) ? 'completed' : 'gone_after_retry';
     },
 
     /** Moves the provider request to its next step (a send, counted); false when it has none (nothing counted). */

@@ -42,6 +42,8 @@ runMain(async () => {
     recordFailedCheck: async () => undefined,
     reserveCheck: async () => ({ allowed: true }),
     releaseCheck: async () => undefined,
+    noteCompletedByCheck: async () => undefined,
+    completedByCheck: async () => false,
     close: async () => undefined,
   };
   const unguarded = new PhoneService(

@@ -74,7 +74,11 @@ export const VONAGE_CALLBACK_HANDLING: readonly { callback: string; effect: stri
     effect:
       'that step failed; Vonage moves to its next step by itself (the state follows); after its last step our next channel starts',
   },
-  { callback: '`event` `completed`', effect: '`completed` / `verified`' },
+  {
+    callback: '`event` `completed`',
+    effect:
+      "`completed` / `verified`. Acknowledged without a signal when a code check of ours completed the request (the check noted it in the abuse guard's store): the run already knows",
+  },
   { callback: '`event` `user_rejected` (silent auth)', effect: '`failed` / `user_rejected`' },
   { callback: '`event` `expired`', effect: "the request's remaining steps fail; our next channel starts" },
   {

@@ -2,7 +2,13 @@ import { createHmac } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { AbuseGuard, GuardRefusal, GuardScope, GuardVerdict } from '../../activities/abuse-guard';
+import {
+  COMPLETED_BY_CHECK_SECONDS,
+  type AbuseGuard,
+  type GuardRefusal,
+  type GuardScope,
+  type GuardVerdict,
+} from '../../activities/abuse-guard';
 import type { AbuseLimits, GuardConfig, GuardLimit } from '../config/limits-config';
 
 type LimitField = Exclude<keyof AbuseLimits, 'prefixDropDigits' | 'allowedCountries'>;
@@ -20,6 +26,8 @@ type LimitRefusal = Extract<GuardRefusal, { retryAfterSeconds: number }>;
 
 const ALLOWED: GuardVerdict = { allowed: true };
 const COUNTRY_REFUSED: GuardRefusal = { allowed: false, scope: 'country', reason: 'destination_not_allowed' };
+/** The store's name for the requests our checks completed (`completedRequests`); no limiter id has this form. */
+const COMPLETED_BY_CHECK = 'completed_by_check';
 /** HMAC output kept in store keys: 128 bits, plenty to tell destinations apart. */
 const HASH_HEX_CHARS = 32;
 
@@ -157,6 +165,14 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
     }
   }
 
+  async noteCompletedByCheck(ref: string): Promise<void> {
+    await this.completedRequests().set(ref, 1, COMPLETED_BY_CHECK_SECONDS);
+  }
+
+  async completedByCheck(ref: string): Promise<boolean> {
+    return live(await this.completedRequests().get(ref));
+  }
+
   async close(): Promise<void> {
     if (this.redis && this.ownsRedis) {
       await this.redis.quit().catch(() => this.redis?.disconnect());
@@ -236,12 +252,31 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
         points: limit.points,
         duration: limit.durationSeconds,
       };
-      limiter = this.redis
-        ? new RateLimiterRedis({ ...options, storeClient: this.redis })
-        : shareStorage(new RateLimiterMemory(options), this.memoryRoot!);
+      limiter = this.build(options);
       this.limiters.set(id, limiter);
     }
     return limiter;
+  }
+
+  /**
+   * The requests our checks completed, kept in the guard's store as a set whose entries expire: one key per request
+   * (`<keyPrefix>:completed_by_check:<provider>:<id>`; a provider's request id, never a destination), its window the
+   * time it is remembered.
+   */
+  private completedRequests(): RateLimiterAbstract {
+    let limiter = this.limiters.get(COMPLETED_BY_CHECK);
+    if (!limiter) {
+      limiter = this.build({ keyPrefix: `${this.config.keyPrefix}:${COMPLETED_BY_CHECK}`, points: 1, duration: 1 });
+      this.limiters.set(COMPLETED_BY_CHECK, limiter);
+    }
+    return limiter;
+  }
+
+  /** A limiter over the guard's store: Redis, or the memory storage every limiter of this guard shares. */
+  private build(options: { keyPrefix: string; points: number; duration: number }): RateLimiterAbstract {
+    return this.redis
+      ? new RateLimiterRedis({ ...options, storeClient: this.redis })
+      : shareStorage(new RateLimiterMemory(options), this.memoryRoot!);
   }
 
   /** Reads the counters: the refusal of the exhausted one that frees last (a send waits for all), or undefined. */

@@ -20,11 +20,13 @@ import {
 } from '../../providers/vonage/verify-callback';
 import { phoneContract, providerRef } from '../../workflows/contract';
 import { Public } from '../auth/auth.guard';
+import { ApiSecurity } from '../auth/api-security';
 
 /**
  * Vonage Verify v2 callbacks → `providerEvent` signals. Holds no state: verify the signature on the raw body,
  * normalize, find the workflow (the `client_ref` we sent, else the VerificationProviderRef search attribute), signal,
- * and only then answer 2xx. Temporal unreachable → 503, so Vonage retries.
+ * and only then answer 2xx. Temporal unreachable → 503, so Vonage retries. A `completed` callback for a request that a
+ * check of ours completed is acknowledged without a signal (the guard's store says so; `completedByOurCheck`).
  */
 @ApiExcludeController()
 // Not an API client route: authenticated by the provider's signature, verified against the raw body.
@@ -36,6 +38,7 @@ export class VonageWebhookController {
   constructor(
     private readonly client: Client,
     private readonly config: AppConfig,
+    private readonly security: ApiSecurity,
   ) {}
 
   @Post()
@@ -56,6 +59,10 @@ export class VonageWebhookController {
     }
     const event = normalizeVonageCallback(body);
     if (!event) return { ok: true, delivered: false };
+    if (event.status === 'completed' && (await this.completedByOurCheck(event.ref))) {
+      this.logger.debug(`vonage completed callback for ${event.ref}: our own check completed it; acknowledged`);
+      return { ok: true, delivered: false };
+    }
     const delivered = await deliver(this.client, this.logger, `vonage ${event.status} callback`, async () => {
       const workflowId = body.client_ref ?? (await findByProviderRef(this.client, providerRef('vonage', event.ref)));
       if (!workflowId) {
@@ -66,5 +73,20 @@ export class VonageWebhookController {
       return true;
     });
     return { ok: true, delivered };
+  }
+
+  /**
+   * Whether a check of ours completed the request (the check activity noted it in the guard's store): its run knows,
+   * and is ending or over, so the callback is not signalled. Under load the signal would reach the run while its last
+   * workflow task completes it; the server then fails that task (a new event arrived), and the run pays a signal and a
+   * workflow task more. A store error answers false: the callback is signalled, as it always was.
+   */
+  private async completedByOurCheck(requestId: string): Promise<boolean> {
+    try {
+      return await this.security.guard.completedByCheck(providerRef('vonage', requestId));
+    } catch (err) {
+      this.logger.warn(`could not ask the guard's store about request ${requestId}: ${String(err)}; signalling`);
+      return false;
+    }
   }
 }

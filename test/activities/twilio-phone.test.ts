@@ -34,6 +34,8 @@ const guard = {
   recordFailedCheck: jest.fn<Promise<void>, [string, string]>(),
   reserveCheck: jest.fn<Promise<GuardVerdict>, [string, string]>(),
   releaseCheck: jest.fn<Promise<void>, [string, string]>(),
+  noteCompletedByCheck: jest.fn<Promise<void>, [string]>(),
+  completedByCheck: jest.fn<Promise<boolean>, [string]>(),
   close: jest.fn<Promise<void>, []>(),
 } satisfies AbuseGuard;
 

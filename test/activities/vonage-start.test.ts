@@ -1,14 +1,10 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { type Server } from 'node:http';
-import { type AddressInfo } from 'node:net';
-import express from 'express';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createPhoneActivities } from '../../activities/phone';
-import { VonageVerifyAdapter, type VonageStartParams, type VonageStarted } from '../../providers/vonage/verify';
+import type { VonageStartParams, VonageStarted } from '../../providers/vonage/verify';
+import { vonageOnLoopback } from '../support/local-server';
 import { Outbox } from '../../sandbox/outbox';
-import { VonageEmulator } from '../../sandbox/vonage-emulator';
 import { FailureType } from '../../workflows/contract';
 
 /**
@@ -16,42 +12,15 @@ import { FailureType } from '../../workflows/contract';
  * "Concurrent verifications to the same number" naming the request the first attempt created. The retry takes that
  * request over; a first attempt never does (the number is busy with somebody else's verification).
  */
-const APPLICATION_ID = 'a1b2c3d4-0000-4000-8000-000000000002';
-const keys = generateKeyPairSync('rsa', {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: 'spki', format: 'pem' },
-  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-});
-let server: Server;
-let emulator: VonageEmulator;
 const outbox = new Outbox();
+let provider: Awaited<ReturnType<typeof vonageOnLoopback>>;
 let acts: ReturnType<typeof createPhoneActivities>;
 
 beforeAll(async () => {
-  let baseUrl = '';
-  emulator = new VonageEmulator({
-    applicationId: APPLICATION_ID,
-    publicKeyPem: keys.publicKey,
-    signatureSecret: 'sandbox-signature-secret',
-    callbackUrl: () => 'http://127.0.0.1:9/unused',
-    publicBaseUrl: () => baseUrl,
-    outbox,
-  });
-  const app = express();
-  app.use('/sandbox/vonage', emulator.router());
-  server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox/vonage`;
-  acts = createPhoneActivities({
-    vonage: new VonageVerifyAdapter({ applicationId: APPLICATION_ID, privateKey: keys.privateKey, apiHost: baseUrl }),
-  });
+  provider = await vonageOnLoopback('a1b2c3d4-0000-4000-8000-000000000002', outbox);
+  acts = createPhoneActivities({ vonage: provider.vonage });
 });
-afterAll(async () => {
-  emulator.close();
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => provider.close());
 
 const attempt = (n: number) =>
   new MockActivityEnvironment({ attempt: n } as never, { logger: new DefaultLogger('ERROR') });

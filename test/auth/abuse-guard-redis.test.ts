@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { COMPLETED_BY_CHECK_SECONDS } from '../../activities/abuse-guard';
 import { createAbuseGuard, RateLimiterAbuseGuard } from '../../src/auth/abuse-guard';
 import type { GuardConfig } from '../../src/config/limits-config';
 import { CA, guardBehaviour, guardConfig, limit, sendTimes, sequential, US } from '../support/guard-behaviour';
@@ -74,6 +75,21 @@ describe('abuse guard, Redis store: durable and shared', () => {
     expect(await day.consumeSend('acme', US)).toEqual({ allowed: true });
     expect(await day2.consumeSend('acme', US)).toEqual({ allowed: true });
     expect(await day.consumeSend('acme', US)).toMatchObject({ allowed: false, scope: 'destination_day' });
+  });
+
+  test("a request one replica's check completed is known to the other, for an hour", async () => {
+    const config = guardConfig({});
+    const [worker, api] = [replica(config), replica(config)];
+    await worker.noteCompletedByCheck('vonage:req-shared');
+    expect(await api.completedByCheck('vonage:req-shared')).toBe(true);
+    const redis = new Redis(server!.url);
+    try {
+      const ttl = await redis.ttl(`${config.keyPrefix}:completed_by_check:vonage:req-shared`);
+      expect(ttl).toBeGreaterThan(COMPLETED_BY_CHECK_SECONDS - 60);
+      expect(ttl).toBeLessThanOrEqual(COMPLETED_BY_CHECK_SECONDS);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   test('a replica started after another consumed sees its counts (restart of a replica)', async () => {

@@ -143,6 +143,12 @@ test('ten verifications checked at once, each racing its own `completed` callbac
   // That is why code checks are activities, not local activities (docs/PERFORMANCE.md).
   const first = Math.floor(Math.random() * 9_990);
   const numbers = Array.from({ length: 10 }, (_, i) => `+1415555${String(first + i).padStart(4, '0')}`);
+  const answered = new Set<string>();
+  stack.sandbox!.vonage.configure({
+    onCallbackAttempt: (a) => {
+      if (a.status === 'completed' && a.outcome === 'delivered') answered.add(a.requestId);
+    },
+  });
   const started = await Promise.all(numbers.map((to) => startPhone({ to, channels: [{ channel: 'sms' }] })));
   const codes = await Promise.all(numbers.map((to) => outboxCode(to, 'sms')));
   const checks = await Promise.all(
@@ -150,6 +156,61 @@ test('ten verifications checked at once, each racing its own `completed` callbac
   );
   expect(checks.map((c) => [c.status, c.body.status])).toEqual(numbers.map(() => [200, 'completed']));
   for (const s of started) await waitFor(s.id, (v) => v.status === 'completed');
+  // The check activity noted each request completed, so the API answered each callback without a signal: no run took
+  // the callback as an event, and none had a workflow task failed by it.
+  const requestIds = started.map(
+    (s) => stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === s.id)!.requestId,
+  );
+  await eventually(async () => requestIds.every((r) => answered.has(r)));
+  stack.sandbox!.vonage.configure({ onCallbackAttempt: undefined });
+  for (const s of started) {
+    const history = await stack.client.workflow.getHandle(s.id).fetchHistory();
+    const kinds = (history.events ?? []).map((e) => Object.keys(e).find((k) => k.endsWith('EventAttributes')));
+    expect(kinds).not.toContain('workflowExecutionSignaledEventAttributes');
+    expect(kinds).not.toContain('workflowTaskFailedEventAttributes');
+  }
+});
+
+describe('a signed `completed` callback for an SMS verification still pending', () => {
+  /** A fresh SMS verification, its Vonage request, and the callback that says the request completed. */
+  const pendingWithCallback = async () => {
+    const started = await startPhone({ to: uniqueNumber(), channels: [{ channel: 'sms' }] });
+    const req = await eventually(async () =>
+      stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === started.id),
+    );
+    const callback = () =>
+      signedCallback({
+        request_id: req.requestId,
+        triggered_at: new Date().toISOString(),
+        type: 'event',
+        channel: 'sms',
+        status: 'completed',
+        client_ref: started.id,
+      });
+    return { id: started.id, requestId: req.requestId, callback };
+  };
+
+  test('for a request a check of ours completed: acknowledged without a signal', async () => {
+    const { id, requestId, callback } = await pendingWithCallback();
+    // As the check activity notes it once Vonage answers `completed` (here while the run is still open, to tell the
+    // two apart: a signal would complete it).
+    await stack.guard.noteCompletedByCheck(`vonage:${requestId}`);
+    const res = await callback();
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true, delivered: false });
+    expect(await getState(id)).toMatchObject({ status: 'pending' });
+    const history = await stack.client.workflow.getHandle(id).fetchHistory();
+    expect(history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes)).toEqual([]);
+    await stack.http().post(`/v1/verifications/${id}/cancel`).send({});
+  });
+
+  test('for a request no check of ours completed (its answer lost): signalled, and it completes the run', async () => {
+    const { id, callback } = await pendingWithCallback();
+    const res = await callback();
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ ok: true, delivered: true });
+    expect(await waitFor(id, (v) => v.status === 'completed')).toMatchObject({ reason: 'verified' });
+  });
 });
 
 test('+15005550002: SMS never delivered → our channel timeout → voice code completes it', async () => {

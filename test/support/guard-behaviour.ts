@@ -286,6 +286,19 @@ export function guardBehaviour(make: (config: GuardConfig) => RateLimiterAbuseGu
     expect(await g.reserveCheck('acme', CA)).toEqual({ allowed: true });
   });
 
+  test('requests completed by our checks: remembered per request, a repeat note harmless, nothing else counted', async () => {
+    const g = guard(guardConfig({ sendsPerDestination: limit('1/10m') }));
+    expect(await g.completedByCheck('vonage:req-1')).toBe(false);
+    await g.noteCompletedByCheck('vonage:req-1');
+    await g.noteCompletedByCheck('vonage:req-1');
+    expect(await g.completedByCheck('vonage:req-1')).toBe(true);
+    expect(await g.completedByCheck('vonage:req-2')).toBe(false);
+    expect(await g.completedByCheck('twilio:req-1')).toBe(false);
+    // No limit shares its keys with them.
+    expect(await g.consumeSend('acme', US)).toEqual({ allowed: true });
+    expect((await g.storeKeys()).filter((k) => k.includes('completed_by_check'))).toHaveLength(1);
+  });
+
   test('50 concurrent sends by one client with a limit of 5: exactly 5 allowed, no destination counted for the others', async () => {
     const g = guard(
       guardConfig(

@@ -34,6 +34,8 @@ const guard: jest.Mocked<AbuseGuard> = {
   recordFailedCheck: jest.fn(),
   reserveCheck: jest.fn(),
   releaseCheck: jest.fn(),
+  noteCompletedByCheck: jest.fn(),
+  completedByCheck: jest.fn(),
   close: jest.fn(),
 };
 
