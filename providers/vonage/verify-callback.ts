@@ -74,17 +74,18 @@ export const VONAGE_CALLBACK_HANDLING: readonly { callback: string; effect: stri
     effect:
       'that step failed; Vonage moves to its next step by itself (the state follows); after its last step our next channel starts',
   },
-  {
-    callback: '`event` `completed`',
-    effect:
-      "`completed` / `verified`. Acknowledged without a signal when a code check of ours completed the request (the check noted it in the abuse guard's store): the run already knows",
-  },
+  { callback: '`event` `completed`', effect: '`completed` / `verified`' },
   { callback: '`event` `user_rejected` (silent auth)', effect: '`failed` / `user_rejected`' },
   { callback: '`event` `expired`', effect: "the request's remaining steps fail; our next channel starts" },
   {
     callback: '`event` `blocked` (anti-fraud network block)',
     effect:
       'every remaining step of the request fails at once (channel `reason: blocked`), without waiting out a timeout; our next channel starts; with none left `failed` / `blocked`',
+  },
+  {
+    callback: 'any `event` for a request that a code check of ours completed',
+    effect:
+      "dropped (answered 200, nothing signalled): the check noted the request in the abuse guard's store, and the run is verified — the `completed` that follows the check, or the `failed` of an earlier step that the check overtook, changes nothing",
   },
   { callback: '`summary` (any status)', effect: 'dropped: it repeats what the events said' },
   {

@@ -25,8 +25,8 @@ import { ApiSecurity } from '../auth/api-security';
 /**
  * Vonage Verify v2 callbacks → `providerEvent` signals. Holds no state: verify the signature on the raw body,
  * normalize, find the workflow (the `client_ref` we sent, else the VerificationProviderRef search attribute), signal,
- * and only then answer 2xx. Temporal unreachable → 503, so Vonage retries. A `completed` callback for a request that a
- * check of ours completed is acknowledged without a signal (the guard's store says so; `completedByOurCheck`).
+ * and only then answer 2xx. Temporal unreachable → 503, so Vonage retries. A callback for a request that a check of
+ * ours completed is acknowledged without a signal (the guard's store says so; `completedByOurCheck`).
  */
 @ApiExcludeController()
 // Not an API client route: authenticated by the provider's signature, verified against the raw body.
@@ -59,8 +59,8 @@ export class VonageWebhookController {
     }
     const event = normalizeVonageCallback(body);
     if (!event) return { ok: true, delivered: false };
-    if (event.status === 'completed' && (await this.completedByOurCheck(event.ref))) {
-      this.logger.debug(`vonage completed callback for ${event.ref}: our own check completed it; acknowledged`);
+    if (await this.completedByOurCheck(event.ref)) {
+      this.logger.debug(`vonage ${event.status} callback for ${event.ref}: our own check completed it; acknowledged`);
       return { ok: true, delivered: false };
     }
     const delivered = await deliver(this.client, this.logger, `vonage ${event.status} callback`, async () => {
@@ -76,10 +76,12 @@ export class VonageWebhookController {
   }
 
   /**
-   * Whether a check of ours completed the request (the check activity noted it in the guard's store): its run knows,
-   * and is ending or over, so the callback is not signalled. Under load the signal would reach the run while its last
-   * workflow task completes it; the server then fails that task (a new event arrived), and the run pays a signal and a
-   * workflow task more. A store error answers false: the callback is signalled, as it always was.
+   * Whether a check of ours completed the request (the check activity noted it in the guard's store): its run is
+   * verified, ending or over, and nothing Vonage says about that request any more can change it — neither the
+   * `completed` that follows the check nor the `failed` of an earlier step that the check overtook. So the callback is
+   * not signalled. Under load the signal would reach the run while its last workflow task completes it; the server
+   * then fails that task (a new event arrived), and the run pays a signal and a workflow task more. A store error
+   * answers false: the callback is signalled, as it always was.
    */
   private async completedByOurCheck(requestId: string): Promise<boolean> {
     try {

@@ -178,26 +178,28 @@ describe('a signed `completed` callback for an SMS verification still pending', 
     const req = await eventually(async () =>
       stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === started.id),
     );
-    const callback = () =>
+    const callback = (status = 'completed') =>
       signedCallback({
         request_id: req.requestId,
         triggered_at: new Date().toISOString(),
         type: 'event',
         channel: 'sms',
-        status: 'completed',
+        status,
         client_ref: started.id,
       });
     return { id: started.id, requestId: req.requestId, callback };
   };
 
-  test('for a request a check of ours completed: acknowledged without a signal', async () => {
+  test('for a request a check of ours completed: acknowledged without a signal, and so is any later event of it', async () => {
     const { id, requestId, callback } = await pendingWithCallback();
     // As the check activity notes it once Vonage answers `completed` (here while the run is still open, to tell the
-    // two apart: a signal would complete it).
+    // two apart: a signal would complete it, or fail its channel).
     await stack.guard.noteCompletedByCheck(`vonage:${requestId}`);
-    const res = await callback();
-    expect(res.status).toBe(200);
-    expect(res.body).toEqual({ ok: true, delivered: false });
+    for (const status of ['completed', 'failed']) {
+      const res = await callback(status);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ ok: true, delivered: false });
+    }
     expect(await getState(id)).toMatchObject({ status: 'pending' });
     const history = await stack.client.workflow.getHandle(id).fetchHistory();
     expect(history.events?.filter((e) => e.workflowExecutionSignaledEventAttributes)).toEqual([]);
