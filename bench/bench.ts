@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { countActions, meanCount, type ActionCount } from './lib/actions';
+import { countActions, historyShape, meanCount, type ActionCount, type HistoryShape } from './lib/actions';
 import { writeCharts } from './lib/charts';
 import { cpuMs, spawnNode, type Child } from './lib/children';
 import { durabilityPhase, durabilityTables, systemCpuMs, type DurabilityRow } from './lib/durability';
@@ -60,6 +60,11 @@ interface LevelResult {
   workerPeakRssMiB?: number;
   apiPeakRssMiB?: number;
   cpuMsPerVerification?: Record<string, number>;
+  /**
+   * Per verification of the level, from its history (read after the CPU was measured): events, signals taken, and
+   * workflow tasks the server failed (e.g. a callback's signal landing while the task completing the run was out).
+   */
+  historyPerVerification?: HistoryShape;
   load: Load;
 }
 
@@ -147,6 +152,7 @@ async function runScenario(sys: System, scenario: Scenario, concurrency: number,
   const ctx: FlowContext = { sys, rec, number: nextNumber };
   sys.provider.emulator.configure({ onCallbackDelivered: (ms, status) => rec.add(`webhook:${status}`, ms) });
   let ok = 0;
+  const ids: string[] = [];
   const cpu = cpuMeter(sys.cpuReaders());
   const started = performance.now();
   const [, [workerPeak, apiPeak]] = await withRss([sys.worker, sys.api], () =>
@@ -154,6 +160,7 @@ async function runScenario(sys: System, scenario: Scenario, concurrency: number,
       const flowStarted = performance.now();
       try {
         const result = await scenario.run!(ctx, i);
+        ids.push(result.id);
         rec.outcome(result.status);
         if (result.status === scenario.expected) {
           ok++;
@@ -168,11 +175,19 @@ async function runScenario(sys: System, scenario: Scenario, concurrency: number,
   await sleep(300); // let the last callbacks land before the observer goes
   const used = cpu();
   sys.provider.emulator.configure({ onCallbackDelivered: undefined });
+  const shapes: HistoryShape[] = [];
+  for (const id of ids) shapes.push(historyShape(await sys.client.workflow.getHandle(id).fetchHistory()));
+  const mean = (k: keyof HistoryShape) => round(shapes.reduce((sum, h) => sum + h[k], 0) / Math.max(1, shapes.length));
   return {
     ...level(concurrency, total, rec, ok, seconds),
     workerPeakRssMiB: workerPeak,
     apiPeakRssMiB: apiPeak,
     cpuMsPerVerification: perVerification(used, total),
+    historyPerVerification: {
+      events: mean('events'),
+      signals: mean('signals'),
+      failedWorkflowTasks: mean('failedWorkflowTasks'),
+    },
   };
 }
 
@@ -662,12 +677,14 @@ function printSummary(r: Record<string, unknown>): void {
   const curve = (r.curve ?? []) as { concurrency: number; verifyflow: LevelResult; bare: LevelResult; ratio: number }[];
   if (curve.length) {
     console.log('| concurrency | verifyflow /s | bare /s | ratio | start p50/p95/p99 ms | check p50/p95/p99 ms |');
-    console.log('| webhook ack p50/p95/p99 ms | worker RSS MiB | load1 |');
+    console.log('| webhook ack p50/p95/p99 ms | worker RSS MiB | events · signals · failed tasks per run | load1 |');
     for (const row of curve) {
       const v = row.verifyflow;
+      const h = v.historyPerVerification;
       console.log(
         `| ${row.concurrency} | ${v.throughput} | ${row.bare.throughput} | ${row.ratio} | ${percentiles(v.latencyMs.start)} | ` +
-          `${percentiles(v.latencyMs.check)} | ${percentiles(v.latencyMs['webhook:completed'])} | ${v.workerPeakRssMiB} | ${v.load.loadavg1} |`,
+          `${percentiles(v.latencyMs.check)} | ${percentiles(v.latencyMs['webhook:completed'])} | ${v.workerPeakRssMiB} | ` +
+          `${h ? `${h.events} · ${h.signals} · ${h.failedWorkflowTasks}` : '–'} | ${v.load.loadavg1} |`,
       );
     }
   }

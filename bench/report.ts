@@ -25,6 +25,7 @@ function bench(r: Json): void {
         'bare start / signal / check p50 ms',
         'worker RSS MiB (bare)',
         'CPU ms/verification worker · API · Temporal (bare worker · Temporal)',
+        'history events · signals · failed tasks per run',
         'load1',
       ]),
     );
@@ -45,6 +46,9 @@ function bench(r: Json): void {
           `${v.workerPeakRssMiB} (${b.workerPeakRssMiB})`,
           `${v.cpuMsPerVerification?.worker} · ${v.cpuMsPerVerification?.api} · ${v.cpuMsPerVerification?.temporal} ` +
             `(${b.cpuMsPerVerification?.worker} · ${b.cpuMsPerVerification?.temporal})`,
+          v.historyPerVerification
+            ? `${v.historyPerVerification.events} · ${v.historyPerVerification.signals} · ${v.historyPerVerification.failedWorkflowTasks}`
+            : '–',
           v.load.loadavg1,
         ]),
       );

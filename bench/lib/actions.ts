@@ -97,3 +97,22 @@ export function meanCount(counts: ActionCount[]): ActionCount {
   }
   return out;
 }
+
+/** What a run's history holds beyond its actions: its events, the signals it took, the workflow tasks the server failed. */
+export interface HistoryShape {
+  events: number;
+  signals: number;
+  failedWorkflowTasks: number;
+}
+
+/** The shape of one history (a proto `History` or its JSON form's `events`). */
+export function historyShape(history: temporal.api.history.v1.IHistory): HistoryShape {
+  const shape: HistoryShape = { events: 0, signals: 0, failedWorkflowTasks: 0 };
+  for (const event of history.events ?? []) {
+    const type = typeof event.eventType === 'string' ? E[event.eventType as keyof typeof E] : event.eventType;
+    shape.events++;
+    if (type === E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) shape.signals++;
+    if (type === E.EVENT_TYPE_WORKFLOW_TASK_FAILED) shape.failedWorkflowTasks++;
+  }
+  return shape;
+}

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { countActions, meanCount } from '../../bench/lib/actions';
+import { temporal } from '@temporalio/proto';
+import { countActions, historyShape, meanCount } from '../../bench/lib/actions';
 
 const committed = (name: string) =>
   historyFromJSON(JSON.parse(readFileSync(join(__dirname, '..', 'histories', `${name}.json`), 'utf8')));
@@ -136,5 +137,23 @@ describe('countActions (billable actions from a history)', () => {
     const a = countActions(committed('phone-sms-happy'));
     const b = countActions(committed('phone-max-attempts'));
     expect(meanCount([a, b]).total).toBe((a.total + b.total) / 2);
+  });
+});
+
+describe('historyShape (events, signals, failed workflow tasks of a run)', () => {
+  it('counts the signals of a committed history, and no failed task', () => {
+    const history = committed('phone-silent-auth-fallback');
+    expect(historyShape(history)).toEqual({ events: history.events!.length, signals: 4, failedWorkflowTasks: 0 });
+  });
+
+  it('counts a workflow task the server failed (a signal that landed while the completing task was out)', () => {
+    const E = temporal.api.enums.v1.EventType;
+    const events = [
+      E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+      E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+      E.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+      E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    ].map((eventType) => ({ eventType }));
+    expect(historyShape({ events })).toEqual({ events: 4, signals: 1, failedWorkflowTasks: 1 });
   });
 });
