@@ -92,9 +92,10 @@ export function summarizeProfile(
  * `--cpu-prof`, and summarizes every thread's profile (the main thread: activities, codec, gRPC; the workflow thread:
  * the workflows in the SDK's V8 context) over the measured window only — start-up and bundling left out, after a
  * warm-up. `node dist/bench/profile-worker.js [--n 60] [--concurrency 10] [--scenario phone-sms-happy]
- * [--worker unshared] [--require module.js] [--out file.json]` (`--require`: a module the worker process preloads, for
- * experiments of one's own; `bench/lib/sdk-costs-off.ts` takes its switches from the worker's environment, so it
- * runs through `npm run bench -- --tuning` instead).
+ * [--worker unshared] [--require module.js] [--process api] [--out file.json]` (`--require`: a module the profiled
+ * process preloads, for experiments of one's own; `bench/lib/sdk-costs-off.ts` takes its switches from the worker's
+ * environment, so it runs through `npm run bench -- --tuning` instead; `--process api` profiles the API instead of the
+ * worker: NestJS, authentication, the abuse guard, the codec and its Temporal calls).
  */
 async function main(): Promise<void> {
   const opt = args();
@@ -104,16 +105,19 @@ async function main(): Promise<void> {
   if (!scenario?.run) throw new Error(`no runnable scenario ${opt.get('scenario')}`);
   const runDir = join(REPO, 'bench', 'tmp', `profile-${Date.now()}`);
   const profDir = join(runDir, 'prof');
+  const target = opt.get('process') === 'api' ? 'api' : 'worker';
+  const execArgv = [
+    ...(opt.get('require') ? ['--require', opt.get('require')!] : []),
+    '--cpu-prof',
+    '--cpu-prof-dir',
+    profDir,
+  ];
   const sys = await System.start({
     runDir,
     worker: opt.get('worker') === 'unshared' ? 'unshared' : 'default',
-    workerExecArgv: [
-      ...(opt.get('require') ? ['--require', opt.get('require')!] : []),
-      '--cpu-prof',
-      '--cpu-prof-dir',
-      profDir,
-    ],
+    ...(target === 'api' ? { apiExecArgv: execArgv } : { workerExecArgv: execArgv }),
   });
+  const profiled = () => (target === 'api' ? sys.api : sys.worker)!;
   let k = Math.floor(Math.random() * 1e6);
   const rec = new Recorder();
   const run = (count: number) =>
@@ -128,12 +132,12 @@ async function main(): Promise<void> {
   try {
     await run(Math.min(10, n)); // warm-up: bundle loaded, JIT warm, connections open
     await sleep(1000);
-    const cpuBefore = cpuMs(sys.worker!.pid) ?? 0;
+    const cpuBefore = cpuMs(profiled().pid) ?? 0;
     const from = monotonicUs();
     for (const key of Object.keys(rec.outcomes)) delete rec.outcomes[key];
     await run(n);
     window = [from, monotonicUs()];
-    processCpuMs = (cpuMs(sys.worker!.pid) ?? 0) - cpuBefore;
+    processCpuMs = (cpuMs(profiled().pid) ?? 0) - cpuBefore;
     await sleep(1000);
   } finally {
     await sys.stop();
@@ -155,14 +159,15 @@ async function main(): Promise<void> {
   );
   const result = {
     kind: 'verifyflow-profile',
+    process: target,
     scenario: scenario.name,
     verifications: n,
     concurrency,
     outcomes: rec.outcomes,
-    workerProcessCpuMsPerVerification: round(processCpuMs / n, 1),
+    processCpuMsPerVerification: round(processCpuMs / n, 1),
     threads,
   };
-  console.log(`\nworker process CPU ${result.workerProcessCpuMsPerVerification} ms per verification (/proc)`);
+  console.log(`\n${target} process CPU ${result.processCpuMsPerVerification} ms per verification (/proc)`);
   for (const t of threads) {
     console.log(`\n## ${t.thread}: ${t.busyMsPerVerification} ms per verification (GC ${t.gcMsPerVerification})`);
     for (const s of t.byScript) console.log(`${String(s.share).padStart(5)}%  ${s.msPerVerification} ms  ${s.name}`);
