@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { verifySignature } from '@vonage/jwt';
 import { sign } from 'jsonwebtoken';
 import {
   normalizeVonageCallback,
@@ -37,6 +38,31 @@ test.each<[string, string | undefined, string]>([
   ['dated a year ahead', bearer({ iat: NOW + 365 * 86_400 }), 'issued_in_future'],
 ])('%s → refused', (_what, authorization, why) => {
   expect(verify(authorization)).toEqual({ ok: false, why });
+});
+
+test("the signature is judged as the SDK's verifySignature judges it", () => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const payload = { iat: NOW, payload_hash: createHash('sha256').update(body).digest('hex') };
+  const unsigned = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.`;
+  const tokens = {
+    'HS256 with the secret': sign(payload, SECRET, { algorithm: 'HS256' }),
+    'HS256 with another secret': sign(payload, 'not-the-signature-secret', { algorithm: 'HS256' }),
+    'HS512 with the secret': sign(payload, SECRET, { algorithm: 'HS512' }),
+    'RS256 with a private key': sign(payload, privateKey, { algorithm: 'RS256' }),
+    'alg none': unsigned,
+    'not a JWT': 'a.b.c',
+  };
+  const ours = Object.fromEntries(Object.entries(tokens).map(([k, t]) => [k, verify(`Bearer ${t}`).ok]));
+  const sdk = Object.fromEntries(Object.entries(tokens).map(([k, t]) => [k, verifySignature(t, SECRET)]));
+  expect(ours).toEqual(sdk);
+  expect(ours).toEqual({
+    'HS256 with the secret': true,
+    'HS256 with another secret': false,
+    'HS512 with the secret': false,
+    'RS256 with a private key': false,
+    'alg none': false,
+    'not a JWT': false,
+  });
 });
 
 describe('normalizing callbacks: every status and type of the Verify v2 callback reference', () => {
