@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { countActions, historyShape, meanCount, type ActionCount, type HistoryShape } from './lib/actions';
+import { countActions, historyShape, meanCount, meanShape, type ActionCount, type HistoryShape } from './lib/actions';
 import { writeCharts } from './lib/charts';
 import { cpuMs, spawnNode, type Child } from './lib/children';
 import { durabilityPhase, durabilityTables, systemCpuMs, type DurabilityRow } from './lib/durability';
@@ -177,17 +177,12 @@ async function runScenario(sys: System, scenario: Scenario, concurrency: number,
   sys.provider.emulator.configure({ onCallbackDelivered: undefined });
   const shapes: HistoryShape[] = [];
   for (const id of ids) shapes.push(historyShape(await sys.client.workflow.getHandle(id).fetchHistory()));
-  const mean = (k: keyof HistoryShape) => round(shapes.reduce((sum, h) => sum + h[k], 0) / Math.max(1, shapes.length));
   return {
     ...level(concurrency, total, rec, ok, seconds),
     workerPeakRssMiB: workerPeak,
     apiPeakRssMiB: apiPeak,
     cpuMsPerVerification: perVerification(used, total),
-    historyPerVerification: {
-      events: mean('events'),
-      signals: mean('signals'),
-      failedWorkflowTasks: mean('failedWorkflowTasks'),
-    },
+    historyPerVerification: meanShape(shapes),
   };
 }
 

@@ -37,12 +37,18 @@ export const emptyCount = (): ActionCount => ({
   total: 0,
 });
 
+/** An event's type, whether the history is a proto `History` (a number) or its JSON form (the enum's name). */
+const eventTypeOf = (
+  event: temporal.api.history.v1.IHistoryEvent,
+): temporal.api.enums.v1.EventType | null | undefined =>
+  typeof event.eventType === 'string' ? E[event.eventType as keyof typeof E] : event.eventType;
+
 /** Counts the billable actions of one history (a proto `History` or its JSON form's `events`). */
 export function countActions(history: temporal.api.history.v1.IHistory): ActionCount {
   const c = emptyCount();
   const activities = new Map<string, number>();
   for (const event of history.events ?? []) {
-    const type = typeof event.eventType === 'string' ? E[event.eventType as keyof typeof E] : event.eventType;
+    const type = eventTypeOf(event);
     switch (type) {
       case E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
         c.start++;
@@ -88,15 +94,18 @@ export function countActions(history: temporal.api.history.v1.IHistory): ActionC
   return c;
 }
 
-/** Field-wise mean of several counts (one decimal). */
-export function meanCount(counts: ActionCount[]): ActionCount {
-  const out = emptyCount();
-  for (const key of Object.keys(out) as (keyof ActionCount)[]) {
-    const sum = counts.reduce((a, c) => a + c[key], 0);
-    out[key] = counts.length ? Math.round((sum / counts.length) * 10) / 10 : 0;
+/** Field-wise mean of several rows of counts (one decimal), every field of `empty`; zeros for no rows. */
+function fieldMean<T extends Record<keyof T, number>>(rows: T[], empty: T): T {
+  const out = { ...empty };
+  for (const key of Object.keys(out) as (keyof T)[]) {
+    const sum = rows.reduce((a, c) => a + c[key], 0);
+    out[key] = (rows.length ? Math.round((sum / rows.length) * 10) / 10 : 0) as T[keyof T];
   }
   return out;
 }
+
+/** Field-wise mean of several counts (one decimal). */
+export const meanCount = (counts: ActionCount[]): ActionCount => fieldMean(counts, emptyCount());
 
 /** What a run's history holds beyond its actions: its events, the signals it took, the workflow tasks the server failed. */
 export interface HistoryShape {
@@ -105,14 +114,19 @@ export interface HistoryShape {
   failedWorkflowTasks: number;
 }
 
+const emptyShape = (): HistoryShape => ({ events: 0, signals: 0, failedWorkflowTasks: 0 });
+
 /** The shape of one history (a proto `History` or its JSON form's `events`). */
 export function historyShape(history: temporal.api.history.v1.IHistory): HistoryShape {
-  const shape: HistoryShape = { events: 0, signals: 0, failedWorkflowTasks: 0 };
+  const shape = emptyShape();
   for (const event of history.events ?? []) {
-    const type = typeof event.eventType === 'string' ? E[event.eventType as keyof typeof E] : event.eventType;
+    const type = eventTypeOf(event);
     shape.events++;
     if (type === E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) shape.signals++;
     if (type === E.EVENT_TYPE_WORKFLOW_TASK_FAILED) shape.failedWorkflowTasks++;
   }
   return shape;
 }
+
+/** Field-wise mean of several history shapes (one decimal). */
+export const meanShape = (shapes: HistoryShape[]): HistoryShape => fieldMean(shapes, emptyShape());

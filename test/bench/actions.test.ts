@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
-import { countActions, historyShape, meanCount } from '../../bench/lib/actions';
+import { countActions, historyShape, meanCount, meanShape } from '../../bench/lib/actions';
 
 const committed = (name: string) =>
   historyFromJSON(JSON.parse(readFileSync(join(__dirname, '..', 'histories', `${name}.json`), 'utf8')));
@@ -155,5 +155,15 @@ describe('historyShape (events, signals, failed workflow tasks of a run)', () =>
       E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
     ].map((eventType) => ({ eventType }));
     expect(historyShape({ events })).toEqual({ events: 4, signals: 1, failedWorkflowTasks: 1 });
+  });
+
+  it('averages shapes field by field, to one decimal', () => {
+    const shapes = [
+      { events: 26, signals: 0, failedWorkflowTasks: 0 },
+      { events: 29, signals: 1, failedWorkflowTasks: 1 },
+      { events: 26, signals: 0, failedWorkflowTasks: 0 },
+    ];
+    expect(meanShape(shapes)).toEqual({ events: 27, signals: 0.3, failedWorkflowTasks: 0.3 });
+    expect(meanShape([])).toEqual({ events: 0, signals: 0, failedWorkflowTasks: 0 });
   });
 });
