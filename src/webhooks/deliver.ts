@@ -14,8 +14,9 @@ const DELIVERY_DEADLINE_MS = 5_000;
  * The last step of every webhook, after the signature check and normalization: run the Temporal calls (lookup,
  * signal) under a deadline. A workflow that is over or no longer exists → false (acknowledge, nothing to do); Temporal
  * unreachable or too slow → 503, so the provider retries and the event is acknowledged only once it is durable.
- * A run that is over is the common case, not a fault: Vonage's `completed` callback follows the check that ended every
- * SMS verification. So it is a debug line, not a warning on every verification.
+ * A run that is over is an ordinary case, not a fault: providers call back after the run ended (a Vonage callback for a
+ * request our own check completed is not even signalled, see the Vonage webhook; one whose check answer was lost, or
+ * whose note could not be read, still is). So it is a debug line, not a warning.
  */
 export async function deliver(
   client: Client,
