@@ -93,10 +93,12 @@ export const createPhoneActivities = (deps: {
      * (`noteCompletedByCheck`), so the API need not signal Vonage's `completed` callback that follows: under load it
      * reached the run while the run's last workflow task was completing it, and the server failed that task.
      *
-     * A retried check that finds the request gone (404) asks the same store whether its lost earlier attempt completed
-     * the request: then the answer is `completed`. Otherwise it answers `gone_after_retry`, and the workflow waits
-     * briefly for a `completed` callback (the earlier attempt may have lost its answer before it could note it)
-     * before treating the request as over.
+     * A check that finds the request gone (404) asks the same store whether an earlier check of ours completed it: then
+     * the answer is `completed`. That earlier check may be this one's lost attempt, or, for a check run inside the
+     * update's workflow task (a local activity), the same check in a workflow task that failed, which starts again at
+     * attempt 1. Otherwise a retried attempt answers `gone_after_retry`, and the workflow waits briefly for a
+     * `completed` callback (the earlier attempt may have lost its answer before it could note it) before treating the
+     * request as over; a first attempt answers `not_found`.
      */
     async vonageCheckCode(params: {
       requestId: string;
@@ -114,8 +116,9 @@ export const createPhoneActivities = (deps: {
       const ref = providerRef('vonage', params.requestId);
       if (outcome === 'completed') await noteCompleted(deps.guard, ref);
       await settle(outcome === 'invalid_code' || outcome === 'too_many_attempts');
-      if (outcome !== 'not_found' || activityInfo().attempt === 1) return outcome;
-      return (await completedEarlier(deps.guard, ref)) ? 'completed' : 'gone_after_retry';
+      if (outcome !== 'not_found') return outcome;
+      if (await completedEarlier(deps.guard, ref)) return 'completed';
+      return activityInfo().attempt === 1 ? 'not_found' : 'gone_after_retry';
     },
 
     /** Moves the provider request to its next step (a send, counted); false when it has none (nothing counted). */

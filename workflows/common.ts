@@ -7,10 +7,12 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
+  type LocalActivityOptions,
 } from '@temporalio/workflow';
 import type { SearchAttributePair, UpdateDefinition } from '@temporalio/common';
 import type { z } from 'zod';
@@ -50,7 +52,22 @@ type WithOptions = { executeWithOptions(options: ActivityOptions, args: unknown[
  * text (with `options`), or options of its own plus the summary.
  */
 export function activitiesWithSummaries<A extends Record<string, Activity>>(options: ActivityOptions) {
-  const acts = proxyActivities<A>(options) as unknown as Record<string, WithOptions>;
+  return withSummaries<A>(proxyActivities<A>(options) as unknown as Record<string, WithOptions>, options);
+}
+
+/**
+ * The same for local activities: run by the worker inside the workflow task that calls them (no activity task, no
+ * second workflow task), their answer recorded as a marker. Only for calls that are safe to run again: a workflow task
+ * that fails (a worker lost, or the server refusing it) runs them again from the first attempt.
+ */
+export function localActivitiesWithSummaries<A extends Record<string, Activity>>(options: LocalActivityOptions) {
+  return withSummaries<A>(proxyLocalActivities<A>(options) as unknown as Record<string, WithOptions>, options);
+}
+
+function withSummaries<A extends Record<string, Activity>>(
+  acts: Record<string, WithOptions>,
+  options: ActivityOptions | LocalActivityOptions,
+) {
   return <K extends keyof A & string>(
     name: K,
     summary: string | (ActivityOptions & { summary: string }),
@@ -62,7 +79,8 @@ export function activitiesWithSummaries<A extends Record<string, Activity>>(opti
 }
 
 /**
- * The patch of this release. Every run that starts from now on records this marker and no other: it stands for every
+ * The patch of this release. Every run that starts from now on records this marker and no other (a phone run:
+ * `PHONE_RELEASE_PATCH`, which stands for this one): it stands for every
  * earlier patch of every workflow (`fewer-billed-actions`, `outbound-events`, `approved-factors-only`,
  * `publish-channel-changes`, `onboarding-step-already-running`), whose new paths such a run takes without asking for
  * them. Each marker costs a run one billed action (Temporal's core upserts `TemporalChangeVersion` with it), so a
@@ -76,6 +94,13 @@ export const RELEASE_PATCH = 'release-2026-12';
  * and the answer passed on: an older run replays it as false and asks for its own patches where it always did.
  */
 export const tookReleasePatch = (): boolean => patched(RELEASE_PATCH);
+
+/**
+ * The release after `RELEASE_PATCH`, for `phoneVerification` only (the one workflow it changes): asked for before it
+ * and standing for it, so a new phone run again records one marker. It adds code checks made inside the check
+ * update's own workflow task (local activities; docs/CHANGING-WORKFLOWS.md, "One marker per run").
+ */
+export const PHONE_RELEASE_PATCH = 'release-2026-12-05';
 
 /** The workflow's input, validated with its contract schema; else a non-retryable `InvalidInput` naming each field. */
 export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflowType: string): z.output<S> {

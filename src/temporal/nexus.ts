@@ -22,6 +22,7 @@ import {
   formatIssues,
   identityContract,
   nexusSchemas,
+  endedCheckResult,
   phoneContract,
   pushContract,
   pushEnrollmentContract,
@@ -43,6 +44,7 @@ import { pushVerification } from '../../workflows/push/workflow';
 import { identityVerification } from '../../workflows/identity/workflow';
 import { isClientId } from '../auth/client-ids';
 import { canonicalJson } from './start';
+import { sendUpdate } from './updates';
 import { explicitProviders, type ClientSettings } from '../auth/client-settings';
 
 /** Who the callers of one Nexus endpoint are: one API client, the events option of its runs, its settings. */
@@ -141,12 +143,17 @@ export function verificationServiceHandler(
     ctx: StartOperationContext,
     ref: { id: string } | { reference: string },
     update: (handle: ClientWorkflowHandle, updateId: string) => Promise<T>,
+    ended?: (handle: ClientWorkflowHandle) => Promise<T>,
   ): Promise<T> => {
     const { client } = callerOf();
     const id = 'id' in ref ? ref.id : phoneContract.id(ref.reference, client);
     const handle = await ownedRun(client, id, [phoneContract]);
     try {
-      return await update(handle, `nexus-${ctx.operation}-${ctx.requestId}`);
+      return await sendUpdate(
+        (updateId) => update(handle, updateId),
+        `nexus-${ctx.operation}-${ctx.requestId}`,
+        ended && (() => ended(handle)),
+      );
     } catch (err) {
       throw operationFailure(err, id);
     }
@@ -255,8 +262,11 @@ export function verificationServiceHandler(
       const args: [CheckCodeInput] = [
         { code: input.code, ...(input.requestId !== undefined && { requestId: input.requestId }) },
       ];
-      return phoneUpdate(ctx, input, (handle, updateId) =>
-        handle.executeUpdate(phoneContract.messages.checkCode, { args, updateId }),
+      return phoneUpdate(
+        ctx,
+        input,
+        (handle, updateId) => handle.executeUpdate(phoneContract.messages.checkCode, { args, updateId }),
+        async (handle) => endedCheckResult(await handle.result()),
       );
     },
 

@@ -5,10 +5,12 @@ import { ApiSecurity } from '../auth/api-security';
 import { isClientId, notFound, ownedRun } from '../auth/ownership';
 import { updateIdFor } from '../common/idempotency-key';
 import { toHttpError } from '../temporal/errors';
+import { sendUpdate } from '../temporal/updates';
 import {
   type CancelInput,
   type CheckCodeInput,
   type CheckCodeResult,
+  endedCheckResult,
   type IdentityVerificationState,
   phoneContract,
   type PhoneVerificationState,
@@ -57,32 +59,43 @@ export class VerificationsService {
       caller,
       id,
       (h) =>
-        h.executeUpdate(phoneContract.messages.checkCode, {
-          args: [input],
-          updateId: updateIdFor('check', key, input),
-        }),
+        sendUpdate(
+          (updateId) => h.executeUpdate(phoneContract.messages.checkCode, { args: [input], updateId }),
+          updateIdFor('check', key, input),
+          async () => endedCheckResult(await h.result()),
+        ),
       (memo) => this.security.checkAllowed(caller, memo?.guardDestination),
     );
   }
 
   async nextChannel(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId: updateIdFor('next', key, null) }),
+      sendUpdate(
+        (updateId) => h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId }),
+        updateIdFor('next', key, null),
+      ),
     );
   }
 
   async resend(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate(phoneContract.messages.resend, { args: [], updateId: updateIdFor('resend', key, null) }),
+      sendUpdate(
+        (updateId) => h.executeUpdate(phoneContract.messages.resend, { args: [], updateId }),
+        updateIdFor('resend', key, null),
+      ),
     );
   }
 
   async cancel(caller: string, id: string, input: CancelInput, key?: string): Promise<VerificationState> {
     return this.update(caller, id, (h) =>
-      h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
-        args: [input],
-        updateId: updateIdFor('cancel', key, input),
-      }),
+      sendUpdate(
+        (updateId) =>
+          h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
+            args: [input],
+            updateId,
+          }),
+        updateIdFor('cancel', key, input),
+      ),
     );
   }
 

@@ -9,8 +9,9 @@ import { guardConfig } from '../support/guard-behaviour';
 import { vonageOnLoopback } from '../support/local-server';
 
 /**
- * A right code is noted in the guard's store, so the API need not signal Vonage's `completed` callback; a retried check
- * that finds the request gone (404) reads that note: its lost earlier attempt completed the request. Real adapter,
+ * A right code is noted in the guard's store, so the API need not signal Vonage's `completed` callback; a check that
+ * finds the request gone (404) reads that note: an earlier check of ours (a lost attempt, or the same check in a
+ * workflow task that failed) completed the request. Real adapter,
  * Vonage emulator, memory guard.
  */
 const outbox = new Outbox();
@@ -47,6 +48,8 @@ test('a right code is noted; its retry, finding the request gone, answers comple
   expect(await guard.completedByCheck(`vonage:${requestId}`)).toBe(true);
   // The answer was lost; Vonage now answers 404 for the completed request.
   expect(await attempt(2).run(acts.vonageCheckCode, { requestId, code })).toBe('completed');
+  // A check run inside the update's workflow task starts again at attempt 1 when that task failed: the same answer.
+  expect(await attempt(1).run(acts.vonageCheckCode, { requestId, code })).toBe('completed');
 });
 
 test('a wrong code notes nothing; a request gone without a note is gone_after_retry on a retry, not_found at first', async () => {

@@ -83,6 +83,21 @@ describe('countActions (billable actions from a history)', () => {
     });
   });
 
+  it.each([
+    ['phone-sms-happy-release', 2],
+    ['phone-events-release', 1],
+  ])(
+    '%s → %s-2026-12-05: checks inside their update task bill the same actions, markers instead of activity tasks',
+    (before, checks) => {
+      const b = countActions(committed(before));
+      const after = countActions(committed(`${before}-2026-12-05`));
+      expect(after).toEqual({ ...b, activityAttempts: b.activityAttempts - checks, other: b.other + checks });
+      // Each check no longer costs its activity's three events nor a workflow task of its own (three more).
+      const events = (name: string) => committed(name).events?.length ?? 0;
+      expect(events(before) - events(`${before}-2026-12-05`)).toBeGreaterThanOrEqual(2 * checks);
+    },
+  );
+
   it('counts a run that moves between providers: Vonage silent auth → Twilio SMS → Vonage voice', () => {
     // Activities: Vonage start, Twilio start, Twilio cancel (its channel timed out), Vonage start, the check; one timer
     // per channel deadline; the silent auth `failed` callback; one check update.

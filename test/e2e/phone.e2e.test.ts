@@ -137,10 +137,9 @@ test('an SMS-first start answers the state the run starts with, built from the i
 });
 
 test('ten verifications checked at once, each racing its own `completed` callback: every check answers completed', async () => {
-  // Vonage calls back `completed` while the check is still on its way back to the workflow. The check must already
-  // be durable then (accepted in a workflow task of its own): a check update accepted in the task that also completes
-  // the run is aborted by the server when that callback's signal lands first ("unexpected workflow task failure").
-  // That is why code checks are activities, not local activities (docs/PERFORMANCE.md).
+  // Vonage calls back `completed` while the check's answer is on its way back to the workflow. The check runs inside
+  // the update's workflow task, which on a right code also completes the run; had that callback been signalled, the
+  // server would refuse that task and abort the update with it (the tests below). The check notes the request first.
   const first = Math.floor(Math.random() * 9_990);
   const numbers = Array.from({ length: 10 }, (_, i) => `+1415555${String(first + i).padStart(4, '0')}`);
   const answered = new Set<string>();
@@ -212,6 +211,52 @@ describe('a signed `completed` callback for an SMS verification still pending', 
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ ok: true, delivered: true });
     expect(await waitFor(id, (v) => v.status === 'completed')).toMatchObject({ reason: 'verified' });
+  });
+});
+
+describe('a check whose workflow task the server refuses, because a signal reached the run while the check was out', () => {
+  // The check runs inside the update's workflow task; Vonage's answers are late here (it acts at once), so the task is
+  // out long enough for a signal to land. The server then refuses the task that would complete the run, and aborts
+  // the update with it; the API sends the update again under the same update ID.
+  afterEach(() => stack.sandbox!.vonage.configure({ replyDelayMs: undefined, callbackDelayMs: undefined }));
+
+  const checkedWhileSlow = async (whileOut: (id: string) => Promise<unknown>) => {
+    const to = uniqueNumber();
+    const started = await startPhone({ to, channels: [{ channel: 'sms' }, { channel: 'voice' }] });
+    const code = await outboxCode(to, 'sms');
+    stack.sandbox!.vonage.configure({ replyDelayMs: 800 });
+    // Sent now (a supertest request goes out once it is awaited or `then`ed).
+    const check = stack
+      .http()
+      .post(`/v1/verifications/${started.id}/check`)
+      .send({ code })
+      .then((r) => r);
+    await whileOut(started.id);
+    const res = await check;
+    const history = await stack.client.workflow.getHandle(started.id).fetchHistory();
+    const failedTasks = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes);
+    return { id: started.id, to, res, failedTasks };
+  };
+
+  test("Vonage's `completed` callback, there before the check could note it: the run ends verified, the check answers completed", async () => {
+    const { id, res, failedTasks } = await checkedWhileSlow(() => new Promise((r) => setTimeout(r, 400)));
+    expect(failedTasks.length).toBeGreaterThan(0); // the race took place
+    expect([res.status, res.body]).toEqual([200, { status: 'completed', attemptsLeft: expect.any(Number) }]);
+    expect(await getState(id)).toMatchObject({ status: 'completed', reason: 'verified' });
+  });
+
+  test('another signal: the check runs again, finds the request gone and our note, and answers completed; nothing else is sent', async () => {
+    // The `completed` callback comes late (after the note: acknowledged, not signalled); another event lands instead.
+    stack.sandbox!.vonage.configure({ callbackDelayMs: 3000 });
+    const { id, to, res, failedTasks } = await checkedWhileSlow(async (wid) => {
+      await new Promise((r) => setTimeout(r, 300));
+      await stack.client.workflow.getHandle(wid).signal('providerEvent', { unexpected: true });
+    });
+    expect(failedTasks.length).toBeGreaterThan(0);
+    expect([res.status, res.body]).toEqual([200, { status: 'completed', attemptsLeft: expect.any(Number) }]);
+    expect(await getState(id)).toMatchObject({ status: 'completed', reason: 'verified', channel: 'sms' });
+    const sent = await stack.http().get('/sandbox/outbox').query({ to });
+    expect((sent.body as { channel: string }[]).map((e) => e.channel)).toEqual(['sms']);
   });
 });
 

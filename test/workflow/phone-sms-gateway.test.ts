@@ -122,7 +122,7 @@ test('our own OTP: sent through the named gateway, its HMAC alone in history, ne
   expect(vonage.cancel).not.toHaveBeenCalled();
   expect((await handle.describe()).typedSearchAttributes.get(SA_PROVIDER)).toBe('sms_gateway');
   expect(logged.join('\n')).not.toContain(code);
-  await saveHistory('phone-otp-happy', handle);
+  await saveHistory('phone-otp-happy-release-2026-12-05', handle);
 });
 
 test('brute force: concurrent wrong guesses are counted one by one and lock the verification', async () => {

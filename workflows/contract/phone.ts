@@ -162,6 +162,18 @@ export type PhoneVerificationResult = PhoneVerificationState;
 export type CheckCodeInput = z.infer<Schemas['checkCodeInput']>;
 export type CheckCodeResult = z.infer<Schemas['checkCodeResult']>;
 
+/** What a check answers once the run is over: how it ended (no attempt spent, nothing checked). */
+export function endedCheckResult(
+  view: Pick<PhoneVerificationState, 'status' | 'attemptsLeft' | 'reason'>,
+): CheckCodeResult {
+  const status = view.status;
+  return {
+    status: status === 'completed' ? 'completed' : status === 'expired' ? 'expired' : 'failed',
+    attemptsLeft: view.attemptsLeft,
+    ...(view.reason && view.reason !== 'verified' ? { reason: view.reason } : {}),
+  };
+}
+
 /** Default per-channel wait, in seconds, before the workflow moves to the next channel. */
 const CHANNEL_TIMEOUT_SECONDS: Record<Channel, number> = {
   silent_auth: 60,

@@ -16,6 +16,7 @@ import type { createPhoneActivities } from '../../activities/phone';
 import {
   activitiesWithSummaries,
   failureType,
+  localActivitiesWithSummaries,
   findRefusal,
   PROVIDER_ACTIVITY_OPTIONS,
   providerSendOptions,
@@ -68,6 +69,15 @@ const COMPLETED_CALLBACK_GRACE_MS = 10_000;
 
 const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>(PROVIDER_ACTIVITY_OPTIONS);
 const otp = activitiesWithSummaries<ReturnType<typeof createOtpActivities>>(GATEWAY_ACTIVITY_OPTIONS);
+/**
+ * Code checks made inside the check update's workflow task (`PHONE_RELEASE_PATCH`): the update is accepted, checked and
+ * answered in one task, with no activity task and no second workflow task. Only the checks that are safe to run again
+ * go this way, since a failed workflow task runs them again: Vonage's (a right code checked twice finds the request
+ * gone, and the abuse guard's note says our check completed it) and our own code's (a keyed hash compared). Twilio's
+ * stays an activity: a right code checked twice reads Twilio's 20404, which cannot tell approved from expired.
+ */
+const vonageInTask = localActivitiesWithSummaries<ReturnType<typeof createPhoneActivities>>(PROVIDER_ACTIVITY_OPTIONS);
+const otpInTask = localActivitiesWithSummaries<ReturnType<typeof createOtpActivities>>(PROVIDER_ACTIVITY_OPTIONS);
 
 /**
  * A caller's update (nextChannel, resend) the main loop serves: when the abuse guard refuses the send it needs, the
@@ -91,6 +101,8 @@ export class Sends {
     private readonly requestAdvance: () => void,
     /** Told of each refusal of the abuse guard (the verification metrics count them by scope). */
     private readonly onRefusal: (refusal: ApplicationFailure) => void = () => undefined,
+    /** Vonage and own-code checks run inside the update's workflow task (`PHONE_RELEASE_PATCH`). */
+    private readonly checksInTask = false,
   ) {
     this.nextSendCounted = input.firstSendCounted === true;
   }
@@ -346,11 +358,15 @@ export class Sends {
       const result = spendAttempt(s, Date.now());
       return { ...result, reason: result.reason ?? 'request_id_mismatch' };
     }
-    const outcome = await vonage('vonageCheckCode', `check code (${s.view.channel})`, {
-      requestId: current.requestId,
-      code: req.code,
-      guard: this.guard(s.view.channelIndex),
-    });
+    const outcome = await (this.checksInTask ? vonageInTask : vonage)(
+      'vonageCheckCode',
+      `check code (${s.view.channel})`,
+      {
+        requestId: current.requestId,
+        code: req.code,
+        guard: this.guard(s.view.channelIndex),
+      },
+    );
     if (isTerminal(s.view.status)) return terminalResult(s);
     switch (outcome) {
       case 'completed':
@@ -415,11 +431,17 @@ export class Sends {
     const s = this.s;
     // Past its validity this code no longer works; no attempt is spent on it.
     if (Date.now() >= current.expiresAtMs) return { status: 'expired', attemptsLeft: s.view.attemptsLeft };
-    const matches = await otp(
-      'otpVerify',
-      { ...PROVIDER_ACTIVITY_OPTIONS, summary: `check code (${s.view.channel})` },
-      { hmac: current.hmac, code, channelIndex: current.first, issue: current.issue, guard: this.guard(current.first) },
-    );
+    const params = {
+      hmac: current.hmac,
+      code,
+      channelIndex: current.first,
+      issue: current.issue,
+      guard: this.guard(current.first),
+    };
+    const summary = `check code (${s.view.channel})`;
+    const matches = this.checksInTask
+      ? await otpInTask('otpVerify', summary, params)
+      : await otp('otpVerify', { ...PROVIDER_ACTIVITY_OPTIONS, summary }, params);
     if (isTerminal(s.view.status)) return terminalResult(s);
     if (!matches) return spendAttempt(s, Date.now());
     // Replaced while it was checked (a resend, the next channel): it no longer counts.

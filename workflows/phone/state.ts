@@ -13,6 +13,7 @@ import {
   type VerificationStatus,
 } from '../contract/common';
 import {
+  endedCheckResult,
   phoneContract,
   type ChannelState,
   type CheckCodeResult,
@@ -351,12 +352,7 @@ export function requestOver(s: PhoneState, run: Run, now: number): CheckCodeResu
 
 /** What a check answers once the verification is over. */
 export function terminalResult(s: PhoneState): CheckCodeResult {
-  const status = s.view.status;
-  return {
-    status: status === 'completed' ? 'completed' : status === 'expired' ? 'expired' : 'failed',
-    attemptsLeft: s.view.attemptsLeft,
-    ...(s.view.reason && s.view.reason !== 'verified' ? { reason: s.view.reason } : {}),
-  };
+  return endedCheckResult(s.view);
 }
 
 /** What the main loop does next. */

@@ -23,6 +23,7 @@ import {
   rejectIfNotLive,
   rethrowRefusal,
   setCancelHandler,
+  PHONE_RELEASE_PATCH,
   tookReleasePatch,
 } from '../common';
 import {
@@ -93,7 +94,9 @@ const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>
  */
 export async function phoneVerification(rawInput: PhoneVerificationInput): Promise<PhoneVerificationResult> {
   const input = parseInput(phoneContract.schemas().input, rawInput, 'phoneVerification');
-  const release = tookReleasePatch();
+  // The newest release first: a run that took it also took every earlier one (common.ts).
+  const checksInTask = patched(PHONE_RELEASE_PATCH);
+  const release = checksInTask || tookReleasePatch();
   const s = initialState(input, workflowInfo().workflowId, Date.now());
   const meter = new PhoneMeter(s);
   // Outbound events of each status change, when the client has an events endpoint (never blocks this run).
@@ -125,6 +128,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       asked.advance = true;
     },
     (refusal) => meter.refused(refusal),
+    checksInTask,
   );
   const d: Driver = {
     s,
