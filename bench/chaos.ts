@@ -274,7 +274,8 @@ const SCENARIO_LIST: { name: string; what: string; run: (sys: System) => Promise
           await sleep(1000);
           await s.startWorker();
           return [
-            'provider answers delayed 1.5 s; worker killed 0.7 s after the checks; the activity is retried 30 s later',
+            'provider answers delayed 1.5 s; worker killed 0.7 s after the checks; the checks run again once their ' +
+              'lost workflow tasks time out (local activities; 30 s later as activities, before release-2026-12-05)',
           ];
         },
       );

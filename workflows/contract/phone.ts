@@ -202,7 +202,9 @@ export const phoneContract = {
   messages: {
     /** Submit a code (OTP or silent-auth code). Validated before it enters history. */
     checkCode: update<CheckCodeResult, [CheckCodeInput]>('checkCode', {
-      summary: 'Submit a code (OTP, or the silent-auth code with the requestId its redirect chain returned).',
+      summary:
+        'Submit a code (OTP, or the silent-auth code with the requestId its redirect chain returned). A run that ' +
+        'ended verified answers `completed` until it closes; a run that ended otherwise refuses it (`NotLive`).',
       input: () => schemas().checkCodeInput,
       result: () => schemas().checkCodeResult,
     }),

@@ -388,7 +388,11 @@ function setCheckCodeHandler(s: PhoneState, sends: Sends, meter: PhoneMeter): vo
       validator: (req) => {
         const r = phoneContract.schemas().checkCodeInput.safeParse(req);
         if (!r.success) throw new Error(formatIssues(r.error));
-        rejectIfNotLive(s.view.status);
+        // A run that ended verified answers a check with `completed` until it closes, as it answers the checks that
+        // waited behind the one that verified it. Such a check can be our own, sent again: a check runs inside its
+        // update's workflow task, and when that task is lost (its worker died) the server hands the update to the
+        // next task, after the `completed` callback that ended the run meanwhile. Any other ending is refused.
+        if (s.view.status !== 'completed') rejectIfNotLive(s.view.status);
         // A code the provider would refuse as malformed is named here (400), not sent to fail as an activity.
         const provider = s.channels[s.view.channelIndex]?.provider;
         if ((provider === 'vonage' || provider === 'twilio') && !PROVIDER_CODE.test(r.data.code)) {
