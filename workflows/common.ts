@@ -79,12 +79,12 @@ function withSummaries<A extends Record<string, Activity>>(
 }
 
 /**
- * The patch of this release. Every run that starts from now on records this marker and no other (a phone run:
- * `PHONE_RELEASE_PATCH`, which stands for this one): it stands for every
- * earlier patch of every workflow (`fewer-billed-actions`, `outbound-events`, `approved-factors-only`,
- * `publish-channel-changes`, `onboarding-step-already-running`), whose new paths such a run takes without asking for
- * them. Each marker costs a run one billed action (Temporal's core upserts `TemporalChangeVersion` with it), so a
- * push verification pays one instead of two, a verification with outbound events one instead of two.
+ * The patch of this release. Every run that starts from now on records this marker and no other (a phone run records
+ * `PHONE_RELEASE_PATCH` instead, which stands for this one). It stands for every earlier patch of every workflow
+ * (`fewer-billed-actions`, `outbound-events`, `approved-factors-only`, `publish-channel-changes`,
+ * `onboarding-step-already-running`), whose new paths such a run takes without asking for them. Each marker costs a
+ * run one billed action (Temporal's core upserts `TemporalChangeVersion` with it), so a push verification pays one
+ * instead of two, a verification with outbound events one instead of two.
  * docs/CHANGING-WORKFLOWS.md, "One marker per run".
  */
 export const RELEASE_PATCH = 'release-2026-12';
