@@ -11,8 +11,7 @@ import { vonageOnLoopback } from '../support/local-server';
 /**
  * A right code is noted in the guard's store, so the API need not signal Vonage's `completed` callback; a check that
  * finds the request gone (404) reads that note: an earlier check of ours (a lost attempt, or the same check in a
- * workflow task that failed) completed the request. Real adapter,
- * Vonage emulator, memory guard.
+ * workflow task that failed) completed the request. Real adapter, Vonage emulator, memory guard.
  */
 const outbox = new Outbox();
 const guard = new RateLimiterAbuseGuard(guardConfig());
