@@ -76,8 +76,15 @@ const otp = activitiesWithSummaries<ReturnType<typeof createOtpActivities>>(GATE
  * gone, and the abuse guard's note says our check completed it) and our own code's (a keyed hash compared). Twilio's
  * stays an activity: a right code checked twice reads Twilio's 20404, which cannot tell approved from expired.
  */
-const vonageInTask = localActivitiesWithSummaries<ReturnType<typeof createPhoneActivities>>(PROVIDER_ACTIVITY_OPTIONS);
-const otpInTask = localActivitiesWithSummaries<ReturnType<typeof createOtpActivities>>(PROVIDER_ACTIVITY_OPTIONS);
+const CHECKS_IN_TASK = {
+  vonage: localActivitiesWithSummaries<ReturnType<typeof createPhoneActivities>>(PROVIDER_ACTIVITY_OPTIONS),
+  otp: localActivitiesWithSummaries<ReturnType<typeof createOtpActivities>>(PROVIDER_ACTIVITY_OPTIONS),
+};
+/** The same checks as activities (runs from before `PHONE_RELEASE_PATCH`): our own code's with the provider options. */
+const CHECKS_AS_ACTIVITIES: typeof CHECKS_IN_TASK = {
+  vonage,
+  otp: activitiesWithSummaries<ReturnType<typeof createOtpActivities>>(PROVIDER_ACTIVITY_OPTIONS),
+};
 
 /**
  * A caller's update (nextChannel, resend) the main loop serves: when the abuse guard refuses the send it needs, the
@@ -91,6 +98,8 @@ export interface SendOrder {
 export class Sends {
   /** The next send was already counted by the abuse guard (the REST API counted the first one before starting). */
   private nextSendCounted: boolean;
+  /** The callers of the Vonage and own-code checks: local activities or activities. */
+  private readonly checks: typeof CHECKS_IN_TASK;
 
   constructor(
     private readonly s: PhoneState,
@@ -102,9 +111,10 @@ export class Sends {
     /** Told of each refusal of the abuse guard (the verification metrics count them by scope). */
     private readonly onRefusal: (refusal: ApplicationFailure) => void = () => undefined,
     /** Vonage and own-code checks run inside the update's workflow task (`PHONE_RELEASE_PATCH`). */
-    private readonly checksInTask = false,
+    checksInTask = false,
   ) {
     this.nextSendCounted = input.firstSendCounted === true;
+    this.checks = checksInTask ? CHECKS_IN_TASK : CHECKS_AS_ACTIVITIES;
   }
 
   /** The abuse guard's view of channel `index`: the client (`temporal` for Temporal callers) and the destination. */
@@ -358,15 +368,11 @@ export class Sends {
       const result = spendAttempt(s, Date.now());
       return { ...result, reason: result.reason ?? 'request_id_mismatch' };
     }
-    const outcome = await (this.checksInTask ? vonageInTask : vonage)(
-      'vonageCheckCode',
-      `check code (${s.view.channel})`,
-      {
-        requestId: current.requestId,
-        code: req.code,
-        guard: this.guard(s.view.channelIndex),
-      },
-    );
+    const outcome = await this.checks.vonage('vonageCheckCode', `check code (${s.view.channel})`, {
+      requestId: current.requestId,
+      code: req.code,
+      guard: this.guard(s.view.channelIndex),
+    });
     if (isTerminal(s.view.status)) return terminalResult(s);
     switch (outcome) {
       case 'completed':
@@ -431,17 +437,13 @@ export class Sends {
     const s = this.s;
     // Past its validity this code no longer works; no attempt is spent on it.
     if (Date.now() >= current.expiresAtMs) return { status: 'expired', attemptsLeft: s.view.attemptsLeft };
-    const params = {
+    const matches = await this.checks.otp('otpVerify', `check code (${s.view.channel})`, {
       hmac: current.hmac,
       code,
       channelIndex: current.first,
       issue: current.issue,
       guard: this.guard(current.first),
-    };
-    const summary = `check code (${s.view.channel})`;
-    const matches = this.checksInTask
-      ? await otpInTask('otpVerify', summary, params)
-      : await otp('otpVerify', { ...PROVIDER_ACTIVITY_OPTIONS, summary }, params);
+    });
     if (isTerminal(s.view.status)) return terminalResult(s);
     if (!matches) return spendAttempt(s, Date.now());
     // Replaced while it was checked (a resend, the next channel): it no longer counts.
