@@ -18,15 +18,23 @@ import { ApplicationFailure } from '@temporalio/common';
 import { DestinationNotAllowedException, RateLimitedException } from '../common/http-errors';
 import { FailureType } from '../../workflows/contract';
 
+/** Whether `test` holds for the error or any error in its `cause` chain (client errors wrap the gRPC one). */
+export function someCause(err: unknown, test: (e: { code?: unknown; message?: unknown }) => boolean): boolean {
+  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (test(e)) return true;
+  }
+  return false;
+}
+
 /** True when the Temporal frontend cannot be reached (callers answer 503 so providers retry). */
 export function isUnavailable(err: unknown): boolean {
   if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    // gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4)
-    if (e.code === 14 || e.code === 4) return true;
-    if (/ECONNREFUSED|UNAVAILABLE|No connection established/i.test(String((e as Error).message))) return true;
-  }
-  return false;
+  return someCause(
+    err,
+    (e) =>
+      // gRPC UNAVAILABLE (14) and DEADLINE_EXCEEDED (4)
+      e.code === 14 || e.code === 4 || /ECONNREFUSED|UNAVAILABLE|No connection established/i.test(String(e.message)),
+  );
 }
 
 /** How long a start waits for the new workflow's first state before answering 202 instead. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { someCause } from './errors';
 
 /** gRPC FAILED_PRECONDITION, the code of the server's `WorkflowNotReady`. */
 const FAILED_PRECONDITION = 9;
@@ -14,10 +15,10 @@ const FAILED_PRECONDITION = 9;
  * kept: the run goes on from before it.
  */
 export function isAbortedWithTaskFailure(err: unknown): boolean {
-  for (let e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.code === FAILED_PRECONDITION && /unexpected workflow task failure/i.test(String(e.message))) return true;
-  }
-  return false;
+  return someCause(
+    err,
+    (e) => e.code === FAILED_PRECONDITION && /unexpected workflow task failure/i.test(String(e.message)),
+  );
 }
 
 /** How many times an update aborted with its workflow task is sent in all. */
