@@ -49,7 +49,6 @@ export class VerificationsService {
     return state;
   }
 
-  /** Updates take the request's Idempotency-Key: a retry with the same key and body gets the first outcome. */
   /**
    * A check of a destination that used up its failed checks is refused here (429 `failed_checks`), counting nothing and
    * costing no Temporal update; the worker checks the same again for every caller.
@@ -58,44 +57,33 @@ export class VerificationsService {
     return this.update(
       caller,
       id,
-      (h) =>
-        sendUpdate(
-          (updateId) => h.executeUpdate(phoneContract.messages.checkCode, { args: [input], updateId }),
-          updateIdFor('check', key, input),
-          async () => endedCheckResult(await h.result()),
-        ),
-      (memo) => this.security.checkAllowed(caller, memo?.guardDestination),
+      updateIdFor('check', key, input),
+      (h, updateId) => h.executeUpdate(phoneContract.messages.checkCode, { args: [input], updateId }),
+      {
+        before: (memo) => this.security.checkAllowed(caller, memo?.guardDestination),
+        ended: async (h) => endedCheckResult(await h.result()),
+      },
     );
   }
 
   async nextChannel(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
-    return this.update(caller, id, (h) =>
-      sendUpdate(
-        (updateId) => h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId }),
-        updateIdFor('next', key, null),
-      ),
+    return this.update(caller, id, updateIdFor('next', key, null), (h, updateId) =>
+      h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId }),
     );
   }
 
   async resend(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
-    return this.update(caller, id, (h) =>
-      sendUpdate(
-        (updateId) => h.executeUpdate(phoneContract.messages.resend, { args: [], updateId }),
-        updateIdFor('resend', key, null),
-      ),
+    return this.update(caller, id, updateIdFor('resend', key, null), (h, updateId) =>
+      h.executeUpdate(phoneContract.messages.resend, { args: [], updateId }),
     );
   }
 
   async cancel(caller: string, id: string, input: CancelInput, key?: string): Promise<VerificationState> {
-    return this.update(caller, id, (h) =>
-      sendUpdate(
-        (updateId) =>
-          h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
-            args: [input],
-            updateId,
-          }),
-        updateIdFor('cancel', key, input),
-      ),
+    return this.update(caller, id, updateIdFor('cancel', key, input), (h, updateId) =>
+      h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
+        args: [input],
+        updateId,
+      }),
     );
   }
 
@@ -108,18 +96,28 @@ export class VerificationsService {
     return this.client.workflow.getHandle(id);
   }
 
-  /** Runs an update on one of the caller's live verifications: 404 when not its own, 409 when it is over. */
+  /**
+   * Runs an update on one of the caller's live verifications: 404 when not its own, 409 when it is over. Sent under
+   * `updateId` (from the request's Idempotency-Key: a retry with the same key and body gets the first outcome; else one
+   * made here), and again when the server aborted it with its workflow task (`sendUpdate`). `before` runs first, on
+   * the run's memo; `ended` answers a repeat that found the run closed.
+   */
   private async update<T>(
     caller: string,
     id: string,
-    fn: (h: WorkflowHandle) => Promise<T>,
-    before?: (memo: Record<string, unknown> | undefined) => Promise<void>,
+    updateId: string | undefined,
+    send: (h: WorkflowHandle, updateId: string) => Promise<T>,
+    opts: {
+      before?: (memo: Record<string, unknown> | undefined) => Promise<void>;
+      ended?: (h: WorkflowHandle) => Promise<T>;
+    } = {},
   ): Promise<T> {
     const { handle, description } = await ownedRun(this.client, caller, id, VERIFICATION_CONTRACTS);
-    await before?.(description.memo);
+    await opts.before?.(description.memo);
+    const { ended } = opts;
     try {
       // Sent even when the run is over: a retried update (same Idempotency-Key) still gets its first answer.
-      return await fn(handle);
+      return await sendUpdate((u) => send(handle, u), updateId, ended && (() => ended(handle)));
     } catch (err) {
       // An update to a closed run answers "not found"; the run exists (we just looked): it is over.
       if (err instanceof WorkflowNotFoundError) throw new ConflictException(`verification ${id} is no longer live`);
