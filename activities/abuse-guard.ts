@@ -39,6 +39,12 @@ export enum GuardFailureType {
 export const COMPLETED_BY_CHECK_SECONDS = 3600;
 
 /**
+ * How long the guard's store remembers that a provider start began (`startBegun`): longer than a start is retried
+ * (`providerRetrySeconds`, at most 15 minutes) and than a lost workflow task takes to run again.
+ */
+export const START_BEGUN_SECONDS = 3600;
+
+/**
  * Limits on sending verification codes and checking them, shared by every API and worker replica. Destinations are
  * E.164 phone numbers or e-mail addresses; `client` is the API client's id.
  */
@@ -70,6 +76,14 @@ export interface AbuseGuard {
   noteCompletedByCheck(ref: string): Promise<void>;
   /** Whether a code check of ours completed the provider request `ref` (`noteCompletedByCheck`) not long ago. */
   completedByCheck(ref: string): Promise<boolean>;
+  /**
+   * Notes, for `START_BEGUN_SECONDS`, that the provider start `key` (one start of one run) begins; true when it had
+   * begun before. A start made inside a workflow task (a local activity) runs again from its first attempt when that
+   * task is lost, so this, not the attempt number, tells it that an earlier run of it may have sent already.
+   */
+  startBegun(key: string): Promise<boolean>;
+  /** Forgets that start `key` began (it was refused before it sent anything, so running it again must count again). */
+  forgetStart(key: string): Promise<void>;
   close(): Promise<void>;
 }
 

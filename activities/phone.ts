@@ -11,11 +11,15 @@ import { requireDep } from './require-dep';
 
 /**
  * Counts one send with the abuse guard before it is made, or throws its non-retryable refusal (`RateLimited`,
- * `DestinationNotAllowed`). Only a first attempt counts (a retry is the same send), and nothing is counted when the
- * REST API already counted it (`counted`) or the worker runs without a guard. True when this call counted it.
+ * `DestinationNotAllowed`). Only a first attempt counts (a retry — `again` — is the same send), and nothing is counted
+ * when the REST API already counted it (`counted`) or the worker runs without a guard. True when this call counted it.
  */
-export async function countSend(guard: AbuseGuard | undefined, params: GuardParams | undefined): Promise<boolean> {
-  if (!guard || !params || params.counted || activityInfo().attempt > 1) return false;
+export async function countSend(
+  guard: AbuseGuard | undefined,
+  params: GuardParams | undefined,
+  again = activityInfo().attempt > 1,
+): Promise<boolean> {
+  if (!guard || !params || params.counted || again) return false;
   const verdict = await guard.consumeSend(params.client, params.to);
   if (!verdict.allowed) throw guardRefusal(verdict);
   return true;
@@ -36,6 +40,26 @@ export async function guardCheck(
   return async (wrong) => {
     if (!wrong) await guard.releaseCheck(params.client, params.to);
   };
+}
+
+/**
+ * Whether this start may follow an earlier run of itself that sent: a retried attempt, or — for a start made inside a
+ * workflow task (a local activity, `startKey` given), which starts again at attempt 1 when its task is lost — one whose
+ * key the guard's store already holds (`startBegun`; noted here otherwise). A store error is thrown: the retry that
+ * follows is an attempt 2.
+ */
+async function startedBefore(guard: AbuseGuard | undefined, startKey: string | undefined): Promise<boolean> {
+  if (activityInfo().attempt > 1) return true;
+  return startKey !== undefined && guard !== undefined && (await guard.startBegun(startKey));
+}
+
+/** Forgets a start's key (`forgetStart`); a store error is logged, and the refusal it follows is what is raised. */
+async function forgetStart(guard: AbuseGuard | undefined, startKey: string): Promise<void> {
+  try {
+    await guard?.forgetStart(startKey);
+  } catch (err) {
+    log.warn('could not forget a refused start', { error: String(err) });
+  }
 }
 
 /**
@@ -76,11 +100,20 @@ export const createPhoneActivities = (deps: {
     /**
      * Creates one Vonage Verify v2 request whose workflow steps are the given channels. A retry whose earlier attempt
      * created the request but lost the answer (worker killed, timeout) meets a 409 naming that request: it takes it
-     * over instead of failing the verification, so the message already sent is the one the user answers.
+     * over instead of failing the verification, so the message already sent is the one the user answers. A start made
+     * inside a workflow task passes `startKey` (its run and its place in the run), so it is known as a retry even when
+     * its task was lost and it starts again at attempt 1.
      */
-    async vonageStartVerification(params: VonageStartParams, guard?: GuardParams) {
-      await countSend(deps.guard, guard);
-      const started = await vonage().startVerification(params, { adoptConcurrent: activityInfo().attempt > 1 });
+    async vonageStartVerification(params: VonageStartParams, guard?: GuardParams, startKey?: string) {
+      const again = await startedBefore(deps.guard, startKey);
+      try {
+        await countSend(deps.guard, guard, again);
+      } catch (err) {
+        // Refused: nothing was sent, so this start run again must count again.
+        if (startKey && !again) await forgetStart(deps.guard, startKey);
+        throw err;
+      }
+      const started = await vonage().startVerification(params, { adoptConcurrent: again });
       const steps = params.steps.map((s) => s.channel);
       if (started.adopted)
         log.warn('vonage request of an earlier attempt taken over', { requestId: started.requestId, steps });

@@ -44,6 +44,8 @@ runMain(async () => {
     releaseCheck: async () => undefined,
     noteCompletedByCheck: async () => undefined,
     completedByCheck: async () => false,
+    startBegun: async () => false,
+    forgetStart: async () => undefined,
     close: async () => undefined,
   };
   const unguarded = new PhoneService(

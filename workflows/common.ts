@@ -102,6 +102,14 @@ export const tookReleasePatch = (): boolean => patched(RELEASE_PATCH);
  */
 export const PHONE_RELEASE_PATCH = 'release-2026-12-05';
 
+/**
+ * The phone release after `PHONE_RELEASE_PATCH`, asked for before it and standing for it (and so for every earlier
+ * one): a new phone run records this marker alone. It adds Vonage requests created inside the workflow task that asks
+ * for them (a local activity): an SMS verification then has no activity task and no workflow task of its own for the
+ * send (docs/CHANGING-WORKFLOWS.md, "One marker per run").
+ */
+export const PHONE_STARTS_PATCH = 'release-2026-12-05-starts';
+
 /** The workflow's input, validated with its contract schema; else a non-retryable `InvalidInput` naming each field. */
 export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflowType: string): z.output<S> {
   const parsed = schema.safeParse(raw);
@@ -119,6 +127,17 @@ export function failureType(err: unknown): string | undefined {
     if (e instanceof ApplicationFailure) return e.type ?? undefined;
   }
   return undefined;
+}
+
+/**
+ * Whether an activity's failure may pass if the call is made again: not when an ApplicationFailure in its cause chain
+ * says it is non-retryable (a refusal, an invalid destination, a provider's rejection); a timeout or an outage may.
+ */
+export function isRetryable(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof ApplicationFailure) return !e.nonRetryable;
+  }
+  return true;
 }
 
 /**

@@ -4,6 +4,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import {
   COMPLETED_BY_CHECK_SECONDS,
+  START_BEGUN_SECONDS,
   type AbuseGuard,
   type GuardRefusal,
   type GuardScope,
@@ -28,6 +29,8 @@ const ALLOWED: GuardVerdict = { allowed: true };
 const COUNTRY_REFUSED: GuardRefusal = { allowed: false, scope: 'country', reason: 'destination_not_allowed' };
 /** The store's name for the requests our checks completed (`completedRequests`); no limiter id has this form. */
 const COMPLETED_BY_CHECK = 'completed_by_check';
+/** The store's name for the provider starts that began (`startBegun`); no limiter id has this form either. */
+const STARTS_BEGUN = 'starts_begun';
 /** HMAC output kept in store keys: 128 bits, plenty to tell destinations apart. */
 const HASH_HEX_CHARS = 32;
 
@@ -173,6 +176,21 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
     return live(await this.completedRequests().get(ref));
   }
 
+  async startBegun(key: string): Promise<boolean> {
+    // One point per key and window: the first consume takes it (atomic on Redis), every later one is refused.
+    try {
+      await this.note(STARTS_BEGUN, START_BEGUN_SECONDS).consume(key);
+      return false;
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return true;
+      throw err;
+    }
+  }
+
+  async forgetStart(key: string): Promise<void> {
+    await this.note(STARTS_BEGUN, START_BEGUN_SECONDS).delete(key);
+  }
+
   async close(): Promise<void> {
     if (this.redis && this.ownsRedis) {
       await this.redis.quit().catch(() => this.redis?.disconnect());
@@ -264,10 +282,15 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
    * time it is remembered.
    */
   private completedRequests(): RateLimiterAbstract {
-    let limiter = this.limiters.get(COMPLETED_BY_CHECK);
+    return this.note(COMPLETED_BY_CHECK, 1);
+  }
+
+  /** A store of notes of one point per key (`name`: its place in the store; `seconds`: the window of a consume). */
+  private note(name: string, seconds: number): RateLimiterAbstract {
+    let limiter = this.limiters.get(name);
     if (!limiter) {
-      limiter = this.build({ keyPrefix: `${this.config.keyPrefix}:${COMPLETED_BY_CHECK}`, points: 1, duration: 1 });
-      this.limiters.set(COMPLETED_BY_CHECK, limiter);
+      limiter = this.build({ keyPrefix: `${this.config.keyPrefix}:${name}`, points: 1, duration: seconds });
+      this.limiters.set(name, limiter);
     }
     return limiter;
   }

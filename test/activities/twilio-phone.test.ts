@@ -36,6 +36,8 @@ const guard = {
   releaseCheck: jest.fn<Promise<void>, [string, string]>(),
   noteCompletedByCheck: jest.fn<Promise<void>, [string]>(),
   completedByCheck: jest.fn<Promise<boolean>, [string]>(),
+  startBegun: jest.fn<Promise<boolean>, [string]>(),
+  forgetStart: jest.fn<Promise<void>, [string]>(),
   close: jest.fn<Promise<void>, []>(),
 } satisfies AbuseGuard;
 

@@ -98,6 +98,19 @@ describe('countActions (billable actions from a history)', () => {
     },
   );
 
+  it.each(['phone-sms-happy-release-2026-12-05', 'phone-events-release-2026-12-05'])(
+    '%s → its -starts history: the Vonage start inside the first workflow task bills the same, a marker for an activity',
+    (before) => {
+      const b = countActions(committed(before));
+      const after = countActions(committed(`${before}-starts`));
+      expect(after).toEqual({ ...b, activityAttempts: b.activityAttempts - 1, other: b.other + 1 });
+      expect(after.activityAttempts).toBe(0);
+      // No activity task (three events) and no workflow task for its answer (three more), one marker instead.
+      const events = (name: string) => committed(name).events?.length ?? 0;
+      expect(events(before) - events(`${before}-starts`)).toBe(5);
+    },
+  );
+
   it('counts a run that moves between providers: Vonage silent auth → Twilio SMS → Vonage voice', () => {
     // Activities: Vonage start, Twilio start, Twilio cancel (its channel timed out), Vonage start, the check; one timer
     // per channel deadline; the silent auth `failed` callback; one check update.

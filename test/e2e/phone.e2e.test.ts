@@ -118,7 +118,7 @@ test('+15005550001: silent auth not supported → falls back to SMS; the outbox 
     return undefined;
   });
   expect(found).toBe(started.id);
-  await saveHistory('phone-e2e-silent-auth-to-sms-published-fewer-actions', handle);
+  await saveHistory('phone-e2e-silent-auth-to-sms-published-release-2026-12-05-starts', handle);
 });
 
 test('an SMS-first start answers the state the run starts with, built from the input', async () => {

@@ -299,6 +299,20 @@ export function guardBehaviour(make: (config: GuardConfig) => RateLimiterAbuseGu
     expect((await g.storeKeys()).filter((k) => k.includes('completed_by_check'))).toHaveLength(1);
   });
 
+  test('starts begun: the first note of a key answers false, every later one true, concurrent ones exactly one false', async () => {
+    const g = guard(guardConfig({ sendsPerDestination: limit('1/10m') }));
+    expect(await g.startBegun('run-1:0')).toBe(false);
+    expect(await g.startBegun('run-1:0')).toBe(true);
+    expect(await g.startBegun('run-1:0')).toBe(true);
+    expect(await g.startBegun('run-1:1')).toBe(false);
+    const racing = await Promise.all(Array.from({ length: 20 }, () => g.startBegun('run-2:0')));
+    expect(racing.filter((begun) => !begun)).toHaveLength(1);
+    // Forgotten (a refused start), the key begins afresh; no limit shares its keys.
+    await g.forgetStart('run-1:0');
+    expect(await g.startBegun('run-1:0')).toBe(false);
+    expect(await g.consumeSend('acme', US)).toEqual({ allowed: true });
+  });
+
   test('50 concurrent sends by one client with a limit of 5: exactly 5 allowed, no destination counted for the others', async () => {
     const g = guard(
       guardConfig(

@@ -12,7 +12,7 @@ import {
   type PhoneVerificationInput,
 } from '../../workflows/contract';
 import { phoneVerification } from '../../workflows/phone/workflow';
-import { PHONE_RELEASE_PATCH } from '../../workflows/common';
+import { PHONE_STARTS_PATCH } from '../../workflows/common';
 import { EventsReceiver } from '../../sandbox/events-receiver';
 import { saveHistory } from '../support/histories';
 import { eventually } from '../support/stack';
@@ -128,8 +128,8 @@ test('a completed verification: created and completed arrive signed, in order, v
   // Never the phone number (nor a code) unless the client opted into it.
   expect(JSON.stringify(got.map((r) => r.event))).not.toContain(TO.slice(1));
   // The release patch stands for outbound-events (and every other earlier patch): one marker, one upsert.
-  expect(await patchesOf(handle)).toEqual([PHONE_RELEASE_PATCH]);
-  await saveHistory('phone-events-release-2026-12-05', handle);
+  expect(await patchesOf(handle)).toEqual([PHONE_STARTS_PATCH]);
+  await saveHistory('phone-events-release-2026-12-05-starts', handle);
   await saveHistory('event-delivery', deliveryOf(handle.workflowId));
 });
 

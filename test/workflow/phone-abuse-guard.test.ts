@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { AbuseGuard, GuardVerdict } from '../../activities/abuse-guard';
 import type { SmsGateways } from '../../providers/sms-gateway/http-gateways';
 import type { VonageStartParams, VonageVerify } from '../../providers/vonage/verify';
@@ -36,6 +37,8 @@ const guard: jest.Mocked<AbuseGuard> = {
   releaseCheck: jest.fn(),
   noteCompletedByCheck: jest.fn(),
   completedByCheck: jest.fn(),
+  startBegun: jest.fn(),
+  forgetStart: jest.fn(),
   close: jest.fn(),
 };
 
@@ -65,6 +68,7 @@ beforeEach(() => {
   guard.consumeSend.mockResolvedValue(allowed);
   guard.checkAllowed.mockResolvedValue(allowed);
   guard.reserveCheck.mockResolvedValue(allowed);
+  guard.startBegun.mockResolvedValue(false);
 });
 
 const TO = '+14155550100';
@@ -97,6 +101,24 @@ test("a Temporal caller's sends are all counted (client `temporal`); the REST AP
   await rest.executeUpdate(phoneContract.messages.nextChannel, { args: [] });
   expect(guard.consumeSend).toHaveBeenCalledWith('acme', TO);
   await rest.cancel();
+});
+
+test('a Vonage start made in the workflow task that fails retryably goes on as the activity, under the same key, counted once', async () => {
+  vonage.startVerification.mockRejectedValueOnce(
+    ApplicationFailure.create({ type: 'ProviderUnavailable', message: 'HTTP 503', nextRetryDelay: 100 }),
+  );
+  guard.startBegun.mockResolvedValueOnce(false).mockResolvedValue(true);
+  const handle = await start({});
+  await eventually(async () => (await handle.query(phoneContract.messages.getState)).channels[0].status === 'active');
+  const { runId } = await handle.describe();
+  expect(guard.startBegun.mock.calls).toEqual([[`${runId}:0`], [`${runId}:0`]]);
+  expect(guard.consumeSend).toHaveBeenCalledTimes(1);
+  expect(vonage.startVerification).toHaveBeenCalledTimes(2);
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+  expect(scheduled).toEqual(['vonageStartVerification']);
+  expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
+  await handle.cancel();
 });
 
 test('the first send refused: nothing goes to the provider, the run fails rate_limited', async () => {

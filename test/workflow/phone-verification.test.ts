@@ -90,13 +90,14 @@ test('SMS only: a wrong code, then the right one completes', async () => {
   const desc = await handle.describe();
   expect(desc.typedSearchAttributes.get(SA_STATUS)).toBe('completed');
   expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`vonage:${lastRequestId()}`]);
-  // Both checks ran inside their update's workflow task (PHONE_RELEASE_PATCH): local-activity markers, no activity task.
+  // The start ran inside the first workflow task (PHONE_STARTS_PATCH), both checks inside their update's
+  // (PHONE_RELEASE_PATCH): one patch marker, three local-activity markers, no activity task.
   const events = (await handle.fetchHistory()).events ?? [];
   const scheduled = events.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
-  expect(scheduled).toEqual(['vonageStartVerification']);
+  expect(scheduled).toEqual([]);
   const markers = events.map((e) => e.markerRecordedEventAttributes?.markerName).filter(Boolean);
-  expect(markers).toEqual(['core_patch', 'core_local_activity', 'core_local_activity']);
-  await saveHistory('phone-sms-happy-release-2026-12-05', handle);
+  expect(markers).toEqual(['core_patch', 'core_local_activity', 'core_local_activity', 'core_local_activity']);
+  await saveHistory('phone-sms-happy-release-2026-12-05-starts', handle);
 });
 
 test('default channels: silent auth check URL, failed callback → SMS; duplicates and stale events are ignored', async () => {

@@ -13,11 +13,13 @@ import {
 } from '@temporalio/workflow';
 import type { createOtpActivities } from '../../activities/otp';
 import type { createPhoneActivities } from '../../activities/phone';
+import type { VonageStartParams } from '../../providers/vonage/verify';
 import {
   activitiesWithSummaries,
   failureType,
   localActivitiesWithSummaries,
   findRefusal,
+  isRetryable,
   PROVIDER_ACTIVITY_OPTIONS,
   providerSendOptions,
   TEMPORAL_CALLER_CLIENT,
@@ -87,6 +89,28 @@ const CHECKS_AS_ACTIVITIES: typeof CHECKS_IN_TASK = {
 };
 
 /**
+ * A Vonage start made inside the workflow task that asks for it (`PHONE_STARTS_PATCH`): one attempt. A retryable
+ * failure (the provider down, a timeout) goes on as the activity, whose retries the server bounds by the run's budget.
+ * The start's key (its run and its place in the run) tells every later attempt, and the start run again when its task
+ * was lost (from attempt 1), that it began before: it counts no second send and takes over the request it made
+ * (`vonageStartVerification`).
+ */
+const START_IN_TASK = localActivitiesWithSummaries<ReturnType<typeof createPhoneActivities>>({
+  startToCloseTimeout: '30s',
+  retry: { maximumAttempts: 1 },
+});
+
+/**
+ * Which provider calls a run makes inside the workflow task that asks for them (local activities), by the release it
+ * took: Vonage and own-code checks since `PHONE_RELEASE_PATCH`, Vonage starts since `PHONE_STARTS_PATCH`. Twilio
+ * starts stay activities like Twilio checks, and so do our own code's sends, which heartbeat while a gateway is slow.
+ */
+export interface InTask {
+  checks: boolean;
+  starts: boolean;
+}
+
+/**
  * A caller's update (nextChannel, resend) the main loop serves: when the abuse guard refuses the send it needs, the
  * refusal is handed back to that update (the caller gets 429) and the run stays as it was.
  */
@@ -100,6 +124,10 @@ export class Sends {
   private nextSendCounted: boolean;
   /** The callers of the Vonage and own-code checks: local activities or activities. */
   private readonly checks: typeof CHECKS_IN_TASK;
+  /** Vonage starts are made inside the workflow task first (`START_IN_TASK`). */
+  private readonly startsInTask: boolean;
+  /** Vonage starts made so far in this run: the place of the next one in the run, part of its key. */
+  private startsMade = 0;
 
   constructor(
     private readonly s: PhoneState,
@@ -110,11 +138,12 @@ export class Sends {
     private readonly requestAdvance: () => void,
     /** Told of each refusal of the abuse guard (the verification metrics count them by scope). */
     private readonly onRefusal: (refusal: ApplicationFailure) => void = () => undefined,
-    /** Vonage and own-code checks run inside the update's workflow task (`PHONE_RELEASE_PATCH`). */
-    checksInTask = false,
+    /** Which provider calls run inside the workflow task that makes them. */
+    inTask: InTask = { checks: false, starts: false },
   ) {
     this.nextSendCounted = input.firstSendCounted === true;
-    this.checks = checksInTask ? CHECKS_IN_TASK : CHECKS_AS_ACTIVITIES;
+    this.checks = inTask.checks ? CHECKS_IN_TASK : CHECKS_AS_ACTIVITIES;
+    this.startsInTask = inTask.starts;
   }
 
   /** The abuse guard's view of channel `index`: the client (`temporal` for Temporal callers) and the destination. */
@@ -156,10 +185,8 @@ export class Sends {
     const steps = this.s.channels.slice(first, last + 1);
     const id = workflowInfo().workflowId;
     try {
-      const budget = this.retryBudget();
-      const created = await vonage(
-        'vonageStartVerification',
-        { ...providerSendOptions(budget), summary: `start ${steps.map((c) => c.channel).join(' → ')}` },
+      const created = await this.startVonage(
+        `start ${steps.map((c) => c.channel).join(' → ')}`,
         {
           brand: this.input.brand,
           steps: steps.map((c) => ({ channel: c.channel, to: c.to })),
@@ -181,6 +208,22 @@ export class Sends {
       failChannels(this.s, first, last, Date.now());
       if (type === FailureType.InvalidDestination) finish(this.s, 'failed', 'invalid_destination', Date.now());
       else log.warn('provider request failed, falling back', { provider: 'vonage', type });
+    }
+  }
+
+  /**
+   * Creates the Vonage request: inside the workflow task first (`START_IN_TASK`), going on as the activity after a
+   * retryable failure there; only as the activity in runs from before `PHONE_STARTS_PATCH`.
+   */
+  private async startVonage(summary: string, params: VonageStartParams, guard: GuardParams) {
+    const budgeted = () => ({ ...providerSendOptions(this.retryBudget()), summary });
+    if (!this.startsInTask) return vonage('vonageStartVerification', budgeted(), params, guard);
+    const startKey = `${workflowInfo().runId}:${this.startsMade++}`;
+    try {
+      return await START_IN_TASK('vonageStartVerification', summary, params, guard, startKey);
+    } catch (err) {
+      if (isCancellation(err) || !isRetryable(err)) throw err;
+      return vonage('vonageStartVerification', budgeted(), params, guard, startKey);
     }
   }
 

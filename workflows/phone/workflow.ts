@@ -24,6 +24,7 @@ import {
   rethrowRefusal,
   setCancelHandler,
   PHONE_RELEASE_PATCH,
+  PHONE_STARTS_PATCH,
   tookReleasePatch,
 } from '../common';
 import {
@@ -95,7 +96,8 @@ const vonage = activitiesWithSummaries<ReturnType<typeof createPhoneActivities>>
 export async function phoneVerification(rawInput: PhoneVerificationInput): Promise<PhoneVerificationResult> {
   const input = parseInput(phoneContract.schemas().input, rawInput, 'phoneVerification');
   // The newest release first: a run that took it also took every earlier one (common.ts).
-  const checksInTask = patched(PHONE_RELEASE_PATCH);
+  const startsInTask = patched(PHONE_STARTS_PATCH);
+  const checksInTask = startsInTask || patched(PHONE_RELEASE_PATCH);
   const release = checksInTask || tookReleasePatch();
   const s = initialState(input, workflowInfo().workflowId, Date.now());
   const meter = new PhoneMeter(s);
@@ -128,7 +130,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
       asked.advance = true;
     },
     (refusal) => meter.refused(refusal),
-    checksInTask,
+    { checks: checksInTask, starts: startsInTask },
   );
   const d: Driver = {
     s,
