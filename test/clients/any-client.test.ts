@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findTemporalCli } from '../../src/temporal/dev-server';
 import { eventually, startStack, TEST_CODEC_KEYS, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * Clients we did not write drive a verification from the contract alone: the `temporal` CLI (payloads through our
@@ -28,7 +29,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const number = () => `+1415556${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+const number = () => uniqueNumber('+1415556');
 const outboxCode = (to: string) =>
   eventually(async () => {
     const res = await stack.http().get('/sandbox/outbox').query({ to });

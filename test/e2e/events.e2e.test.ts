@@ -3,6 +3,7 @@ import type { ReceivedEvent } from '../../sandbox/events-receiver';
 import { SANDBOX_EVENTS_SECRET } from '../../src/config/auth-config';
 import type { EventDeliveryState, PhoneVerificationState } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * Outbound events through the whole system: REST start → verification workflow → eventDelivery → signed POST →
@@ -18,7 +19,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const uniqueNumber = () => `+1415557${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
 const startPhone = async (to: string): Promise<PhoneVerificationState> => {
   const res = await stack
     .http()
@@ -50,7 +50,7 @@ const ended = (verificationId: string, type: string) =>
   }, 50_000);
 
 test('a completed verification: its events arrive signed, verify with the library, and can be redelivered', async () => {
-  const to = uniqueNumber();
+  const to = uniqueNumber('+1415557');
   const started = await startPhone(to);
   const check = await stack
     .http()
@@ -108,11 +108,11 @@ test('a completed verification: its events arrive signed, verify with the librar
 });
 
 test('a failed and a cancelled verification announce how they ended', async () => {
-  const failing = uniqueNumber();
+  const failing = uniqueNumber('+1415557');
   const failed = await startPhone(failing);
   await outboxCode(failing);
   for (let i = 0; i < 5; i++) await stack.http().post(`/v1/verifications/${failed.id}/check`).send({ code: '0000000' });
-  const cancelling = uniqueNumber();
+  const cancelling = uniqueNumber('+1415557');
   const cancelled = await startPhone(cancelling);
   await outboxCode(cancelling);
   expect((await stack.http().post(`/v1/verifications/${cancelled.id}/cancel`).send({})).status).toBe(200);
@@ -132,7 +132,7 @@ test('the receiver down, then answering 500: the event is retried with the same 
   const fail = (status: number, count: number) =>
     stack.anon().post('/sandbox/events/fail').send({ status, count }).expect(200);
   await fail(0, 1);
-  const to = uniqueNumber();
+  const to = uniqueNumber('+1415557');
   const started = await startPhone(to);
   await eventually(async () => (await received(started.id)).length === 1);
   await fail(500, 1);
@@ -158,7 +158,7 @@ test('identity and push verifications and onboardings send theirs too (onboardin
     .post('/v1/onboardings')
     .send({
       reference: `user-${Date.now()}`,
-      phone: { to: uniqueNumber(), brand: 'Acme', channels: [{ channel: 'sms' }] },
+      phone: { to: uniqueNumber('+1415557'), brand: 'Acme', channels: [{ channel: 'sms' }] },
       identity: { type: 'document' },
     });
   expect(onboarding.status).toBe(201);

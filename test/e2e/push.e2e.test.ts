@@ -16,6 +16,7 @@ import { saveHistory } from '../support/histories';
 import { freePort } from '../support/ports';
 import { PushDevice } from '../support/push-device';
 import { eventually, SANDBOX_AUTH, startStack, testConfig, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * Push end to end over HTTP: REST API → Temporal (real dev server) → worker → `twilio` SDK → Verify emulator →
@@ -80,7 +81,6 @@ const challengeParams = (challengeSid: string, type: string): Record<string, str
   status: type.split('.')[1],
   date_created: new Date().toISOString(),
 });
-const uniqueNumber = () => `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
 
 test('enrollment: the device page flow makes the identity verified (asked of the workflow, not of Twilio)', async () => {
   const enrollment = await eventually(async () => {
@@ -112,7 +112,9 @@ test('approved on the device → completed via the signed webhook; findable by p
 });
 
 test('denied on the device → failed / user_denied (no fallback by default)', async () => {
-  const started = await startPush({ fallback: { to: uniqueNumber(), brand: 'Acme', channels: [{ channel: 'sms' }] } });
+  const started = await startPush({
+    fallback: { to: uniqueNumber('+1415555'), brand: 'Acme', channels: [{ channel: 'sms' }] },
+  });
   const challengeSid = await pendingChallenge(started.id);
   await device.answer(challengeSid, 'denied');
   const done = await waitFor(started.id, (s) => s.status === 'failed');
@@ -121,7 +123,7 @@ test('denied on the device → failed / user_denied (no fallback by default)', a
 });
 
 test('unanswered until expiry → SMS fallback; the outbox code completes it', async () => {
-  const to = uniqueNumber();
+  const to = uniqueNumber('+1415555');
   const started = await startPush({
     expirySeconds: 4,
     fallback: { to, brand: 'Acme', channels: [{ channel: 'sms' }] },
@@ -303,7 +305,7 @@ test('2FA takeover replayed: a second device enrolled for the identity gets no c
     return e.factors.find((f) => f.sid === third.factorSid)?.status === 'pending_approval';
   });
   expect((await approve(third.factorSid!, approval.id)).status).toBe(409);
-  const to = uniqueNumber();
+  const to = uniqueNumber('+1415555');
   const phone = await stack
     .http()
     .post('/v1/verifications/phone')

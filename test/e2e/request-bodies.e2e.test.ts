@@ -5,6 +5,7 @@ import { vonageParamsSignature } from '../../providers/vonage/sms-receipt';
 import { VerificationsService } from '../../src/verifications/verifications.service';
 import type { PhoneVerificationState } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * Request bodies over HTTP: the REST API takes JSON only (a form post from any web page must not start a
@@ -27,7 +28,6 @@ afterAll(async () => {
   jest.restoreAllMocks();
 });
 
-const uniqueNumber = () => `+1415557${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
 /** The Temporal workflow a start with this reference would have made. */
 const started = (reference: string) =>
   stack.client.workflow
@@ -45,7 +45,7 @@ test('a form post (a cross-site "simple" request) cannot start a verification: 4
     .http()
     .post('/v1/verifications/phone')
     .type('form')
-    .send({ to: uniqueNumber(), brand: 'Acme', reference });
+    .send({ to: uniqueNumber('+1415557'), brand: 'Acme', reference });
   expect(res.status).toBe(415);
   expect(res.body).toEqual({
     statusCode: 415,
@@ -64,7 +64,7 @@ test.each<[string, string | undefined, string]>([
   const reference = `type-${randomUUID()}`;
   const req = stack.http().post('/v1/verifications/phone');
   if (type) req.set('content-type', type);
-  const body = JSON.stringify({ to: uniqueNumber(), brand: 'Acme', reference });
+  const body = JSON.stringify({ to: uniqueNumber('+1415557'), brand: 'Acme', reference });
   const res = await (type ? req.send(body) : req.send(Buffer.from(body)));
   expect(res.status).toBe(415);
   expect(res.body.message).toBe(`body: must be sent as application/json (${given})`);
@@ -76,7 +76,13 @@ test('JSON (with a charset) starts; requests without a body (next-channel, cance
     .http()
     .post('/v1/verifications/phone')
     .set('content-type', 'application/json; charset=utf-8')
-    .send(JSON.stringify({ to: uniqueNumber(), brand: 'Acme', channels: [{ channel: 'sms' }, { channel: 'voice' }] }));
+    .send(
+      JSON.stringify({
+        to: uniqueNumber('+1415557'),
+        brand: 'Acme',
+        channels: [{ channel: 'sms' }, { channel: 'voice' }],
+      }),
+    );
   expect(res.status).toBe(201);
   const id = (res.body as PhoneVerificationState).id;
   await eventually(
@@ -97,7 +103,7 @@ test('413 for a body over the limit: answered 413 in Nest shape, logged as one w
     .http()
     .post('/v1/verifications/phone')
     .set('content-type', 'application/json')
-    .send(JSON.stringify({ to: uniqueNumber(), brand: 'Acme', pad: 'x'.repeat(70_000) }));
+    .send(JSON.stringify({ to: uniqueNumber('+1415557'), brand: 'Acme', pad: 'x'.repeat(70_000) }));
   expect(res.status).toBe(413);
   expect(res.body).toEqual({
     statusCode: 413,

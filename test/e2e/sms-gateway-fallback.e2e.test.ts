@@ -5,6 +5,7 @@ import { Runtime } from '@temporalio/worker';
 import { sign } from 'jsonwebtoken';
 import { type PhoneVerificationState, smsDeliveryContract } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * Fallback across providers, over HTTP with the sandbox: the `sandbox-500` and `sandbox-hang` gateways (a short
@@ -65,7 +66,6 @@ const helpers = (stack: () => Stack) => {
     (await stack().http().post(`/v1/verifications/${id}/check`).send({ code })).body;
   return { auth0, outbox, startPhone, waitFor, check };
 };
-const uniqueNumber = () => `+1415556${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
 
 describe('routes sandbox-500 → sandbox-hang → sandbox, gateway timeout 1.5 s', () => {
   let stack: Stack;
@@ -82,7 +82,7 @@ describe('routes sandbox-500 → sandbox-hang → sandbox, gateway timeout 1.5 s
   });
 
   test('inbound: gateway 500 → next; gateway hangs → timeout → next; the third accepts within the budget → 200', async () => {
-    const to = uniqueNumber();
+    const to = uniqueNumber('+1415556');
     const res = await auth0({ recipient: to, body: 'Your verification code is: 424242', sender: '+1 234 567' });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'accepted', acceptedBy: 'sms_gateway:sandbox' });
@@ -133,7 +133,7 @@ describe('routes sandbox-500 → sandbox-hang → sandbox, gateway timeout 1.5 s
   });
 
   test('phone: gateway 500 (retries exhausted) → gateway hang (timeouts) → Vonage voice serves the verification', async () => {
-    const to = uniqueNumber();
+    const to = uniqueNumber('+1415556');
     const started = await startPhone({
       to,
       channels: [
@@ -150,7 +150,7 @@ describe('routes sandbox-500 → sandbox-hang → sandbox, gateway timeout 1.5 s
   });
 
   test('REST resend: a new code, the old one stops working; resend on a Vonage channel → 409', async () => {
-    const to = uniqueNumber();
+    const to = uniqueNumber('+1415556');
     const started = await startPhone({
       to,
       channels: [{ channel: 'sms', provider: 'sms_gateway' }, { channel: 'sms' }],
@@ -191,7 +191,7 @@ describe('routes sandbox-hang → sandbox, gateway timeout 3 s, budget 2 s', () 
   });
 
   test('no provider accepted within the budget → 504; the run goes on, delivers, and a repeat then gets 200', async () => {
-    const to = uniqueNumber();
+    const to = uniqueNumber('+1415556');
     const body = { recipient: to, body: 'Your verification code is: 909090', sender: 'Acme' };
     const res = await auth0(body);
     expect(res.status).toBe(504);

@@ -1,5 +1,6 @@
 import type { PhoneVerificationState } from '../../workflows/contract';
 import { eventually, startStack, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * Twilio Verify as a phone provider over HTTP with the sandbox: the API, a worker and the Twilio Verify emulator
@@ -15,7 +16,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const uniqueNumber = () => `+1415557${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
 const startPhone = async (body: object): Promise<PhoneVerificationState> => {
   const res = await stack
     .http()
@@ -45,7 +45,7 @@ const twilioVerifications = async (to: string) =>
   (await stack.http().get('/sandbox/twilio/verifications').query({ to })).body as { sid: string; status: string }[];
 
 test('Twilio SMS: the code arrives through Twilio Verify; a wrong code, then the right one completes', async () => {
-  const to = uniqueNumber();
+  const to = uniqueNumber('+1415557');
   const started = await startPhone({ to, channels: [{ channel: 'sms', provider: 'twilio' }] });
   expect(started).toMatchObject({ status: 'pending', channel: 'sms', channels: [{ provider: 'twilio' }] });
   const [sms] = await eventually(async () => {
@@ -156,7 +156,7 @@ test('provider down: Vonage answers 503 to every start (+15005550007), so the SM
 });
 
 test("Twilio e-mail: the code goes to the channel's own address (the outbox shows the mail); checked, it completes", async () => {
-  const to = uniqueNumber();
+  const to = uniqueNumber('+1415557');
   const address = `user-${Date.now()}@example.com`;
   const started = await startPhone({ to, channels: [{ channel: 'email', provider: 'twilio', to: address }] });
   expect(started).toMatchObject({ status: 'pending', channel: 'email', channels: [{ provider: 'twilio' }] });
@@ -171,7 +171,7 @@ test("Twilio e-mail: the code goes to the channel's own address (the outbox show
 });
 
 test('Twilio silent auth: the start answers with the SNA URL as checkUrl; opening it completes the verification', async () => {
-  const to = uniqueNumber();
+  const to = uniqueNumber('+1415557');
   const started = await startPhone({
     to,
     channels: [

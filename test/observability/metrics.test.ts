@@ -9,6 +9,7 @@ import { VERIFICATION_METRICS as M } from '../../workflows/metrics';
 import { freePort } from '../support/ports';
 import { metricNames, parseSamples, total, type Sample } from '../support/prometheus';
 import { eventually, startStack, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * The metrics of a running system: the worker runtime's Prometheus endpoint (the Temporal SDK's metrics and the
@@ -19,7 +20,7 @@ import { eventually, startStack, type Stack } from '../support/stack';
 const ROOT = join(__dirname, '..', '..');
 const PRICES = { 'vonage:silent_auth': 0.25, 'vonage:sms': 0.5, 'vonage:voice': 2 };
 const FALLBACK = '+15005550001'; // silent auth not supported → SMS
-const number = () => `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+const number = () => uniqueNumber('+1415555');
 let metricsUrl: string;
 let stack: Stack;
 const ids: string[] = [];

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { PhoneVerificationState, PushEnrollmentState, PushVerificationState } from '../../workflows/contract';
 import { PushDevice } from '../support/push-device';
 import { eventually, startStack, TEST_CODEC_KEYS, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * One trace per request, through Temporal: `POST /v1/verifications/phone` → the workflow → each activity → the
@@ -71,7 +72,7 @@ const outline = (root: ReadableSpan, depth = 0): string[] => [
 const to = '+15005550001'; // silent auth not supported: a `failed` callback (webhook), then SMS
 const REJECTED = '+15005550003'; // the provider rejects the number (422)
 const SMS_TO = `+1 415 555 ${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`; // as Auth0 may format it
-const PUSH_FALLBACK = `+1415555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+const PUSH_FALLBACK = uniqueNumber('+1415555');
 const secrets: string[] = [];
 
 test('POST /v1/verifications/phone → workflow → activity → provider HTTP call is one trace; a webhook traces to its signal; a check to its update and activity', async () => {

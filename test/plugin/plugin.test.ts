@@ -9,6 +9,7 @@ import {
   phoneContract,
 } from '../../src';
 import { eventually, startStack, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * What a platform team does: a worker of its own, on its own task queue, built from nothing but our plugin (and,
@@ -32,7 +33,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const number = () => `+1415557${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+const number = () => uniqueNumber('+1415557');
 const outboxCode = (to: string) =>
   eventually(async () => {
     const res = await stack.http().get('/sandbox/outbox').query({ to });

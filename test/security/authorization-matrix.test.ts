@@ -8,6 +8,7 @@ import { SANDBOX_EVENTS_SECRET } from '../../src/config/auth-config';
 import { PushDevice } from '../support/push-device';
 import { freePort } from '../support/ports';
 import { eventually, startStack, type Stack } from '../support/stack';
+import { uniqueNumber } from '../support/numbers';
 
 /**
  * The authorization matrix of docs/SECURITY.md, measured on the running app: every route the app registers × (no
@@ -62,7 +63,7 @@ const as = (auth: string | undefined) => ({
 });
 const withAuth = (req: request.Test, auth?: string) => (auth ? req.set('Authorization', auth) : req);
 const own = as(OWN);
-const number = () => `+1415556${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+const number = () => uniqueNumber('+1415556');
 
 async function phone(): Promise<string> {
   const res = await own.post('/v1/verifications/phone', {
