@@ -23,7 +23,7 @@ import {
 } from './lib/util';
 import type { DynamicConfig } from '../src/temporal/dev-server';
 import { eventDeliveryContract } from '../workflows/contract';
-import { bareCode, bareVerification, check, delivered } from './bare/workflows';
+import { runBareFlow } from './bare/flow';
 
 /**
  * `npm run bench`: verifyflow end to end (REST API → Temporal → worker → Vonage emulator → signed callbacks) against a
@@ -197,19 +197,7 @@ async function runBare(sys: System, bareWorker: Child, queue: string, concurrenc
     pool(total, concurrency, async () => {
       const t0 = performance.now();
       try {
-        const workflowId = `bare-${randomUUID().replace(/-/g, '')}`;
-        const handle = await sys.bareClient.workflow.start(bareVerification, {
-          taskQueue: queue,
-          workflowId,
-          args: [{ timeoutSeconds: 120 }],
-        });
-        rec.add('start', performance.now() - t0);
-        const t1 = performance.now();
-        await handle.signal(delivered);
-        rec.add('signal', performance.now() - t1);
-        const t2 = performance.now();
-        const status = await handle.executeUpdate(check, { args: [bareCode(workflowId)] });
-        rec.add('check', performance.now() - t2);
+        const { status } = await runBareFlow(sys.bareClient, queue, (step, ms) => rec.add(step, ms));
         rec.outcome(status);
         if (status === 'completed') {
           ok++;
@@ -605,15 +593,8 @@ async function main(): Promise<void> {
         // The bare workflow's own count, for reference.
         const bareIds: string[] = [];
         for (let i = 0; i < 2; i++) {
-          const workflowId = `bare-${randomUUID().replace(/-/g, '')}`;
-          const h = await sys.bareClient.workflow.start(bareVerification, {
-            taskQueue: bareQueue,
-            workflowId,
-            args: [{ timeoutSeconds: 120 }],
-          });
-          await h.signal(delivered);
-          await h.executeUpdate(check, { args: [bareCode(workflowId)] });
-          await h.result();
+          const { workflowId } = await runBareFlow(sys.bareClient, bareQueue);
+          await sys.bareClient.workflow.getHandle(workflowId).result();
           bareIds.push(workflowId);
         }
         const bareCounts = [];

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { spawnNode } from './lib/children';
+import { Recorder, SCENARIOS } from './lib/scenarios';
+import { DIST, REPO, System } from './lib/system';
+import { args, load, phoneNumber, round, sleep } from './lib/util';
+import { runBareFlow } from './bare/flow';
+
+/** One run as the driver saw it: its workflow ID, when the driver began it and when it had the last answer (ms). */
+interface Timed {
+  workflowId: string;
+  began: number;
+  ended: number;
+}
+
+/**
+ * Each event of the runs' histories against the moment the driver began the run: the median over the runs, event by
+ * event (`position type`: the runs of one flow record the same events in the same order), then the driver's end.
+ */
+async function medians(client: Client, runs: Timed[]): Promise<[string, number][]> {
+  const at = new Map<string, number[]>();
+  const add = (name: string, ms: number) => at.set(name, [...(at.get(name) ?? []), ms]);
+  for (const run of runs) {
+    const { events } = await client.workflow.getHandle(run.workflowId).fetchHistory();
+    (events ?? []).forEach((e, i) => {
+      const t = Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+      const type = String(temporal.api.enums.v1.EventType[e.eventType ?? 0]).replace('EVENT_TYPE_', '');
+      add(`${String(i + 1).padStart(2)} ${type}`, t - run.began);
+    });
+    add('the driver has the last answer', run.ended - run.began);
+  }
+  // In time order: runs whose events come in another order (a signal before or after a task) give rows of their own.
+  return [...at]
+    .map(([name, values]): [string, number] => {
+      const sorted = values.sort((a, b) => a - b);
+      return [`${name} (${values.length} of ${runs.length})`, round(sorted[Math.floor(sorted.length / 2)])];
+    })
+    .sort((a, b) => a[1] - b[1]);
+}
+
+/**
+ * Where the time of one verification goes, one run at a time: `n` SMS verifications (start → code from the outbox →
+ * check) and `n` bare workflows (start → signal → update), each after 10 to warm up, then every history's event times
+ * against the moment the driver began the run (medians). Shows which workflow task a check waits for, and how long
+ * each task and activity takes. `node dist/bench/timeline.js [--n 30]`.
+ */
+async function main(): Promise<void> {
+  const n = Number(args().get('n') ?? 30);
+  const runDir = join(REPO, 'bench', 'tmp', `timeline-${Date.now()}`);
+  const sys = await System.start({ runDir });
+  const bareQueue = `bare-${randomUUID()}`;
+  const bareWorker = await spawnNode({
+    name: 'bare-worker',
+    script: join(DIST, 'bench', 'bare', 'worker.js'),
+    args: [sys.temporalAddress, bareQueue],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    logFile: join(runDir, 'bare-worker.log'),
+    ready: (o) => o.includes('bare worker on task queue'),
+  });
+  const sms = SCENARIOS.find((s) => s.name === 'phone-sms-happy')!;
+  const rec = new Recorder();
+  let k = Math.floor(Math.random() * 1e6);
+  const timed = async (run: () => Promise<string>): Promise<Timed[]> => {
+    const runs: Timed[] = [];
+    for (let i = 0; i < 10 + n; i++) {
+      const began = Date.now();
+      const workflowId = await run();
+      if (i >= 10) runs.push({ workflowId, began, ended: Date.now() });
+    }
+    return runs;
+  };
+  try {
+    const verifyflow = await timed(async () => (await sms.run!({ sys, rec, number: () => phoneNumber(k++) }, 0)).id);
+    const bare = await timed(async () => (await runBareFlow(sys.bareClient, bareQueue)).workflowId);
+    await sleep(1000);
+    console.log(`load1 ${load().loadavg1}; ${n} runs of each, one at a time; ms after the driver began the run`);
+    for (const [title, client, runs] of [
+      ['verifyflow (phone-sms-happy)', sys.client, verifyflow],
+      ['bare', sys.bareClient, bare],
+    ] as const) {
+      console.log(`\n## ${title}`);
+      for (const [name, ms] of await medians(client, runs)) console.log(`${name.padEnd(56)} ${ms}`);
+    }
+  } finally {
+    await bareWorker.stop();
+    await sys.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
