@@ -33,7 +33,9 @@ export interface VerificationPluginOptions {
   vonageSms?: VonageSmsOptions;
   /**
    * The abuse guard every send and code check passes (sends per destination, prefix and client; failed checks per
-   * destination). Give the one your API uses (same store), or every worker counts on its own.
+   * destination). Give the one your API uses (same store), or every worker counts on its own. Its store also holds
+   * the notes that let a Vonage start run again after a lost workflow task take over the request it made; without a
+   * guard such a start falls back to the next channel instead.
    */
   abuseGuard?: AbuseGuard;
   /** Named SMS texts of our own OTP (`messageTemplate`); without it only `default`. */
