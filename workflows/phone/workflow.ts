@@ -51,6 +51,7 @@ import { PhoneMeter } from '../metrics';
 const { cancel, checkCode, getState, nextChannel, providerEvent, resend, started } = phoneContract.messages;
 import { verificationEvents } from '../events';
 import { attributesOf, describe, snapshot } from './details';
+import { Checks } from './checks';
 import { Sends, type SendOrder } from './sends';
 import {
   applyEvent,
@@ -126,11 +127,16 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     s,
     input,
     () => inbox.release(),
+    (refusal) => meter.refused(refusal),
+    startsInTask,
+  );
+  const checks = new Checks(
+    s,
+    (index) => sends.guard(index),
     () => {
       asked.advance = true;
     },
-    (refusal) => meter.refused(refusal),
-    { checks: checksInTask, starts: startsInTask },
+    checksInTask,
   );
   const d: Driver = {
     s,
@@ -153,7 +159,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     return s.view;
   });
   setHandler(providerEvent, (raw: ProviderEvent) => inbox.receive(raw));
-  setCheckCodeHandler(s, sends, meter);
+  setCheckCodeHandler(s, checks, meter);
   setMoveHandlers(d);
   setCancelHandler(cancel, s.view, () => {
     d.asked.cancel = true;
@@ -362,7 +368,7 @@ function setMoveHandlers(d: Driver): void {
  * `checkCode`: one check at a time whatever the provider, so each wrong code is counted before the next is looked at
  * (N parallel wrong codes cost at most `attemptsLeft` provider checks).
  */
-function setCheckCodeHandler(s: PhoneState, sends: Sends, meter: PhoneMeter): void {
+function setCheckCodeHandler(s: PhoneState, checks: Checks, meter: PhoneMeter): void {
   let checking = false;
   setHandler(
     checkCode,
@@ -375,7 +381,7 @@ function setCheckCodeHandler(s: PhoneState, sends: Sends, meter: PhoneMeter): vo
       if (!current || isTerminal(s.view.status)) return terminalResult(s);
       checking = true;
       try {
-        return meter.checked(await sends.check(current, req));
+        return meter.checked(await checks.check(current, req));
       } catch (err) {
         // The abuse guard refused to check (too many failed checks for this destination): nothing was checked and no
         // attempt is spent; the caller is told when to come back.
