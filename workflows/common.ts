@@ -121,23 +121,25 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflo
   });
 }
 
-/** The `type` of the ApplicationFailure in an error's cause chain (activity failures wrap it). */
-export function failureType(err: unknown): string | undefined {
+/** The first ApplicationFailure in an error's cause chain (activity failures wrap it). */
+function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
   for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    if (e instanceof ApplicationFailure) return e.type ?? undefined;
+    if (e instanceof ApplicationFailure) return e;
   }
   return undefined;
 }
 
+/** The `type` of the ApplicationFailure in an error's cause chain (activity failures wrap it). */
+export function failureType(err: unknown): string | undefined {
+  return applicationFailureOf(err)?.type ?? undefined;
+}
+
 /**
- * Whether an activity's failure may pass if the call is made again: not when an ApplicationFailure in its cause chain
+ * Whether an activity's failure may pass if the call is made again: not when the ApplicationFailure in its cause chain
  * says it is non-retryable (a refusal, an invalid destination, a provider's rejection); a timeout or an outage may.
  */
 export function isRetryable(err: unknown): boolean {
-  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    if (e instanceof ApplicationFailure) return !e.nonRetryable;
-  }
-  return true;
+  return !applicationFailureOf(err)?.nonRetryable;
 }
 
 /**
