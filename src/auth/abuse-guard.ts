@@ -179,7 +179,7 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
   async startBegun(key: string): Promise<boolean> {
     // One point per key and window: the first consume takes it (atomic on Redis), every later one is refused.
     try {
-      await this.note(STARTS_BEGUN, START_BEGUN_SECONDS).consume(key);
+      await this.startsBegun().consume(key);
       return false;
     } catch (err) {
       if (err instanceof RateLimiterRes) return true;
@@ -188,7 +188,7 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
   }
 
   async forgetStart(key: string): Promise<void> {
-    await this.note(STARTS_BEGUN, START_BEGUN_SECONDS).delete(key);
+    await this.startsBegun().delete(key);
   }
 
   async close(): Promise<void> {
@@ -283,6 +283,11 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
    */
   private completedRequests(): RateLimiterAbstract {
     return this.note(COMPLETED_BY_CHECK, 1);
+  }
+
+  /** The provider starts that began (`startBegun`): one point per start key for `START_BEGUN_SECONDS`. */
+  private startsBegun(): RateLimiterAbstract {
+    return this.note(STARTS_BEGUN, START_BEGUN_SECONDS);
   }
 
   /** A store of notes of one point per key (`name`: its place in the store; `seconds`: the window of a consume). */
