@@ -44,12 +44,14 @@ async function medians(client: Client, runs: Timed[]): Promise<[string, number][
  * Where the time of one verification goes, one run at a time: `n` SMS verifications (start → code from the outbox →
  * check) and `n` bare workflows (start → signal → update), each after 10 to warm up, then every history's event times
  * against the moment the driver began the run (medians). Shows which workflow task a check waits for, and how long
- * each task and activity takes. `node dist/bench/timeline.js [--n 30]`.
+ * each task and activity takes. `node dist/bench/timeline.js [--n 30] [--require module.js] [--api-require module.js]` (a
+ * module the worker or the API preloads, for measurements of one's own).
  */
 async function main(): Promise<void> {
   const n = Number(args().get('n') ?? 30);
   const runDir = join(REPO, 'bench', 'tmp', `timeline-${Date.now()}`);
-  const sys = await System.start({ runDir });
+  const preload = (flag: string) => (args().get(flag) ? ['--require', args().get(flag)!] : undefined);
+  const sys = await System.start({ runDir, workerExecArgv: preload('require'), apiExecArgv: preload('api-require') });
   const bareQueue = `bare-${randomUUID()}`;
   const bareWorker = await spawnNode({
     name: 'bare-worker',
