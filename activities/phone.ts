@@ -147,8 +147,11 @@ export const createPhoneActivities = (deps: {
         throw err;
       }
       const ref = providerRef('vonage', params.requestId);
-      if (outcome === 'completed') await noteCompleted(deps.guard, ref);
-      await settle(outcome === 'invalid_code' || outcome === 'too_many_attempts');
+      // The note and the guard's settlement touch different keys: both at once, one round trip of waiting.
+      await Promise.all([
+        outcome === 'completed' ? noteCompleted(deps.guard, ref) : undefined,
+        settle(outcome === 'invalid_code' || outcome === 'too_many_attempts'),
+      ]);
       if (outcome !== 'not_found') return outcome;
       if (await completedEarlier(deps.guard, ref)) return 'completed';
       return activityInfo().attempt === 1 ? 'not_found' : 'gone_after_retry';

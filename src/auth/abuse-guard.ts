@@ -34,12 +34,53 @@ const STARTS_BEGUN = 'starts_begun';
 /** HMAC output kept in store keys: 128 bits, plenty to tell destinations apart. */
 const HASH_HEX_CHARS = 32;
 
+/**
+ * On Redis, one point counted on every counter or on none, in one atomic script (one round trip). KEYS: the counters
+ * that are only read (the failed-check lock when a send is counted), then those that count. ARGV[1]: how many are only
+ * read; then per key its limit and its window in seconds. A counter whose window is open and holds its limit refuses:
+ * the answer is {index, ms before its window ends} of the refusing counter that frees last (a send waits for all),
+ * else {0, 0}, and each counting key got its point as rate-limiter-flexible counts one (a key per window, set with
+ * its expiry when the window opens), so its `get` and `reward` read and change the same keys.
+ */
+const CONSUME_ALL = `
+local readOnly = tonumber(ARGV[1])
+local worst, worstTtl = 0, 0
+for i = 1, #KEYS do
+  local held = tonumber(redis.call('get', KEYS[i]) or '0')
+  if held >= tonumber(ARGV[2 * i]) then
+    local ttl = redis.call('pttl', KEYS[i])
+    if ttl > worstTtl then worst, worstTtl = i, ttl end
+  end
+end
+if worst > 0 then return {worst, worstTtl} end
+for i = readOnly + 1, #KEYS do
+  redis.call('set', KEYS[i], 0, 'EX', ARGV[2 * i + 1], 'NX')
+  redis.call('incrby', KEYS[i], 1)
+  if redis.call('pttl', KEYS[i]) == -1 then redis.call('expire', KEYS[i], ARGV[2 * i + 1]) end
+end
+return {0, 0}`;
+
+/** On Redis, one point given back to every counter whose window is still open (one round trip; none opens a window). */
+const GIVE_BACK_LIVE = `
+for i = 1, #KEYS do
+  if redis.call('pttl', KEYS[i]) > 0 then redis.call('decrby', KEYS[i], 1) end
+end
+return 0`;
+
+/** The guard's scripts as commands of its Redis client (ioredis runs them by SHA, loading them once). */
+interface GuardScripts {
+  verifyflowGuardConsumeAll(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
+  verifyflowGuardGiveBackLive(numKeys: number, ...keys: string[]): Promise<number>;
+}
+
 /** One counter a call reads or changes: a limiter (scope + limit setting) and the key of the subject it counts. */
 interface Counter {
   scope: GuardScope;
   limiter: RateLimiterAbstract;
   key: string;
   points: number;
+  /** The window's length. */
+  seconds: number;
 }
 
 /** A destination as the guard counts it: HMACs only, plus what the country rule needs. */
@@ -60,14 +101,15 @@ interface Subject {
  * so a destination's sends count once, whatever client sent them, and each client's own limit is compared with that
  * count. Destinations and prefixes appear in keys only as HMAC-SHA256 under `hashSecret`; client ids as they are.
  *
- * Under concurrent calls a send may be refused that a serial order would have allowed (a racing send's counts are
- * rolled back a moment later), never the other way: no scope ever allows more than its limit. Store errors are thrown
- * (fail closed): the API answers 503 and activities are retried.
+ * On Redis a send or a check is counted on all its counters or on none in one atomic script, so concurrent calls
+ * count as some serial order would. On the memory store a send may be refused under concurrent calls that a serial
+ * order would have allowed (a racing send's counts are rolled back a moment later), never the other way: no scope ever
+ * allows more than its limit. Store errors are thrown (fail closed): the API answers 503 and activities are retried.
  */
 export class RateLimiterAbuseGuard implements AbuseGuard {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
   private readonly clientLimits = new Map<string, AbuseLimits>();
-  private readonly redis?: Redis;
+  private readonly redis?: Redis & GuardScripts;
   private readonly ownsRedis: boolean;
   /** Memory mode: the limiter whose storage every other limiter shares (and whose dump lists every key). */
   private readonly memoryRoot?: RateLimiterMemory;
@@ -81,11 +123,11 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
       this.clientLimits.set(client, withOverrides(config.defaults, overrides));
     }
     if (options.redis) {
-      this.redis = options.redis;
+      this.redis = withScripts(options.redis);
       this.ownsRedis = false;
     } else if (config.store.kind === 'redis') {
       // Few retries per command: a request waiting on an unreachable Redis should fail (503, activity retry) fast.
-      this.redis = new Redis(config.store.url, { maxRetriesPerRequest: 2, connectTimeout: 5000 });
+      this.redis = withScripts(new Redis(config.store.url, { maxRetriesPerRequest: 2, connectTimeout: 5000 }));
       // Each command rejects with the connection error itself; the reconnect loop's events would only repeat it.
       this.redis.on('error', () => undefined);
       this.ownsRedis = true;
@@ -99,6 +141,7 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
     const { limits, subject } = this.resolve(client, destination);
     if (!countryAllowed(subject, limits)) return COUNTRY_REFUSED;
     const sends = this.sendCounters(client, subject, limits);
+    if (this.redis) return (await this.consumeAll(this.lockCounters(subject, limits), sends)) ?? ALLOWED;
     const refusal = await this.exhausted([...this.lockCounters(subject, limits), ...sends]);
     if (refusal) return refusal;
 
@@ -148,6 +191,7 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
 
   async reserveCheck(client: string, destination: string): Promise<GuardVerdict> {
     const { limits, subject } = this.resolve(client, destination);
+    if (this.redis) return (await this.consumeAll([], this.lockCounters(subject, limits))) ?? ALLOWED;
     for (const c of this.lockCounters(subject, limits)) {
       try {
         await c.limiter.consume(c.key);
@@ -163,17 +207,30 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
 
   async releaseCheck(client: string, destination: string): Promise<void> {
     const { limits, subject } = this.resolve(client, destination);
-    for (const c of this.lockCounters(subject, limits)) {
+    const counters = this.lockCounters(subject, limits);
+    if (this.redis) {
+      if (counters.length > 0) {
+        await this.redis.verifyflowGuardGiveBackLive(counters.length, ...counters.map((c) => c.limiter.getKey(c.key)));
+      }
+      return;
+    }
+    for (const c of counters) {
       if (live(await c.limiter.get(c.key))) await c.limiter.reward(c.key);
     }
   }
 
   async noteCompletedByCheck(ref: string): Promise<void> {
-    await this.completedRequests().set(ref, 1, COMPLETED_BY_CHECK_SECONDS);
+    const notes = this.completedRequests();
+    // On Redis one SET with its expiry (rate-limiter-flexible's `set` is a transaction that also reads the expiry back).
+    if (this.redis) await this.redis.set(notes.getKey(ref), 1, 'EX', COMPLETED_BY_CHECK_SECONDS);
+    else await notes.set(ref, 1, COMPLETED_BY_CHECK_SECONDS);
   }
 
   async completedByCheck(ref: string): Promise<boolean> {
-    return live(await this.completedRequests().get(ref));
+    const notes = this.completedRequests();
+    // On Redis the expiry alone answers (-2: no note; a note always has one): one command instead of a transaction.
+    if (this.redis) return (await this.redis.pttl(notes.getKey(ref))) > 0;
+    return live(await notes.get(ref));
   }
 
   async startBegun(key: string): Promise<boolean> {
@@ -258,7 +315,9 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
   }
 
   private counter(scope: GuardScope, limit: GuardLimit | null, key: string): Counter[] {
-    return limit ? [{ scope, limiter: this.limiter(scope, limit), key, points: limit.points }] : [];
+    return limit
+      ? [{ scope, limiter: this.limiter(scope, limit), key, points: limit.points, seconds: limit.durationSeconds }]
+      : [];
   }
 
   private limiter(scope: GuardScope, limit: GuardLimit): RateLimiterAbstract {
@@ -308,6 +367,24 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
   }
 
   /**
+   * On Redis: one point counted on each of `counting`, or none when any counter — `readOnly` ones included — holds its
+   * limit; then the refusal of the one that frees last. One atomic script, so concurrent calls count exactly as some
+   * serial order would: nothing is counted and given back again.
+   */
+  private async consumeAll(readOnly: Counter[], counting: Counter[]): Promise<LimitRefusal | undefined> {
+    const counters = [...readOnly, ...counting];
+    if (counters.length === 0) return undefined;
+    const [index, ms] = await this.redis!.verifyflowGuardConsumeAll(
+      counters.length,
+      ...counters.map((c) => c.limiter.getKey(c.key)),
+      readOnly.length,
+      ...counters.flatMap((c) => [c.points, c.seconds]),
+    );
+    if (index === 0) return undefined;
+    return { allowed: false, scope: counters[index - 1].scope, retryAfterSeconds: retryAfterSeconds(Number(ms)) };
+  }
+
+  /**
    * What each counter holds now (null: no window open). On Redis one pipeline (a GET and a PTTL per counter, the reads
    * rate-limiter-flexible's `get` makes, in one round trip instead of one transaction each: a start reads five).
    */
@@ -350,6 +427,15 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
  */
 export function createAbuseGuard(config: GuardConfig, options?: { redis?: Redis }): AbuseGuard {
   return new RateLimiterAbuseGuard(config, options);
+}
+
+/** `redis` with the guard's scripts defined on it (idempotent: a caller's client may serve several guards). */
+function withScripts(redis: Redis): Redis & GuardScripts {
+  if (!('verifyflowGuardConsumeAll' in redis)) {
+    redis.defineCommand('verifyflowGuardConsumeAll', { lua: CONSUME_ALL });
+    redis.defineCommand('verifyflowGuardGiveBackLive', { lua: GIVE_BACK_LIVE });
+  }
+  return redis as Redis & GuardScripts;
 }
 
 function withOverrides(defaults: AbuseLimits, overrides: Partial<AbuseLimits>): AbuseLimits {

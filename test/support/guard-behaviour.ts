@@ -286,6 +286,16 @@ export function guardBehaviour(make: (config: GuardConfig) => RateLimiterAbuseGu
     expect(await g.reserveCheck('acme', CA)).toEqual({ allowed: true });
   });
 
+  test('a release with no check reserved grants nothing: no window opens with a point in hand', async () => {
+    const g = guard(guardConfig({ failedChecksPerDestination: limit('2/1h') }));
+    await g.releaseCheck('acme', US);
+    await g.releaseCheck('acme', US);
+    const verdicts = [];
+    for (let i = 0; i < 3; i++) verdicts.push(await g.reserveCheck('acme', US));
+    expect(allowed(verdicts)).toBe(2);
+    expectRefused(verdicts[2], 'failed_checks', 3590, 3600);
+  });
+
   test('requests completed by our checks: remembered per request, a repeat note harmless, nothing else counted', async () => {
     const g = guard(guardConfig({ sendsPerDestination: limit('1/10m') }));
     expect(await g.completedByCheck('vonage:req-1')).toBe(false);
