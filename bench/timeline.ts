@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -80,7 +80,7 @@ function traceMedians(events: TraceEvent[], n: number): [string, number][] {
  * check) and `n` bare workflows (start → signal → update), each after 10 to warm up, then every history's event times
  * against the moment the driver began the run (medians). Shows which workflow task a check waits for, and how long
  * each task and activity takes. `node dist/bench/timeline.js [--n 30] [--trace] [--require module.js] [--api-require
- * module.js]`: `--trace` also times the worker's own steps for each verification (bench/lib/worker-trace.ts: decode,
+ * module.js]`: `--trace` also times each worker's own steps for each run (bench/lib/worker-trace.ts: decode,
  * the workflow thread, encode, the core taking a completion, the local activities, their Redis and HTTP calls);
  * `--require` / `--api-require`: a module the worker or the API preloads, for measurements of one's own.
  */
@@ -95,11 +95,14 @@ async function main(): Promise<void> {
     apiExecArgv: preload('api-require'),
   });
   const bareQueue = `bare-${randomUUID()}`;
+  const bareDir = join(runDir, 'bare');
+  mkdirSync(bareDir, { recursive: true });
   const bareWorker = await spawnNode({
     name: 'bare-worker',
     script: join(DIST, 'bench', 'bare', 'worker.js'),
     args: [sys.temporalAddress, bareQueue],
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    execArgv: trace,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: bareDir },
     logFile: join(runDir, 'bare-worker.log'),
     ready: (o) => o.includes('bare worker on task queue'),
   });
@@ -131,9 +134,9 @@ async function main(): Promise<void> {
     await bareWorker.stop();
     await sys.stop();
   }
-  if (trace.length > 0) {
-    const events = JSON.parse(readFileSync(join(runDir, WORKER_TRACE_FILE), 'utf8')) as TraceEvent[];
-    console.log(`\n## the verifyflow worker's steps (ms after the poll of the activation that created the run)`);
+  for (const [title, dir] of trace.length > 0 ? [['verifyflow', runDir] as const, ['bare', bareDir] as const] : []) {
+    const events = JSON.parse(readFileSync(join(dir, WORKER_TRACE_FILE), 'utf8')) as TraceEvent[];
+    console.log(`\n## the ${title} worker's steps (ms after the poll of the activation that created the run)`);
     for (const [name, ms] of traceMedians(events, n)) console.log(`${name.padEnd(56)} ${ms}`);
   }
 }
