@@ -134,6 +134,28 @@ describe('abuse guard, Redis store: durable and shared', () => {
     expect((await sendTimes(a, 'acme', CA, 3)).filter((v) => v.allowed)).toHaveLength(2);
   });
 
+  test('concurrent sends are judged as a serial order would: a send refused by a later limit holds no point meanwhile', async () => {
+    // acme may send once, and each destination takes one send. Whatever the order, every destination gets exactly one:
+    // acme's one, and globex's everywhere else. A send of acme's counted on its destination and then refused by the
+    // client limit must not refuse globex's send to that destination in between.
+    const config = guardConfig(
+      {
+        sendsPerDestination: limit('1/10m'),
+        sendsPerDestinationDay: null,
+        sendsPerPrefix: null,
+        sendsPerClient: limit('1/1h'),
+      },
+      { globex: { sendsPerClient: null } },
+    );
+    const [a, b] = [replica(config), replica(config)];
+    const destinations = Array.from({ length: 20 }, (_, n) => sequential(n));
+    const verdicts = await Promise.all(
+      destinations.map((d) => Promise.all([a.consumeSend('acme', d), b.consumeSend('globex', d)])),
+    );
+    for (const pair of verdicts) expect(pair.filter((v) => v.allowed)).toHaveLength(1);
+    expect(verdicts.filter(([acme]) => acme.allowed).length).toBeLessThanOrEqual(1);
+  });
+
   test('a Redis client passed in is used and left open by close()', async () => {
     const redis = new Redis(server!.url);
     try {
