@@ -57,6 +57,17 @@ export interface AbuseGuard {
   peekSend(client: string, destination: string): Promise<GuardVerdict>;
   /** Whether a code for `destination` may be checked now (refused while failed checks are exhausted). */
   checkAllowed(client: string, destination: string): Promise<GuardVerdict>;
+  /**
+   * Notes for `seconds` that `client` started run `runId`, whose codes are checked against `destination` (kept as its
+   * HMAC, like every key): the REST API's checks then read the run's owner and destination here instead of describing
+   * the run.
+   */
+  noteRun(runId: string, client: string, destination: string, seconds: number): Promise<void>;
+  /**
+   * For a run noted as `client`'s (`noteRun`): whether a code may be checked now, as `checkAllowed` answers for its
+   * destination. Undefined when the store holds no such note (never noted, expired, or another client's run).
+   */
+  checkAllowedForRun(runId: string, client: string): Promise<GuardVerdict | undefined>;
   /** Counts one failed check (wrong code) against `destination`. */
   recordFailedCheck(client: string, destination: string): Promise<void>;
   /**

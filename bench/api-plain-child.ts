@@ -46,6 +46,8 @@ runMain(async () => {
     completedByCheck: async () => false,
     startBegun: async () => false,
     forgetStart: async () => undefined,
+    noteRun: async () => undefined,
+    checkAllowedForRun: async () => undefined,
     close: async () => undefined,
   };
   const unguarded = new PhoneService(

@@ -31,6 +31,10 @@ const COUNTRY_REFUSED: GuardRefusal = { allowed: false, scope: 'country', reason
 const COMPLETED_BY_CHECK = 'completed_by_check';
 /** The store's name for the provider starts that began (`startBegun`); no limiter id has this form either. */
 const STARTS_BEGUN = 'starts_begun';
+/** The store's name for the runs the REST API started (`noteRun`): `<keyPrefix>:runs:<run id>`. */
+const RUNS = 'runs';
+/** Memory store: past this many run notes, a new one first drops the expired ones. */
+const MEMORY_RUN_NOTES = 10_000;
 /** HMAC output kept in store keys: 128 bits, plenty to tell destinations apart. */
 const HASH_HEX_CHARS = 32;
 
@@ -67,10 +71,31 @@ for i = 1, #KEYS do
 end
 return 0`;
 
+/**
+ * On Redis, a check of a noted run (`noteRun`) in one round trip. KEYS[1]: the run's note (`<client>\n<destination
+ * HMAC>`). ARGV: the caller's client id; the failed-check counter's key without its subject ('' when that limit is
+ * off); its limit. Answers {-1, 0} when there is no note of that client's, {1, ms before the window ends} when the
+ * destination is locked, else {0, 0}. The counter's key is made from the note, so the store must be one Redis, as
+ * for every script here.
+ */
+const RUN_CHECK_ALLOWED = `
+local note = redis.call('get', KEYS[1])
+if not note then return {-1, 0} end
+local cut = string.find(note, '\\n', 1, true)
+if not cut or string.sub(note, 1, cut - 1) ~= ARGV[1] then return {-1, 0} end
+if ARGV[2] == '' then return {0, 0} end
+local key = ARGV[2] .. string.sub(note, cut + 1)
+if tonumber(redis.call('get', key) or '0') >= tonumber(ARGV[3]) then
+  local ttl = redis.call('pttl', key)
+  if ttl > 0 then return {1, ttl} end
+end
+return {0, 0}`;
+
 /** The guard's scripts as commands of its Redis client (ioredis runs them by SHA, loading them once). */
 interface GuardScripts {
   verifyflowGuardConsumeAll(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
   verifyflowGuardGiveBackLive(numKeys: number, ...keys: string[]): Promise<number>;
+  verifyflowGuardRunCheckAllowed(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
 }
 
 /** One counter a call reads or changes: a limiter (scope + limit setting) and the key of the subject it counts. */
@@ -113,6 +138,8 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
   private readonly ownsRedis: boolean;
   /** Memory mode: the limiter whose storage every other limiter shares (and whose dump lists every key). */
   private readonly memoryRoot?: RateLimiterMemory;
+  /** Memory mode: the run notes (`noteRun`) by store key. */
+  private readonly memoryRuns = new Map<string, { note: string; untilMs: number }>();
 
   constructor(
     private readonly config: GuardConfig,
@@ -180,6 +207,46 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
 
   async checkAllowed(client: string, destination: string): Promise<GuardVerdict> {
     const { limits, subject } = this.resolve(client, destination);
+    return (await this.exhausted(this.lockCounters(subject, limits))) ?? ALLOWED;
+  }
+
+  async noteRun(runId: string, client: string, destination: string, seconds: number): Promise<void> {
+    const { subject } = this.resolve(client, destination);
+    const key = this.runKey(runId);
+    const note = `${client}\n${subject.destinationHash}`;
+    if (this.redis) {
+      await this.redis.set(key, note, 'EX', seconds);
+      return;
+    }
+    const now = Date.now();
+    if (this.memoryRuns.size >= MEMORY_RUN_NOTES) {
+      for (const [k, v] of this.memoryRuns) if (v.untilMs <= now) this.memoryRuns.delete(k);
+    }
+    this.memoryRuns.set(key, { note, untilMs: now + seconds * 1000 });
+  }
+
+  async checkAllowedForRun(runId: string, client: string): Promise<GuardVerdict | undefined> {
+    if (!client) throw new Error('abuse guard: a client id is required');
+    const limits = this.clientLimits.get(client) ?? this.config.defaults;
+    const key = this.runKey(runId);
+    if (this.redis) {
+      const lock = limits.failedChecksPerDestination;
+      const [answer, ms] = await this.redis.verifyflowGuardRunCheckAllowed(
+        1,
+        key,
+        client,
+        lock ? this.limiter('failed_checks', lock).getKey('') : '',
+        lock?.points ?? 0,
+      );
+      if (answer < 0) return undefined;
+      if (answer === 0) return ALLOWED;
+      return { allowed: false, scope: 'failed_checks', retryAfterSeconds: retryAfterSeconds(Number(ms)) };
+    }
+    const entry = this.memoryRuns.get(key);
+    if (!entry || entry.untilMs <= Date.now()) return undefined;
+    const [owner, destinationHash] = entry.note.split('\n');
+    if (owner !== client) return undefined;
+    const subject: Subject = { destinationHash, prefixHash: '', email: false };
     return (await this.exhausted(this.lockCounters(subject, limits))) ?? ALLOWED;
   }
 
@@ -344,6 +411,11 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
     return this.note(COMPLETED_BY_CHECK, 1);
   }
 
+  /** Where the note of run `runId` lives (`noteRun`); a run ID is no destination. */
+  private runKey(runId: string): string {
+    return `${this.config.keyPrefix}:${RUNS}:${runId}`;
+  }
+
   /** The provider starts that began (`startBegun`): one point per start key for `START_BEGUN_SECONDS`. */
   private startsBegun(): RateLimiterAbstract {
     return this.note(STARTS_BEGUN, START_BEGUN_SECONDS);
@@ -434,6 +506,7 @@ function withScripts(redis: Redis): Redis & GuardScripts {
   if (!('verifyflowGuardConsumeAll' in redis)) {
     redis.defineCommand('verifyflowGuardConsumeAll', { lua: CONSUME_ALL });
     redis.defineCommand('verifyflowGuardGiveBackLive', { lua: GIVE_BACK_LIVE });
+    redis.defineCommand('verifyflowGuardRunCheckAllowed', { lua: RUN_CHECK_ALLOWED });
   }
   return redis as Redis & GuardScripts;
 }

@@ -52,6 +52,26 @@ export class ApiSecurity {
     if (!verdict.allowed) throw this.refused(verdict, client);
   }
 
+  /**
+   * Notes the run a REST start began (its client, and the destination its checks are judged by, as an HMAC), for the
+   * run's life, so its checks need not describe it (`checkAllowedForRun`). Best effort: without the note a check
+   * describes the run, as before; a store error is not the start's.
+   */
+  async noteRun(runId: string, client: string, destination: string, seconds: number): Promise<void> {
+    await this.guard.noteRun(runId, client, destination, seconds).catch(() => undefined);
+  }
+
+  /**
+   * A check of a run noted as `client`'s: true when it may go ahead, 429 (`failed_checks`) when its destination is
+   * locked; false when there is no such note (the caller describes the run: ownership and its memo).
+   */
+  async checkAllowedForRun(client: string, runId: string): Promise<boolean> {
+    const verdict = await this.guard.checkAllowedForRun(runId, client);
+    if (!verdict) return false;
+    if (!verdict.allowed) throw this.refused(verdict, client);
+    return true;
+  }
+
   /** Refuses a start whose first send would be refused, counting nothing (the run counts its own sends). */
   async checkFirstSend(client: string, to: string): Promise<void> {
     const verdict = await this.guard.peekSend(client, to);

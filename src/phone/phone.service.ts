@@ -55,7 +55,7 @@ export class PhoneService {
     };
     const workflowId = phoneContract.id(body.reference ?? randomKey(), caller);
     const plan = planChannels(input);
-    return startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
+    const state = await startVerification(this.client, this.config.taskQueue, this.security.hashKey, {
       workflow: phoneVerification,
       workflowId,
       input,
@@ -85,5 +85,9 @@ export class PhoneService {
       // The first send goes where the first channel sends: an email channel's own address, else the number.
       beforeStart: () => this.security.countFirstSend(caller, body.channels?.[0]?.to ?? body.to),
     });
+    // Its checks then read the owner and the guard's destination from the note instead of describing the run. The
+    // run lives until its expiry; a minute more covers the checks that race it.
+    await this.security.noteRun(workflowId, caller, body.to, (body.expirySeconds ?? defaults.expirySeconds) + 60);
+    return state;
   }
 }

@@ -60,6 +60,7 @@ export class VerificationsService {
       updateIdFor('check', key, input),
       (h, updateId) => h.executeUpdate(phoneContract.messages.checkCode, { args: [input], updateId }),
       {
+        noted: () => this.security.checkAllowedForRun(caller, id),
         before: (memo) => this.security.checkAllowed(caller, memo?.guardDestination),
         ended: async (h) => endedCheckResult(await h.result()),
       },
@@ -99,8 +100,10 @@ export class VerificationsService {
   /**
    * Runs an update on one of the caller's live verifications: 404 when not its own, 409 when it is over. Sent under
    * `updateId` (from the request's Idempotency-Key: a retry with the same key and body gets the first outcome; else one
-   * made here), and again when the server aborted it with its workflow task (`sendUpdate`). `before` runs first, on
-   * the run's memo; `ended` answers a repeat that found the run closed.
+   * made here), and again when the server aborted it with its workflow task (`sendUpdate`). `noted` answers first
+   * whether the guard's store has a note of the caller's run (its owner, and its destination's failed checks judged):
+   * then the run is not described. Otherwise `before` runs on the run's memo. `ended` answers a repeat that found the
+   * run closed.
    */
   private async update<T>(
     caller: string,
@@ -108,18 +111,25 @@ export class VerificationsService {
     updateId: string | undefined,
     send: (h: WorkflowHandle, updateId: string) => Promise<T>,
     opts: {
+      noted?: () => Promise<boolean>;
       before?: (memo: Record<string, unknown> | undefined) => Promise<void>;
       ended?: (h: WorkflowHandle) => Promise<T>;
     } = {},
   ): Promise<T> {
-    const { handle, description } = await ownedRun(this.client, caller, id, VERIFICATION_CONTRACTS);
-    await opts.before?.(description.memo);
+    let handle: WorkflowHandle;
+    if (isClientId(id, caller, VERIFICATION_CONTRACTS) && (await opts.noted?.())) {
+      handle = this.client.workflow.getHandle(id);
+    } else {
+      const owned = await ownedRun(this.client, caller, id, VERIFICATION_CONTRACTS);
+      await opts.before?.(owned.description.memo);
+      handle = owned.handle;
+    }
     const { ended } = opts;
     try {
       // Sent even when the run is over: a retried update (same Idempotency-Key) still gets its first answer.
       return await sendUpdate((u) => send(handle, u), updateId, ended && (() => ended(handle)));
     } catch (err) {
-      // An update to a closed run answers "not found"; the run exists (we just looked): it is over.
+      // An update to a closed run answers "not found"; the run exists (we just looked, or noted its start): it is over.
       if (err instanceof WorkflowNotFoundError) throw new ConflictException(`verification ${id} is no longer live`);
       throw toHttpError(err, id);
     }

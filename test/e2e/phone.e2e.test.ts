@@ -4,6 +4,7 @@ import { sign } from 'jsonwebtoken';
 import { ClientSettings } from '../../src/auth/client-settings';
 import { ApiSecurity, templatesOf } from '../../src/auth/api-security';
 import { PhoneService } from '../../src/phone/phone.service';
+import type { WorkflowClientInterceptor } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { type PhoneVerificationState, type ProviderEvent, SA_CHANNEL, SA_STATUS } from '../../workflows/contract';
 import { saveHistory } from '../support/histories';
@@ -375,6 +376,33 @@ test('wrong codes until locked; then 409 for a verification no longer live', asy
   // The provider request was cancelled: its id answers 404 at the emulator.
   const req = stack.sandbox!.vonage.requests.list().find((r) => r.clientRef === started.id);
   expect(req?.status).toBe('cancelled');
+});
+
+test("a REST start's checks are answered from its note in the guard's store, without describing the run", async () => {
+  let describes = 0;
+  const counter: WorkflowClientInterceptor = {
+    async describe(input, next) {
+      describes++;
+      return next(input);
+    },
+  };
+  const interceptors = stack.client.workflow.options.interceptors as WorkflowClientInterceptor[];
+  interceptors.push(counter);
+  try {
+    const to = uniqueNumber();
+    const started = await startPhone({ to, channels: [{ channel: 'sms' }], maxCodeAttempts: 3 });
+    const code = await outboxCode(to, 'sms');
+    const wrong = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code: '000000' });
+    expect(wrong.body).toEqual({ status: 'invalid_code', attemptsLeft: 2 });
+    expect(describes).toBe(0);
+    // A run the store has no note of (started before notes, over gRPC or Nexus, or its note expired) is described.
+    jest.spyOn(stack.guard, 'checkAllowedForRun').mockResolvedValueOnce(undefined);
+    const right = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code });
+    expect(right.body).toMatchObject({ status: 'completed' });
+    expect(describes).toBe(1);
+  } finally {
+    interceptors.splice(interceptors.indexOf(counter), 1);
+  }
 });
 
 test('next-channel and cancel over REST', async () => {

@@ -296,6 +296,39 @@ export function guardBehaviour(make: (config: GuardConfig) => RateLimiterAbuseGu
     expectRefused(verdicts[2], 'failed_checks', 3590, 3600);
   });
 
+  test("a run's note answers its checks for its client only, judged by its destination's failed checks", async () => {
+    const g = guard(guardConfig({ failedChecksPerDestination: limit('2/1h') }));
+    expect(await g.checkAllowedForRun('phone-acme-1', 'acme')).toBeUndefined();
+    await g.noteRun('phone-acme-1', 'acme', US, 600);
+    expect(await g.checkAllowedForRun('phone-acme-1', 'acme')).toEqual({ allowed: true });
+    // Another client's call, or another run: no note to answer from.
+    expect(await g.checkAllowedForRun('phone-acme-1', 'globex')).toBeUndefined();
+    expect(await g.checkAllowedForRun('phone-acme-2', 'acme')).toBeUndefined();
+    // The destination's failed checks, whichever verification made them, lock the run's checks too.
+    await g.recordFailedCheck('acme', '+1 415 555 0100');
+    expect(await g.checkAllowedForRun('phone-acme-1', 'acme')).toEqual({ allowed: true });
+    await g.recordFailedCheck('globex', US);
+    expectRefused((await g.checkAllowedForRun('phone-acme-1', 'acme'))!, 'failed_checks', 3590, 3600);
+    await g.noteRun('phone-acme-3', 'acme', CA, 600);
+    expect(await g.checkAllowedForRun('phone-acme-3', 'acme')).toEqual({ allowed: true });
+    // The note holds no number.
+    for (const key of await g.storeKeys()) expect(key).not.toContain('4155550100');
+  });
+
+  test('a run note expires with the window it was given', async () => {
+    const g = guard(guardConfig({}));
+    await g.noteRun('phone-acme-short', 'acme', US, 1);
+    expect(await g.checkAllowedForRun('phone-acme-short', 'acme')).toEqual({ allowed: true });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await g.checkAllowedForRun('phone-acme-short', 'acme')).toBeUndefined();
+  });
+
+  test('with the failed-check limit off, a noted run is always allowed a check', async () => {
+    const g = guard(guardConfig({ failedChecksPerDestination: null }));
+    await g.noteRun('phone-acme-1', 'acme', US, 600);
+    expect(await g.checkAllowedForRun('phone-acme-1', 'acme')).toEqual({ allowed: true });
+  });
+
   test('requests completed by our checks: remembered per request, a repeat note harmless, nothing else counted', async () => {
     const g = guard(guardConfig({ sendsPerDestination: limit('1/10m') }));
     expect(await g.completedByCheck('vonage:req-1')).toBe(false);

@@ -39,6 +39,8 @@ const guard: jest.Mocked<AbuseGuard> = {
   completedByCheck: jest.fn(),
   startBegun: jest.fn(),
   forgetStart: jest.fn(),
+  noteRun: jest.fn(),
+  checkAllowedForRun: jest.fn(),
   close: jest.fn(),
 };
 
