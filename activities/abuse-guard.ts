@@ -60,14 +60,14 @@ export interface AbuseGuard {
   /**
    * Notes for `seconds` that `client` started run `runId`, whose codes are checked against `destination` (kept as its
    * HMAC, like every key): the REST API's checks then read the run's owner and destination here instead of describing
-   * the run.
+   * the run. Optional: a guard without notes leaves every check to describe its run.
    */
-  noteRun(runId: string, client: string, destination: string, seconds: number): Promise<void>;
+  noteRun?(runId: string, client: string, destination: string, seconds: number): Promise<void>;
   /**
    * For a run noted as `client`'s (`noteRun`): whether a code may be checked now, as `checkAllowed` answers for its
    * destination. Undefined when the store holds no such note (never noted, expired, or another client's run).
    */
-  checkAllowedForRun(runId: string, client: string): Promise<GuardVerdict | undefined>;
+  checkAllowedForRun?(runId: string, client: string): Promise<GuardVerdict | undefined>;
   /** Counts one failed check (wrong code) against `destination`. */
   recordFailedCheck(client: string, destination: string): Promise<void>;
   /**

@@ -46,8 +46,6 @@ runMain(async () => {
     completedByCheck: async () => false,
     startBegun: async () => false,
     forgetStart: async () => undefined,
-    noteRun: async () => undefined,
-    checkAllowedForRun: async () => undefined,
     close: async () => undefined,
   };
   const unguarded = new PhoneService(

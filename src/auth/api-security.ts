@@ -58,7 +58,7 @@ export class ApiSecurity {
    * describes the run, as before; a store error is not the start's.
    */
   async noteRun(runId: string, client: string, destination: string, seconds: number): Promise<void> {
-    await this.guard.noteRun(runId, client, destination, seconds).catch(() => undefined);
+    await this.guard.noteRun?.(runId, client, destination, seconds).catch(() => undefined);
   }
 
   /**
@@ -66,7 +66,7 @@ export class ApiSecurity {
    * locked; false when there is no such note (the caller describes the run: ownership and its memo).
    */
   async checkAllowedForRun(client: string, runId: string): Promise<boolean> {
-    const verdict = await this.guard.checkAllowedForRun(runId, client);
+    const verdict = await this.guard.checkAllowedForRun?.(runId, client);
     if (!verdict) return false;
     if (!verdict.allowed) throw this.refused(verdict, client);
     return true;

@@ -38,8 +38,6 @@ const guard = {
   completedByCheck: jest.fn<Promise<boolean>, [string]>(),
   startBegun: jest.fn<Promise<boolean>, [string]>(),
   forgetStart: jest.fn<Promise<void>, [string]>(),
-  noteRun: jest.fn<Promise<void>, [string, string, string, number]>(),
-  checkAllowedForRun: jest.fn<Promise<GuardVerdict | undefined>, [string, string]>(),
   close: jest.fn<Promise<void>, []>(),
 } satisfies AbuseGuard;
 

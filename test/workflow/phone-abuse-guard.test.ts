@@ -39,8 +39,6 @@ const guard: jest.Mocked<AbuseGuard> = {
   completedByCheck: jest.fn(),
   startBegun: jest.fn(),
   forgetStart: jest.fn(),
-  noteRun: jest.fn(),
-  checkAllowedForRun: jest.fn(),
   close: jest.fn(),
 };
 
