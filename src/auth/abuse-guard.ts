@@ -167,9 +167,10 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
   async consumeSend(client: string, destination: string): Promise<GuardVerdict> {
     const { limits, subject } = this.resolve(client, destination);
     if (!countryAllowed(subject, limits)) return COUNTRY_REFUSED;
+    const locks = this.lockCounters(subject.destinationHash, limits);
     const sends = this.sendCounters(client, subject, limits);
-    if (this.redis) return (await this.consumeAll(this.lockCounters(subject, limits), sends)) ?? ALLOWED;
-    const refusal = await this.exhausted([...this.lockCounters(subject, limits), ...sends]);
+    if (this.redis) return (await this.consumeAll(locks, sends)) ?? ALLOWED;
+    const refusal = await this.exhausted([...locks, ...sends]);
     if (refusal) return refusal;
 
     const consumed: Counter[] = [];
@@ -201,13 +202,16 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
   async peekSend(client: string, destination: string): Promise<GuardVerdict> {
     const { limits, subject } = this.resolve(client, destination);
     if (!countryAllowed(subject, limits)) return COUNTRY_REFUSED;
-    const counters = [...this.lockCounters(subject, limits), ...this.sendCounters(client, subject, limits)];
+    const counters = [
+      ...this.lockCounters(subject.destinationHash, limits),
+      ...this.sendCounters(client, subject, limits),
+    ];
     return (await this.exhausted(counters)) ?? ALLOWED;
   }
 
   async checkAllowed(client: string, destination: string): Promise<GuardVerdict> {
     const { limits, subject } = this.resolve(client, destination);
-    return (await this.exhausted(this.lockCounters(subject, limits))) ?? ALLOWED;
+    return (await this.exhausted(this.lockCounters(subject.destinationHash, limits))) ?? ALLOWED;
   }
 
   async noteRun(runId: string, client: string, destination: string, seconds: number): Promise<void> {
@@ -226,16 +230,16 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
   }
 
   async checkAllowedForRun(runId: string, client: string): Promise<GuardVerdict | undefined> {
-    if (!client) throw new Error('abuse guard: a client id is required');
-    const limits = this.clientLimits.get(client) ?? this.config.defaults;
+    const limits = this.limitsOf(client);
     const key = this.runKey(runId);
     if (this.redis) {
-      const lock = limits.failedChecksPerDestination;
+      // The lock's key without its destination: the script appends the HMAC the note holds.
+      const [lock] = this.lockCounters('', limits);
       const [answer, ms] = await this.redis.verifyflowGuardRunCheckAllowed(
         1,
         key,
         client,
-        lock ? this.limiter('failed_checks', lock).getKey('') : '',
+        lock ? lock.limiter.getKey('') : '',
         lock?.points ?? 0,
       );
       if (answer < 0) return undefined;
@@ -246,20 +250,20 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
     if (!entry || entry.untilMs <= Date.now()) return undefined;
     const [owner, destinationHash] = entry.note.split('\n');
     if (owner !== client) return undefined;
-    const subject: Subject = { destinationHash, prefixHash: '', email: false };
-    return (await this.exhausted(this.lockCounters(subject, limits))) ?? ALLOWED;
+    return (await this.exhausted(this.lockCounters(destinationHash, limits))) ?? ALLOWED;
   }
 
   async recordFailedCheck(client: string, destination: string): Promise<void> {
     const { limits, subject } = this.resolve(client, destination);
     // penalty counts without refusing: failures past the limit keep the lock, they never extend its window.
-    await Promise.all(this.lockCounters(subject, limits).map((c) => c.limiter.penalty(c.key)));
+    await Promise.all(this.lockCounters(subject.destinationHash, limits).map((c) => c.limiter.penalty(c.key)));
   }
 
   async reserveCheck(client: string, destination: string): Promise<GuardVerdict> {
     const { limits, subject } = this.resolve(client, destination);
-    if (this.redis) return (await this.consumeAll([], this.lockCounters(subject, limits))) ?? ALLOWED;
-    for (const c of this.lockCounters(subject, limits)) {
+    const locks = this.lockCounters(subject.destinationHash, limits);
+    if (this.redis) return (await this.consumeAll([], locks)) ?? ALLOWED;
+    for (const c of locks) {
       try {
         await c.limiter.consume(c.key);
       } catch (err) {
@@ -274,7 +278,7 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
 
   async releaseCheck(client: string, destination: string): Promise<void> {
     const { limits, subject } = this.resolve(client, destination);
-    const counters = this.lockCounters(subject, limits);
+    const counters = this.lockCounters(subject.destinationHash, limits);
     if (this.redis) {
       if (counters.length > 0) {
         await this.redis.verifyflowGuardGiveBackLive(counters.length, ...counters.map((c) => c.limiter.getKey(c.key)));
@@ -335,10 +339,14 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
   }
 
   private resolve(client: string, destination: string): { limits: AbuseLimits; subject: Subject } {
-    if (!client) throw new Error('abuse guard: a client id is required');
+    const limits = this.limitsOf(client);
     if (!destination?.trim()) throw new Error('abuse guard: a destination is required');
-    const limits = this.clientLimits.get(client) ?? this.config.defaults;
     return { limits, subject: this.subject(destination, limits.prefixDropDigits) };
+  }
+
+  private limitsOf(client: string): AbuseLimits {
+    if (!client) throw new Error('abuse guard: a client id is required');
+    return this.clientLimits.get(client) ?? this.config.defaults;
   }
 
   /** E.164 numbers (any spacing libphonenumber accepts) or e-mail addresses (trimmed, lower-cased; prefix = domain). */
@@ -377,8 +385,9 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
     return SEND_SCOPES.flatMap(([scope, field]) => this.counter(scope, limits[field], keys[scope]));
   }
 
-  private lockCounters(subject: Subject, limits: AbuseLimits): Counter[] {
-    return this.counter('failed_checks', limits.failedChecksPerDestination, subject.destinationHash);
+  /** The failed-check lock of one destination (its HMAC). */
+  private lockCounters(destinationHash: string, limits: AbuseLimits): Counter[] {
+    return this.counter('failed_checks', limits.failedChecksPerDestination, destinationHash);
   }
 
   private counter(scope: GuardScope, limit: GuardLimit | null, key: string): Counter[] {
