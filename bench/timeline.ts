@@ -82,7 +82,8 @@ function traceMedians(events: TraceEvent[], n: number): [string, number][] {
  * each task and activity takes. `node dist/bench/timeline.js [--n 30] [--trace] [--require module.js] [--api-require
  * module.js]`: `--trace` also times each worker's own steps for each run (bench/lib/worker-trace.ts: decode,
  * the workflow thread, encode, the core taking a completion, the local activities, their Redis and HTTP calls);
- * `--require` / `--api-require`: a module the worker or the API preloads, for measurements of one's own.
+ * `--require` / `--api-require`: a module the workers (verifyflow's and bare's) or the API preload, for
+ * measurements of one's own.
  */
 async function main(): Promise<void> {
   const n = Number(args().get('n') ?? 30);
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
     name: 'bare-worker',
     script: join(DIST, 'bench', 'bare', 'worker.js'),
     args: [sys.temporalAddress, bareQueue],
-    execArgv: trace,
+    execArgv: [...trace, ...preload('require')],
     env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: bareDir },
     logFile: join(runDir, 'bare-worker.log'),
     ready: (o) => o.includes('bare worker on task queue'),
