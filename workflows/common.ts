@@ -110,6 +110,14 @@ export const PHONE_RELEASE_PATCH = 'release-2026-12-05';
  */
 export const PHONE_STARTS_PATCH = 'release-2026-12-05-starts';
 
+/**
+ * The release after `RELEASE_PATCH` for `pushVerification`, asked for before it and standing for it: a new push run
+ * records this marker alone. Its challenge carries the run's ID in `hidden_details`, by which Twilio's webhooks are
+ * routed, so the challenge's ref is published with the final status (one upsert less) and no earlier; a webhook that
+ * overtakes the challenge's activity result is held until the run knows its challenge (docs/push.md, "Webhooks").
+ */
+export const PUSH_RELEASE_PATCH = 'release-2026-12-05-push';
+
 /** The workflow's input, validated with its contract schema; else a non-retryable `InvalidInput` naming each field. */
 export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflowType: string): z.output<S> {
   const parsed = schema.safeParse(raw);

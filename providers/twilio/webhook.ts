@@ -1,5 +1,11 @@
 import twilio from 'twilio';
-import { PUSH_EVENT_TYPES, type PushEventType, type PushProviderEvent } from '../../workflows/contract';
+import {
+  PUSH_EVENT_TYPES,
+  PUSH_ROUTING_KEY,
+  pushContract,
+  type PushEventType,
+  type PushProviderEvent,
+} from '../../workflows/contract';
 
 /**
  * The parameters of a Verify Push webhook (v2). Twilio POSTs them form-encoded
@@ -77,4 +83,22 @@ export function normalizeTwilioPushWebhook(params: Record<string, string | strin
     ...(challengeSid ? { challengeSid } : {}),
     ...(first(params.date_created) ? { occurredAt: first(params.date_created) } : {}),
   };
+}
+
+/**
+ * The push verification a `challenge.*` webhook belongs to, from the ID its run put in the challenge's hidden details
+ * (`PUSH_ROUTING_KEY`); undefined for challenges without it (runs from before, or hidden details that left no room),
+ * which are found by their ref. Only a push verification's ID is taken.
+ */
+export function routedPushVerificationId(params: Record<string, string | string[]>): string | undefined {
+  const raw = first(params.hidden_details);
+  if (!raw) return undefined;
+  let hidden: unknown;
+  try {
+    hidden = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  const id = hidden && typeof hidden === 'object' ? (hidden as Record<string, unknown>)[PUSH_ROUTING_KEY] : undefined;
+  return typeof id === 'string' && pushContract.idPattern.test(id) ? id : undefined;
 }

@@ -22,6 +22,7 @@ import {
   phoneContract,
   pushContract,
   pushEnrollmentContract,
+  PUSH_ROUTING_KEY,
   type PushEnrollmentState,
   type PushVerificationInput,
   type PushVerificationState,
@@ -30,6 +31,7 @@ import {
   SA_CLIENT,
   SA_KIND,
   SA_PROVIDER,
+  SA_STATUS,
   shared,
 } from '../../workflows/contract';
 import { pushEnrollment } from '../../workflows/push/enrollment';
@@ -52,6 +54,12 @@ export const pushStartSchema = pushContract
   .schemas()
   .input.omit({ client: true, events: true })
   .extend({
+    hiddenDetails: pushContract
+      .schemas()
+      .input.shape.hiddenDetails.refine(
+        (v) => v === undefined || !Object.hasOwn(v, PUSH_ROUTING_KEY),
+        `${PUSH_ROUTING_KEY} is reserved: verifyflow puts the verification's ID there to route Twilio's webhooks`,
+      ),
     fallback: phoneContract.schemas().input.omit({ client: true, events: true, firstSendCounted: true }).optional(),
   });
 
@@ -149,7 +157,9 @@ export class PushService {
       kind: pushContract.kind,
       client: caller,
       byReference: body.reference !== undefined,
+      // What the run says once its challenge is out, so it upserts nothing until its answer (or fallback).
       searchAttributes: [
+        { key: SA_STATUS, value: 'action_pending' },
         { key: SA_CHANNEL, value: 'push' },
         { key: SA_PROVIDER, value: 'twilio' },
       ],

@@ -14,7 +14,12 @@ import type { Request } from 'express';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { AppConfig } from '../config/config';
 import { deliver, findByProviderRef, signalOnce } from './deliver';
-import { normalizeTwilioPushWebhook, parseForm, verifyTwilioSignature } from '../../providers/twilio/webhook';
+import {
+  normalizeTwilioPushWebhook,
+  parseForm,
+  routedPushVerificationId,
+  verifyTwilioSignature,
+} from '../../providers/twilio/webhook';
 import {
   providerRef,
   pushEnrollmentContract,
@@ -72,7 +77,7 @@ export class TwilioWebhookController {
       return { ok: true, delivered: false };
     }
     const delivered = await deliver(this.client, this.logger, `twilio ${event.type}`, () =>
-      event.type.startsWith('factor.') ? this.toEnrollment(event) : this.toVerification(event),
+      event.type.startsWith('factor.') ? this.toEnrollment(event) : this.toVerification(event, params),
     );
     return { ok: true, delivered };
   }
@@ -109,7 +114,13 @@ export class TwilioWebhookController {
     return true;
   }
 
-  private async toVerification(event: PushProviderEvent): Promise<boolean> {
+  private async toVerification(event: PushProviderEvent, params: Record<string, string | string[]>): Promise<boolean> {
+    // The challenge carries its run's ID (runs from 2026-12-05 on): no lookup. The run ignores another challenge's.
+    const routed = routedPushVerificationId(params);
+    if (routed) {
+      await signalOnce(this.client, routed, pushContract.messages.providerEvent, event);
+      return true;
+    }
     const ref = providerRef('twilio', event.challengeSid!);
     const workflowId = await findByProviderRef(this.client, ref, {
       attempts: LOOKUP_ATTEMPTS,

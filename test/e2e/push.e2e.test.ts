@@ -7,6 +7,7 @@ import { createAbuseGuard } from '../../src/auth/abuse-guard';
 import type { EmulatedChallenge, WebhookDelivery } from '../../sandbox/twilio-verify-emulator';
 import {
   pushEnrollmentContract,
+  PUSH_ROUTING_KEY,
   type PushEnrollmentState,
   type PushVerificationState,
   SA_PROVIDER_REF,
@@ -69,7 +70,8 @@ const webhook = (params: Record<string, string>, signature?: string) =>
       signature ?? signTwilioWebhook(stack.config.twilio!.authToken, stack.config.twilio!.webhookUrl, params),
     )
     .send(new URLSearchParams(params).toString());
-const challengeParams = (challengeSid: string, type: string): Record<string, string> => ({
+/** A challenge webhook as Twilio sends it, with the hidden details the run gave its challenge (its ID). */
+const challengeParams = (verificationId: string, challengeSid: string, type: string): Record<string, string> => ({
   uuid: randomUUID(),
   type,
   account_sid: stack.config.twilio!.accountSid,
@@ -78,6 +80,7 @@ const challengeParams = (challengeSid: string, type: string): Record<string, str
   factor_sid: device.factorSid!,
   factor_type: 'push',
   challenge_sid: challengeSid,
+  hidden_details: JSON.stringify({ [PUSH_ROUTING_KEY]: verificationId }),
   status: type.split('.')[1],
   date_created: new Date().toISOString(),
 });
@@ -108,7 +111,47 @@ test('approved on the device → completed via the signed webhook; findable by p
   const desc = await handle.describe();
   expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`twilio:${challengeSid}`]);
   await eventually(async () => (await handle.describe()).typedSearchAttributes.get(SA_STATUS) === 'completed');
-  await saveHistory('push-e2e-approved-fewer-actions', handle);
+  await saveHistory('push-e2e-approved-routed-by-id', handle);
+});
+
+test('the challenge carries the run ID in its hidden details, and its webhook is routed by it (no lookup)', async () => {
+  // No polling: only the webhook can complete it.
+  const started = await startPush({ hiddenDetails: { session: 's-1' }, pollIntervalSeconds: 600 });
+  const challengeSid = await pendingChallenge(started.id);
+  // Nothing published while it waits: the REST start's search attributes already say it.
+  const waiting = (await stack.client.workflow.getHandle(started.id).describe()).typedSearchAttributes;
+  expect(waiting.get(SA_STATUS)).toBe('action_pending');
+  expect(waiting.get(SA_PROVIDER_REF)).toBeUndefined();
+  await device.answer(challengeSid, 'approved');
+  await waitFor(started.id, (s) => s.status === 'completed');
+  const sent = (await deliveries()).find((d) => d.params.challenge_sid === challengeSid)!;
+  expect(JSON.parse(sent.params.hidden_details)).toEqual({ session: 's-1', [PUSH_ROUTING_KEY]: started.id });
+});
+
+test('hidden details with no room for the run ID: the challenge ref is published at once and the webhook finds it', async () => {
+  const full = { note: 'x'.repeat(1024 - JSON.stringify({ note: '' }).length) };
+  const started = await startPush({ hiddenDetails: full, pollIntervalSeconds: 600 });
+  const challengeSid = await pendingChallenge(started.id);
+  const handle = stack.client.workflow.getHandle(started.id);
+  await eventually(async () =>
+    (await handle.describe()).typedSearchAttributes.get(SA_PROVIDER_REF)?.includes(`twilio:${challengeSid}`),
+  );
+  await device.answer(challengeSid, 'approved');
+  await waitFor(started.id, (s) => s.status === 'completed');
+});
+
+test('hiddenDetails may not set the key the run ID travels under: 400 naming it, nothing started', async () => {
+  const res = await stack
+    .http()
+    .post('/v1/verifications/push')
+    .send({
+      identity: device.identity,
+      message: 'Log in?',
+      hiddenDetails: { [PUSH_ROUTING_KEY]: 'push-someone-else' },
+    });
+  expect(res.status).toBe(400);
+  expect(JSON.stringify(res.body)).toContain('hiddenDetails');
+  expect(JSON.stringify(res.body)).toContain(PUSH_ROUTING_KEY);
 });
 
 test('denied on the device → failed / user_denied (no fallback by default)', async () => {
@@ -175,7 +218,7 @@ test('no webhooks at all: the workflow polls the challenge and completes', async
 test('forged signature → 403 and nothing signalled; the same event correctly signed is delivered', async () => {
   const started = await startPush({ expirySeconds: 60 });
   const challengeSid = await pendingChallenge(started.id);
-  const params = challengeParams(challengeSid, 'challenge.approved');
+  const params = challengeParams(started.id, challengeSid, 'challenge.approved');
   const forged = signTwilioWebhook('some-other-auth-token-0000000', stack.config.twilio!.webhookUrl, params);
   expect((await webhook(params, forged)).status).toBe(403);
   expect((await webhook(params, '')).status).toBe(403);
@@ -200,7 +243,7 @@ test('__proto__, constructor and prototype parameters are plain parameters: sign
   // JSON.parse makes `__proto__` an own key, as a form body does for the parser.
   const params: Record<string, string> = {
     ...JSON.parse('{"__proto__":"polluted","constructor":"polluted","prototype":"polluted"}'),
-    ...challengeParams(challengeSid, 'challenge.approved'),
+    ...challengeParams(started.id, challengeSid, 'challenge.approved'),
   };
   expect(Object.keys(params)).toEqual(expect.arrayContaining(['__proto__', 'constructor', 'prototype']));
   const body = Object.entries(params)

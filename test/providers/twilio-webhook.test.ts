@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { parseForm, verifyTwilioSignature } from '../../providers/twilio/webhook';
+import { parseForm, routedPushVerificationId, verifyTwilioSignature } from '../../providers/twilio/webhook';
+import { PUSH_ROUTING_KEY } from '../../workflows/contract';
 
 /** Twilio webhook parameters: parsed without prototype keys, and signed over exactly what was sent. */
 const TOKEN = 'a-twilio-auth-token-of-this-test';
@@ -50,4 +51,27 @@ test('the signature is checked over the real parameters, these keys included', (
   expect(verifyTwilioSignature(TOKEN, signature, URL_, parseForm(raw.replace('__proto__=a', '__proto__=z')))).toBe(
     false,
   );
+});
+
+describe('routedPushVerificationId: the run ID a challenge carries in its hidden details', () => {
+  const id = 'push-acme-0123456789abcdef0123';
+  test('a push verification ID under the routing key is taken', () => {
+    expect(
+      routedPushVerificationId({ hidden_details: JSON.stringify({ ip: '10.0.0.1', [PUSH_ROUTING_KEY]: id }) }),
+    ).toBe(id);
+  });
+  test.each([
+    ['no hidden details', {}],
+    ['hidden details without the key', { hidden_details: JSON.stringify({ ip: '10.0.0.1' }) }],
+    ['not JSON', { hidden_details: '{verifyflow_id:' }],
+    ['JSON that is no object', { hidden_details: JSON.stringify(id) }],
+    [
+      'another kind of workflow',
+      { hidden_details: JSON.stringify({ [PUSH_ROUTING_KEY]: 'phone-acme-0123456789abcdef' }) },
+    ],
+    ['an enrollment', { hidden_details: JSON.stringify({ [PUSH_ROUTING_KEY]: 'push-enrollment-acme-user-1' }) }],
+    ['not a string', { hidden_details: JSON.stringify({ [PUSH_ROUTING_KEY]: 42 }) }],
+  ])('%s: none (found by its ref instead)', (_what, params) => {
+    expect(routedPushVerificationId(params as Record<string, string>)).toBeUndefined();
+  });
 });

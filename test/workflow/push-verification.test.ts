@@ -144,7 +144,8 @@ test('approved webhook → completed; duplicates and events of other challenges 
     factorSid: FACTOR,
     message: 'Log in to Acme?',
     fields: [{ label: 'Location', value: 'Lisbon' }],
-    hiddenDetails: { ip: '10.0.0.1' },
+    // The run's ID rides along (Twilio echoes hidden_details in its webhooks, which are routed by it).
+    hiddenDetails: { ip: '10.0.0.1', verifyflow_id: handle.workflowId },
     expirationDate: state.expiresAt,
   });
   expect(state).toMatchObject({ kind: 'push', factorSid: FACTOR, resends: 0 });
@@ -163,7 +164,39 @@ test('approved webhook → completed; duplicates and events of other challenges 
   expect(desc.typedSearchAttributes.get(SA_STATUS)).toBe('completed');
   expect(desc.typedSearchAttributes.get(SA_PROVIDER)).toBe('twilio');
   expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`twilio:${state.challengeSid}`]);
-  await saveHistory('push-approved-release', handle);
+  await saveHistory('push-approved-release-2026-12-05-push', handle);
+});
+
+test('a webhook that overtakes the challenge activity result is held until the run knows its challenge', async () => {
+  const id = newId();
+  push.createChallenge.mockImplementation(async (p) => {
+    const sid = challengeSid(++challengeSeq);
+    // Routed by the ID in the hidden details, the answer can reach the run before this activity's result does.
+    await client.workflow
+      .getHandle(id)
+      .signal(pushContract.messages.providerEvent, challengeEvent(sid, 'challenge.approved'));
+    return { sid, factorSid: p.factorSid, status: 'pending', expirationDate: p.expirationDate };
+  });
+  const handle = await start({}, id);
+  expect(await handle.result()).toMatchObject({ status: 'completed', reason: 'verified' });
+  // While it waited nothing was published (a REST start says it all); the ref goes out with the final status.
+  const desc = await handle.describe();
+  expect(desc.typedSearchAttributes.get(SA_PROVIDER_REF)).toEqual([`twilio:${challengeSid(challengeSeq)}`]);
+});
+
+test('hidden details with no room left for the run ID: the challenge ref is published at once (webhooks find it)', async () => {
+  const full = { note: 'x'.repeat(1024 - JSON.stringify({ note: '' }).length) };
+  expect(JSON.stringify(full)).toHaveLength(1024);
+  const handle = await start({ hiddenDetails: full });
+  const state = await pendingChallenge(handle);
+  expect(push.createChallenge.mock.calls[0][0].hiddenDetails).toEqual(full);
+  const ref = [`twilio:${state.challengeSid}`];
+  await eventually(async () => {
+    const attrs = (await handle.describe()).typedSearchAttributes;
+    return JSON.stringify(attrs.get(SA_PROVIDER_REF)) === JSON.stringify(ref) || undefined;
+  });
+  await handle.signal(pushContract.messages.providerEvent, challengeEvent(state.challengeSid!, 'challenge.approved'));
+  expect(await handle.result()).toMatchObject({ status: 'completed', reason: 'verified' });
 });
 
 test('denied → failed / user_denied, and no fallback even when one is configured', async () => {

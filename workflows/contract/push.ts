@@ -18,6 +18,29 @@ import { lazy, query, signal, update, type WorkflowContract } from './descriptor
 import { eventDeliveryContract } from './events';
 import { phoneContract } from './phone';
 
+/** Twilio's limit on a challenge's `hidden_details`, as JSON. */
+const HIDDEN_DETAILS_MAX = 1024;
+
+/**
+ * The key of a push challenge's `hidden_details` that carries the verification's workflow ID: Twilio echoes
+ * `hidden_details` in its `challenge.*` webhooks, which are then routed to the run without a lookup. Reserved: the
+ * REST API refuses a caller's `hiddenDetails` that set it.
+ */
+export const PUSH_ROUTING_KEY = 'verifyflow_id';
+
+/**
+ * The caller's hidden details with the run's ID under `PUSH_ROUTING_KEY` (set last: it is ours), or undefined when
+ * the two no longer fit Twilio's 1 024 characters as JSON (the run then publishes the challenge's ref at once, and its
+ * webhooks are found by it).
+ */
+export function hiddenDetailsWithId(
+  hidden: Record<string, string> | undefined,
+  pushId: string,
+): Record<string, string> | undefined {
+  const merged = { ...hidden, [PUSH_ROUTING_KEY]: pushId };
+  return JSON.stringify(merged).length <= HIDDEN_DETAILS_MAX ? merged : undefined;
+}
+
 const schemas = lazy('push', () => {
   const detailField = z.strictObject({
     label: z.string().trim().min(1).max(36),
@@ -34,7 +57,7 @@ const schemas = lazy('push', () => {
     /** Context not shown to the user (string values only, at most 1024 characters as JSON). */
     hiddenDetails: z
       .record(z.string(), z.string())
-      .refine((v) => JSON.stringify(v).length <= 1024, 'must be at most 1024 characters as JSON')
+      .refine((v) => JSON.stringify(v).length <= HIDDEN_DETAILS_MAX, 'must be at most 1024 characters as JSON')
       .optional(),
     expirySeconds: z.number().int().min(3).max(3600).optional(),
     /** Resend the notification of the same challenge when unanswered this long (and again after as long). */

@@ -18,8 +18,10 @@ import {
   parseInput,
   PROVIDER_ACTIVITY_OPTIONS,
   publishChanged,
+  PUSH_RELEASE_PATCH,
   setCancelHandler,
   tookReleasePatch,
+  type ProviderInbox,
 } from '../common';
 import { verificationEvents } from '../events';
 import type { createPushActivities } from '../../activities/push';
@@ -35,7 +37,12 @@ import {
   SA_STATUS,
   shared,
 } from '../contract/common';
-import { pushContract, type PushVerificationInput, type PushVerificationResult } from '../contract/push';
+import {
+  hiddenDetailsWithId,
+  pushContract,
+  type PushVerificationInput,
+  type PushVerificationResult,
+} from '../contract/push';
 import { VerificationMeter } from '../metrics';
 import { phoneVerification } from '../phone/workflow';
 import {
@@ -83,12 +90,15 @@ const PUSH = { provider: 'twilio', channel: 'push' };
  */
 export async function pushVerification(rawInput: PushVerificationInput): Promise<PushVerificationResult> {
   const input = parseInput(pushContract.schemas().input, rawInput, 'pushVerification');
-  const release = tookReleasePatch();
-  const run = new PushRun(input, release);
+  // The newest release first; it stands for the older one (docs/CHANGING-WORKFLOWS.md, "One marker per run").
+  const routedById = patched(PUSH_RELEASE_PATCH);
+  const release = routedById || tookReleasePatch();
+  const run = new PushRun(input, release, routedById);
   // Outbound events of each status change, when the client has an events endpoint (never blocks this run).
   const events = verificationEvents('verification', 'push', input, () => run.model.state, undefined, release);
   run.listen();
-  run.publish();
+  // Runs routed by ID publish what changed when they first wait (a REST start already said it all).
+  if (!routedById) run.publish();
   // 1. The factor; 2. the one challenge of this verification; 3. its answer.
   const factorSid = await run.findFactor();
   if (factorSid && !run.cancelRequested) await run.createChallenge(factorSid);
@@ -96,7 +106,7 @@ export async function pushVerification(rawInput: PushVerificationInput): Promise
   // 4. Push could not finish by itself: the fallback phone verification, else the matching terminal status.
   await run.end();
   setCurrentDetails(describePush(run.model));
-  run.publish();
+  run.publish(true);
   await condition(allHandlersFinished);
   run.meter.ended(run.model.state.status, run.model.state.reason, PUSH);
   await events.end();
@@ -114,11 +124,16 @@ class PushRun {
   private fallbackScope: CancellationScope | undefined;
   /** Search attributes upserted only when they change (runs from before keep upserting at every step). */
   private readonly attributesWhenChanged: boolean;
+  /** The challenge's hidden details could not carry the run's ID: its webhooks are routed by its published ref. */
+  private routeByRef = false;
+  private inbox?: ProviderInbox;
 
   constructor(
     private readonly input: Input,
     /** The run took `RELEASE_PATCH` (it stands for this workflow's older patches). */
     private readonly release: boolean,
+    /** The run took `PUSH_RELEASE_PATCH`: its challenge's webhooks are routed by the ID in its hidden details. */
+    private readonly routedById: boolean,
   ) {
     this.attributesWhenChanged = release || patched('fewer-billed-actions');
     const startedAt = Date.now();
@@ -133,21 +148,24 @@ class PushRun {
   }
 
   listen(): void {
-    const inbox = createInbox({
+    const inbox = (this.inbox = createInbox({
       schema: shared.pushProviderEvent(),
       // Answered, handed to the fallback or over: later events no longer apply.
       isOver: () => isTerminal(this.model.state.status) || !!this.model.answer || !!this.model.state.fallbackId,
-      route: (e) =>
-        this.model.state.challengeSid && e.challengeSid === this.model.state.challengeSid
-          ? 'deliver'
-          : { drop: 'provider event for another challenge ignored' },
+      route: (e) => {
+        const known = this.model.state.challengeSid;
+        if (known)
+          return e.challengeSid === known ? 'deliver' : { drop: 'provider event for another challenge ignored' };
+        // Routed by ID, a webhook can overtake the activity result that names the challenge: held until then.
+        return this.routedById ? 'hold' : { drop: 'provider event for another challenge ignored' };
+      },
       deliver: (e) => {
         const answer = answerOf(e);
         if (!answer) return;
         this.model = answered(this.model, answer, now());
         this.tick++;
       },
-    });
+    }));
     setHandler(getPushState, () => this.model.state);
     setHandler(pushProviderEvent, (raw) => inbox.receive(raw));
     setCancelHandler(
@@ -184,18 +202,24 @@ class PushRun {
   }
 
   async createChallenge(factorSid: string): Promise<void> {
+    const withId = this.routedById
+      ? hiddenDetailsWithId(this.input.hiddenDetails, workflowInfo().workflowId)
+      : undefined;
+    this.routeByRef = this.routedById && !withId;
     try {
       const challenge = await call('twilioCreateChallenge', 'create push challenge', {
         identity: this.input.identity,
         factorSid,
         message: this.input.message,
         fields: this.input.fields,
-        hiddenDetails: this.input.hiddenDetails,
+        hiddenDetails: withId ?? this.input.hiddenDetails,
         expirationDate: this.model.state.expiresAt,
       });
       this.model = challengeCreated(this.model, challenge, now());
       this.meter.sent(PUSH);
-      this.publish();
+      // Its webhooks find the run by its ref unless they carry its ID: then nothing needs publishing yet.
+      if (!this.routedById || this.routeByRef) this.publish();
+      this.inbox?.release();
     } catch (err) {
       const type = failureType(err);
       if (type === FailureType.ProviderNotFound) {
@@ -230,6 +254,7 @@ class PushRun {
         clock = await this.resend(challengeSid, step.ttlSeconds, resending(clock));
       } else {
         setCurrentDetails(describePush(this.model));
+        if (this.routedById) this.publish();
         const seen = this.tick;
         await condition(() => this.tick !== seen, step.ms, { summary: step.summary });
       }
@@ -303,19 +328,24 @@ class PushRun {
   }
 
   /**
-   * Publishes the search attributes: those that changed (what the start set counts; the challenge's ref is what
-   * Twilio's webhooks are routed by, so it goes out as soon as the challenge exists). Older runs upsert them all at
-   * every step.
+   * Publishes the search attributes: those that changed (what the start set counts). The challenge's ref goes out with
+   * the `final` status when its webhooks carry the run's ID; else it is what they are routed by, so it goes out as soon
+   * as the challenge exists. Older runs upsert them all at every step.
    */
-  publish(): void {
+  publish(final = false): void {
     const { status, challengeSid } = this.model.state;
     if (this.attributesWhenChanged) {
+      // Routed by ID, the challenge's ref is for finding the run afterwards: it goes out with the final status.
+      const ref =
+        challengeSid && (!this.routedById || this.routeByRef || final)
+          ? providerRef('twilio', challengeSid)
+          : undefined;
       publishChanged([
         { key: SA_KIND, value: 'push' },
         { key: SA_STATUS, value: status },
         { key: SA_CHANNEL, value: 'push' },
         { key: SA_PROVIDER, value: 'twilio' },
-        ...(challengeSid ? [{ key: SA_PROVIDER_REF, value: [providerRef('twilio', challengeSid)] }] : []),
+        ...(ref ? [{ key: SA_PROVIDER_REF, value: [ref] }] : []),
         ...(this.input.client ? [{ key: SA_CLIENT, value: this.input.client }] : []),
       ]);
       return;
