@@ -68,6 +68,8 @@ export interface AbuseGuard {
    * destination. Undefined when the store holds no such note (never noted, expired, or another client's run).
    */
   checkAllowedForRun?(runId: string, client: string): Promise<GuardVerdict | undefined>;
+  /** Whether the store holds a note that `client` started run `runId` (`noteRun`): its owner, without a describe. */
+  isNotedRun?(runId: string, client: string): Promise<boolean>;
   /** Counts one failed check (wrong code) against `destination`. */
   recordFailedCheck(client: string, destination: string): Promise<void>;
   /**

@@ -253,6 +253,18 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
     return (await this.exhausted(this.lockCounters(destinationHash, limits))) ?? ALLOWED;
   }
 
+  async isNotedRun(runId: string, client: string): Promise<boolean> {
+    if (!client) return false;
+    const key = this.runKey(runId);
+    let note: string | null | undefined;
+    if (this.redis) note = await this.redis.get(key);
+    else {
+      const entry = this.memoryRuns.get(key);
+      note = entry && entry.untilMs > Date.now() ? entry.note : undefined;
+    }
+    return !!note && note.slice(0, note.indexOf('\n')) === client;
+  }
+
   async recordFailedCheck(client: string, destination: string): Promise<void> {
     const { limits, subject } = this.resolve(client, destination);
     // penalty counts without refusing: failures past the limit keep the lock, they never extend its window.

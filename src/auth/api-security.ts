@@ -72,6 +72,14 @@ export class ApiSecurity {
     return true;
   }
 
+  /**
+   * Whether run `runId` is noted as `client`'s: its owner known without describing it (next-channel, resend, cancel).
+   * False without such a note, and on a store error: the caller then describes the run.
+   */
+  async isNotedRun(client: string, runId: string): Promise<boolean> {
+    return (await this.guard.isNotedRun?.(runId, client).catch(() => false)) ?? false;
+  }
+
   /** Refuses a start whose first send would be refused, counting nothing (the run counts its own sends). */
   async checkFirstSend(client: string, to: string): Promise<void> {
     const verdict = await this.guard.peekSend(client, to);

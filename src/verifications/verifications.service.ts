@@ -68,24 +68,42 @@ export class VerificationsService {
   }
 
   async nextChannel(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
-    return this.update(caller, id, updateIdFor('next', key, null), (h, updateId) =>
-      h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId }),
+    return this.update(
+      caller,
+      id,
+      updateIdFor('next', key, null),
+      (h, updateId) => h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId }),
+      { noted: this.ownerNoted(caller, id) },
     );
   }
 
   async resend(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
-    return this.update(caller, id, updateIdFor('resend', key, null), (h, updateId) =>
-      h.executeUpdate(phoneContract.messages.resend, { args: [], updateId }),
+    return this.update(
+      caller,
+      id,
+      updateIdFor('resend', key, null),
+      (h, updateId) => h.executeUpdate(phoneContract.messages.resend, { args: [], updateId }),
+      { noted: this.ownerNoted(caller, id) },
     );
   }
 
   async cancel(caller: string, id: string, input: CancelInput, key?: string): Promise<VerificationState> {
-    return this.update(caller, id, updateIdFor('cancel', key, input), (h, updateId) =>
-      h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
-        args: [input],
-        updateId,
-      }),
+    return this.update(
+      caller,
+      id,
+      updateIdFor('cancel', key, input),
+      (h, updateId) =>
+        h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
+          args: [input],
+          updateId,
+        }),
+      { noted: this.ownerNoted(caller, id) },
     );
+  }
+
+  /** For updates that need only the run's owner: the guard's note of a REST start answers it (the worker judges sends). */
+  private ownerNoted(caller: string, id: string): () => Promise<boolean> {
+    return () => this.security.isNotedRun(caller, id);
   }
 
   /**

@@ -378,7 +378,8 @@ test('wrong codes until locked; then 409 for a verification no longer live', asy
   expect(req?.status).toBe('cancelled');
 });
 
-test("a REST start's checks are answered from its note in the guard's store, without describing the run", async () => {
+/** Runs `fn` counting the API's describes of runs (an interceptor on the stack's Temporal client). */
+async function withDescribesCounted(fn: (describes: () => number) => Promise<void>): Promise<void> {
   let describes = 0;
   const counter: WorkflowClientInterceptor = {
     async describe(input, next) {
@@ -389,32 +390,44 @@ test("a REST start's checks are answered from its note in the guard's store, wit
   const interceptors = stack.client.workflow.options.interceptors as WorkflowClientInterceptor[];
   interceptors.push(counter);
   try {
+    await fn(() => describes);
+  } finally {
+    interceptors.splice(interceptors.indexOf(counter), 1);
+  }
+}
+
+test("a REST start's checks are answered from its note in the guard's store, without describing the run", async () => {
+  await withDescribesCounted(async (describes) => {
     const to = uniqueNumber();
     const started = await startPhone({ to, channels: [{ channel: 'sms' }], maxCodeAttempts: 3 });
     const code = await outboxCode(to, 'sms');
     const wrong = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code: '000000' });
     expect(wrong.body).toEqual({ status: 'invalid_code', attemptsLeft: 2 });
-    expect(describes).toBe(0);
+    expect(describes()).toBe(0);
     // A run the store has no note of (started before notes, over gRPC or Nexus, or its note expired) is described.
     jest.spyOn(stack.guard, 'checkAllowedForRun').mockResolvedValueOnce(undefined);
     const right = await stack.http().post(`/v1/verifications/${started.id}/check`).send({ code });
     expect(right.body).toMatchObject({ status: 'completed' });
-    expect(describes).toBe(1);
-  } finally {
-    interceptors.splice(interceptors.indexOf(counter), 1);
-  }
+    expect(describes()).toBe(1);
+  });
 });
 
-test('next-channel and cancel over REST', async () => {
-  const to = uniqueNumber();
-  const started = await startPhone({ to, channels: [{ channel: 'sms' }, { channel: 'voice' }] });
-  await outboxCode(to, 'sms');
-  const moved = await stack.http().post(`/v1/verifications/${started.id}/next-channel`).send();
-  expect(moved.status).toBe(200);
-  expect(moved.body).toMatchObject({ channel: 'voice', channelIndex: 1 });
-  await outboxCode(to, 'voice');
-  const cancelled = await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({ reason: 'test' });
-  expect(cancelled.body).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+test("next-channel and cancel over REST: a REST start's owner is read from the guard's note, not described", async () => {
+  await withDescribesCounted(async (describes) => {
+    const to = uniqueNumber();
+    const started = await startPhone({ to, channels: [{ channel: 'sms' }, { channel: 'voice' }] });
+    await outboxCode(to, 'sms');
+    const moved = await stack.http().post(`/v1/verifications/${started.id}/next-channel`).send();
+    expect(moved.status).toBe(200);
+    expect(moved.body).toMatchObject({ channel: 'voice', channelIndex: 1 });
+    expect(describes()).toBe(0);
+    await outboxCode(to, 'voice');
+    // A run without a note of the caller's (started over gRPC or Nexus, or its note expired) is described.
+    jest.spyOn(stack.guard, 'isNotedRun').mockResolvedValueOnce(false);
+    const cancelled = await stack.http().post(`/v1/verifications/${started.id}/cancel`).send({ reason: 'test' });
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', reason: 'cancelled' });
+    expect(describes()).toBe(1);
+  });
 });
 
 test('a repeated start with the same reference returns the same verification and sends once', async () => {

@@ -315,6 +315,19 @@ export function guardBehaviour(make: (config: GuardConfig) => RateLimiterAbuseGu
     for (const key of await g.storeKeys()) expect(key).not.toContain('4155550100');
   });
 
+  test("a run's note names its owner, and no other client", async () => {
+    const g = guard(guardConfig({}));
+    expect(await g.isNotedRun('phone-acme-1', 'acme')).toBe(false);
+    await g.noteRun('phone-acme-1', 'acme', US, 1);
+    expect(await g.isNotedRun('phone-acme-1', 'acme')).toBe(true);
+    expect(await g.isNotedRun('phone-acme-1', 'acm')).toBe(false);
+    expect(await g.isNotedRun('phone-acme-1', 'globex')).toBe(false);
+    expect(await g.isNotedRun('phone-acme-1', '')).toBe(false);
+    expect(await g.isNotedRun('phone-acme-2', 'acme')).toBe(false);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await g.isNotedRun('phone-acme-1', 'acme')).toBe(false);
+  });
+
   test('a run note expires with the window it was given', async () => {
     const g = guard(guardConfig({}));
     await g.noteRun('phone-acme-short', 'acme', US, 1);
