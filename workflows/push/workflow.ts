@@ -124,8 +124,11 @@ class PushRun {
   private fallbackScope: CancellationScope | undefined;
   /** Search attributes upserted only when they change (runs from before keep upserting at every step). */
   private readonly attributesWhenChanged: boolean;
-  /** The challenge's hidden details could not carry the run's ID: its webhooks are routed by its published ref. */
-  private routeByRef = false;
+  /**
+   * The challenge's webhooks are found by its ref (runs from before `PUSH_RELEASE_PATCH`, or hidden details with no
+   * room for the run's ID): the ref goes out as soon as the challenge exists, else with the final status.
+   */
+  private refAtOnce = true;
   private inbox?: ProviderInbox;
 
   constructor(
@@ -154,10 +157,9 @@ class PushRun {
       isOver: () => isTerminal(this.model.state.status) || !!this.model.answer || !!this.model.state.fallbackId,
       route: (e) => {
         const known = this.model.state.challengeSid;
-        if (known)
-          return e.challengeSid === known ? 'deliver' : { drop: 'provider event for another challenge ignored' };
         // Routed by ID, a webhook can overtake the activity result that names the challenge: held until then.
-        return this.routedById ? 'hold' : { drop: 'provider event for another challenge ignored' };
+        if (!known && this.routedById) return 'hold';
+        return known && e.challengeSid === known ? 'deliver' : { drop: 'provider event for another challenge ignored' };
       },
       deliver: (e) => {
         const answer = answerOf(e);
@@ -205,7 +207,7 @@ class PushRun {
     const withId = this.routedById
       ? hiddenDetailsWithId(this.input.hiddenDetails, workflowInfo().workflowId)
       : undefined;
-    this.routeByRef = this.routedById && !withId;
+    this.refAtOnce = !withId;
     try {
       const challenge = await call('twilioCreateChallenge', 'create push challenge', {
         identity: this.input.identity,
@@ -218,7 +220,7 @@ class PushRun {
       this.model = challengeCreated(this.model, challenge, now());
       this.meter.sent(PUSH);
       // Its webhooks find the run by its ref unless they carry its ID: then nothing needs publishing yet.
-      if (!this.routedById || this.routeByRef) this.publish();
+      if (this.refAtOnce) this.publish();
       this.inbox?.release();
     } catch (err) {
       const type = failureType(err);
@@ -335,11 +337,7 @@ class PushRun {
   publish(final = false): void {
     const { status, challengeSid } = this.model.state;
     if (this.attributesWhenChanged) {
-      // Routed by ID, the challenge's ref is for finding the run afterwards: it goes out with the final status.
-      const ref =
-        challengeSid && (!this.routedById || this.routeByRef || final)
-          ? providerRef('twilio', challengeSid)
-          : undefined;
+      const ref = challengeSid && (this.refAtOnce || final) ? providerRef('twilio', challengeSid) : undefined;
       publishChanged([
         { key: SA_KIND, value: 'push' },
         { key: SA_STATUS, value: status },
