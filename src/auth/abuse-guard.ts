@@ -246,23 +246,16 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
       if (answer === 0) return ALLOWED;
       return { allowed: false, scope: 'failed_checks', retryAfterSeconds: retryAfterSeconds(Number(ms)) };
     }
-    const entry = this.memoryRuns.get(key);
-    if (!entry || entry.untilMs <= Date.now()) return undefined;
-    const [owner, destinationHash] = entry.note.split('\n');
-    if (owner !== client) return undefined;
-    return (await this.exhausted(this.lockCounters(destinationHash, limits))) ?? ALLOWED;
+    const note = parseRunNote(this.memoryRunNote(key));
+    if (note?.owner !== client) return undefined;
+    return (await this.exhausted(this.lockCounters(note.destinationHash, limits))) ?? ALLOWED;
   }
 
   async isNotedRun(runId: string, client: string): Promise<boolean> {
     if (!client) return false;
     const key = this.runKey(runId);
-    let note: string | null | undefined;
-    if (this.redis) note = await this.redis.get(key);
-    else {
-      const entry = this.memoryRuns.get(key);
-      note = entry && entry.untilMs > Date.now() ? entry.note : undefined;
-    }
-    return !!note && note.slice(0, note.indexOf('\n')) === client;
+    const note = this.redis ? await this.redis.get(key) : this.memoryRunNote(key);
+    return parseRunNote(note)?.owner === client;
   }
 
   async recordFailedCheck(client: string, destination: string): Promise<void> {
@@ -437,6 +430,12 @@ export class RateLimiterAbuseGuard implements AbuseGuard {
     return `${this.config.keyPrefix}:${RUNS}:${runId}`;
   }
 
+  /** Memory store: the run note under `key`, unless it expired. */
+  private memoryRunNote(key: string): string | undefined {
+    const entry = this.memoryRuns.get(key);
+    return entry && entry.untilMs > Date.now() ? entry.note : undefined;
+  }
+
   /** The provider starts that began (`startBegun`): one point per start key for `START_BEGUN_SECONDS`. */
   private startsBegun(): RateLimiterAbstract {
     return this.note(STARTS_BEGUN, START_BEGUN_SECONDS);
@@ -523,6 +522,12 @@ export function createAbuseGuard(config: GuardConfig, options?: { redis?: Redis 
 }
 
 /** `redis` with the guard's scripts defined on it (idempotent: a caller's client may serve several guards). */
+/** A run note (`noteRun`: `<client>\n<destination HMAC>`, as `RUN_CHECK_ALLOWED` reads it too) split in two. */
+function parseRunNote(note: string | null | undefined): { owner: string; destinationHash: string } | undefined {
+  const cut = note ? note.indexOf('\n') : -1;
+  return note && cut > 0 ? { owner: note.slice(0, cut), destinationHash: note.slice(cut + 1) } : undefined;
+}
+
 function withScripts(redis: Redis): Redis & GuardScripts {
   if (!('verifyflowGuardConsumeAll' in redis)) {
     redis.defineCommand('verifyflowGuardConsumeAll', { lua: CONSUME_ALL });
