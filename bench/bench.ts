@@ -5,6 +5,7 @@ import { writeCharts } from './lib/charts';
 import { cpuMs, spawnNode, type Child } from './lib/children';
 import { durabilityPhase, durabilityTables, systemCpuMs, type DurabilityRow } from './lib/durability';
 import { ChaosEventsReceiver } from './lib/events-receiver';
+import { roundsTable, summarizeRounds, type CurveRound, type RoundsSummary } from './lib/rounds';
 import { Recorder, SCENARIOS, type FlowContext, type Scenario } from './lib/scenarios';
 import { DIST, REPO, System, type SystemOptions, type WorkerVariant } from './lib/system';
 import {
@@ -35,7 +36,8 @@ import { runBareFlow } from './bare/flow';
  * default,heap0:default,500,unshared:500 (scale rows: a WORKER_MAX_CACHED_WORKFLOWS value or `default`;
  * `unshared:N` = the worker with WORKER_SHARE_WORKFLOW_LIBRARIES=false and that cache; `heapM:N` = the default worker with
  * WORKER_WORKFLOW_HEAP_MIB=M (0: V8's own) and that cache; `@N` = open N instead of --open)
- * · --skip curve,durability,tuning,actions,scale · --tuning default,unshared,KEY=VALUE+KEY=VALUE (worker variants the
+ * · --rounds N (each curve level N times, alternating which side runs first; medians in `summary`) · --skip
+ * curve,durability,tuning,actions,scale · --tuning default,unshared,KEY=VALUE+KEY=VALUE (worker variants the
  * tuning phase alternates) · --tuning-concurrency N (its verifications at once, default 10, quick 5) · --scenarios
  * name,name (action rows to run) · --server-config KEY=VALUE,… (dynamic config of the dev servers, over
  * DEV_SERVER_DYNAMIC_CONFIG) · --out FILE.
@@ -74,6 +76,8 @@ const levels = (opt.get('levels') ?? (quick ? '1,10' : '1,10,50,200')).split(','
 // 40 at least: a p99 of 10 samples is their maximum, and the c = 1 ratio of 10 moved with whatever ran just before.
 const perLevel = Number(opt.get('per-level') ?? 40);
 const openCount = Number(opt.get('open') ?? (quick ? 200 : 10_000));
+/** --rounds N: each curve level measured N times, alternating which side goes first (the cluster comparison: 2). */
+const curveRounds = Math.max(1, Number(opt.get('rounds') ?? 1));
 // Full run: the default worker (its workflow heap capped at 768 MiB, the cache sized from it), V8's own heap with the
 // SDK's cache (it held 10 000 in 3.5 GiB), then a fixed cache of 500, with and without shared libraries.
 const defaultScale = 'default,heap0:default,500,unshared:500';
@@ -488,7 +492,7 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     machine: machine(),
-    options: { quick, levels, perLevel, openCount, cacheSettings, serverConfig },
+    options: { quick, levels, perLevel, curveRounds, openCount, cacheSettings, serverConfig },
     loadAtStart: load(),
   };
   console.log(`bench run dir ${runDir}`);
@@ -524,14 +528,30 @@ async function main(): Promise<void> {
         const curve = [];
         for (const c of levels) {
           const total = Math.max(perLevel, 3 * c);
-          const bare = await runBare(sys, bareWorker, bareQueue, c, total);
-          const vf = await runScenario(sys, happy, c, total);
-          const ratio = round(vf.throughput / bare.throughput, 2);
-          curve.push({ concurrency: c, verifyflow: vf, bare, ratio });
-          console.log(
-            `c=${c}: verifyflow ${vf.throughput}/s (${vf.ok}/${total} ok), bare ${bare.throughput}/s, ratio ${ratio}, ` +
-              `worker RSS ${vf.workerPeakRssMiB} MiB, load ${vf.load.loadavg1}`,
-          );
+          const done: (CurveRound & { verifyflow: LevelResult; bare: LevelResult })[] = [];
+          for (let r = 0; r < curveRounds; r++) {
+            // Odd rounds run verifyflow first: a load that drifts over the level weighs on both sides alike.
+            const first = r % 2 === 0 ? 'bare' : 'verifyflow';
+            const early = first === 'verifyflow' ? await runScenario(sys, happy, c, total) : undefined;
+            const bare = await runBare(sys, bareWorker, bareQueue, c, total);
+            const vf = early ?? (await runScenario(sys, happy, c, total));
+            const ratio = round(vf.throughput / bare.throughput, 2);
+            done.push({ first, verifyflow: vf, bare, ratio });
+            console.log(
+              `c=${c}${curveRounds > 1 ? ` round ${r + 1}` : ''}: verifyflow ${vf.throughput}/s (${vf.ok}/${total} ok), ` +
+                `bare ${bare.throughput}/s, ratio ${ratio}, worker CPU ${vf.cpuMsPerVerification?.worker} ms ` +
+                `(bare ${bare.cpuMsPerVerification?.worker}), worker RSS ${vf.workerPeakRssMiB} MiB, load ${vf.load.loadavg1}`,
+            );
+          }
+          // The level's own figures are its first round's; with --rounds, every round and their medians beside them.
+          const [{ verifyflow, bare, ratio }] = done;
+          curve.push({
+            concurrency: c,
+            verifyflow,
+            bare,
+            ratio,
+            ...(curveRounds > 1 ? { rounds: done, summary: summarizeRounds(done) } : {}),
+          });
         }
         results.curve = curve;
         await writeJson(out, results);
@@ -650,7 +670,13 @@ function printSummary(r: Record<string, unknown>): void {
       );
     }
   }
-  const curve = (r.curve ?? []) as { concurrency: number; verifyflow: LevelResult; bare: LevelResult; ratio: number }[];
+  const curve = (r.curve ?? []) as {
+    concurrency: number;
+    verifyflow: LevelResult;
+    bare: LevelResult;
+    ratio: number;
+    summary?: RoundsSummary;
+  }[];
   if (curve.length) {
     console.log('| concurrency | verifyflow /s | bare /s | ratio | start p50/p95/p99 ms | check p50/p95/p99 ms |');
     console.log('| webhook ack p50/p95/p99 ms | worker RSS MiB | events · signals · failed tasks per run | load1 |');
@@ -664,6 +690,7 @@ function printSummary(r: Record<string, unknown>): void {
       );
     }
   }
+  for (const line of roundsTable(curve)) console.log(line);
   for (const line of durabilityTables((r.durability ?? []) as DurabilityRow[])) console.log(line);
   type Row = { scenario: string; total?: number; totalAfterPatchesRetired?: number; target?: number; pending?: string };
   for (const a of (r.actions ?? []) as Row[]) {

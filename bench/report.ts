@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { durabilityTables } from './lib/durability';
+import { roundsTable } from './lib/rounds';
 import { markdownHeader as header, markdownRow as row, percentiles as p } from './lib/util';
 
 /**
@@ -54,6 +55,7 @@ function bench(r: Json): void {
       );
     }
   }
+  if (r.curve) for (const line of roundsTable(r.curve)) console.log(line);
   if (r.silentAuth) {
     const s = r.silentAuth;
     console.log(
