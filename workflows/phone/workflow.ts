@@ -186,7 +186,7 @@ export async function phoneVerification(rawInput: PhoneVerificationInput): Promi
     setCurrentDetails(describe(s));
     if (d.fewerActions) publishChanged(attributesOf(s, true));
     else publish(d);
-    await condition(allHandlersFinished);
+    if (!allHandlersFinished()) await condition(allHandlersFinished);
     await events.end();
   });
   meter.ended();
@@ -375,7 +375,8 @@ function setCheckCodeHandler(s: PhoneState, checks: Checks, meter: PhoneMeter): 
     async (req): Promise<CheckCodeResult> => {
       // The code can reach us before the activity that created its request has reported back: wait for it. Then wait
       // for our turn. (A condition wakes every waiter at once, so each looks again when it runs.)
-      await condition(() => s.run !== undefined || isTerminal(s.view.status));
+      // (A condition that already holds is not awaited: each one costs the SDK's promise hook several stacks.)
+      if (!s.run && !isTerminal(s.view.status)) await condition(() => s.run !== undefined || isTerminal(s.view.status));
       while (checking && !isTerminal(s.view.status)) await condition(() => !checking || isTerminal(s.view.status));
       const current = s.run;
       if (!current || isTerminal(s.view.status)) return terminalResult(s);
