@@ -535,7 +535,7 @@ async function main(): Promise<void> {
           const total = Math.max(perLevel, 3 * c);
           const done: (CurveRound & { verifyflow: LevelResult; bare: LevelResult })[] = [];
           for (let r = 0; r < curveRounds; r++) {
-            // Odd rounds run verifyflow first: a load that drifts over the level weighs on both sides alike.
+            // The 2nd, 4th, … round runs verifyflow first: a load that drifts over the level weighs on both sides alike.
             const first = r % 2 === 0 ? 'bare' : 'verifyflow';
             const early = first === 'verifyflow' ? await runScenario(sys, happy, c, total) : undefined;
             const bare = await runBare(sys, bareWorker, bareQueue, c, total);
