@@ -68,42 +68,24 @@ export class VerificationsService {
   }
 
   async nextChannel(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
-    return this.update(
-      caller,
-      id,
-      updateIdFor('next', key, null),
-      (h, updateId) => h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId }),
-      { noted: this.ownerNoted(caller, id) },
+    return this.update(caller, id, updateIdFor('next', key, null), (h, updateId) =>
+      h.executeUpdate(phoneContract.messages.nextChannel, { args: [], updateId }),
     );
   }
 
   async resend(caller: string, id: string, key?: string): Promise<PhoneVerificationState> {
-    return this.update(
-      caller,
-      id,
-      updateIdFor('resend', key, null),
-      (h, updateId) => h.executeUpdate(phoneContract.messages.resend, { args: [], updateId }),
-      { noted: this.ownerNoted(caller, id) },
+    return this.update(caller, id, updateIdFor('resend', key, null), (h, updateId) =>
+      h.executeUpdate(phoneContract.messages.resend, { args: [], updateId }),
     );
   }
 
   async cancel(caller: string, id: string, input: CancelInput, key?: string): Promise<VerificationState> {
-    return this.update(
-      caller,
-      id,
-      updateIdFor('cancel', key, input),
-      (h, updateId) =>
-        h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
-          args: [input],
-          updateId,
-        }),
-      { noted: this.ownerNoted(caller, id) },
+    return this.update(caller, id, updateIdFor('cancel', key, input), (h, updateId) =>
+      h.executeUpdate<VerificationState, [CancelInput]>(phoneContract.messages.cancel.name, {
+        args: [input],
+        updateId,
+      }),
     );
-  }
-
-  /** For updates that need only the run's owner: the guard's note of a REST start answers it (the worker judges sends). */
-  private ownerNoted(caller: string, id: string): () => Promise<boolean> {
-    return () => this.security.isNotedRun(caller, id);
   }
 
   /**
@@ -119,9 +101,10 @@ export class VerificationsService {
    * Runs an update on one of the caller's live verifications: 404 when not its own, 409 when it is over. Sent under
    * `updateId` (from the request's Idempotency-Key: a retry with the same key and body gets the first outcome; else one
    * made here), and again when the server aborted it with its workflow task (`sendUpdate`). `noted` answers first
-   * whether the guard's store has a note of the caller's run (its owner, and its destination's failed checks judged):
-   * then the run is not described. Otherwise `before` runs on the run's memo. `ended` answers a repeat that found the
-   * run closed.
+   * whether the guard's store has a note of the caller's run: then the run is not described. By default the note of a
+   * REST start says its owner, all that an update needing no more than that asks (the worker judges sends); a check
+   * also has its destination's failed checks judged. Otherwise `before` runs on the run's memo. `ended` answers a
+   * repeat that found the run closed.
    */
   private async update<T>(
     caller: string,
@@ -134,8 +117,9 @@ export class VerificationsService {
       ended?: (h: WorkflowHandle) => Promise<T>;
     } = {},
   ): Promise<T> {
+    const noted = opts.noted ?? (() => this.security.isNotedRun(caller, id));
     let handle: WorkflowHandle;
-    if (isClientId(id, caller, VERIFICATION_CONTRACTS) && (await opts.noted?.())) {
+    if (isClientId(id, caller, VERIFICATION_CONTRACTS) && (await noted())) {
       handle = this.client.workflow.getHandle(id);
     } else {
       const owned = await ownedRun(this.client, caller, id, VERIFICATION_CONTRACTS);
