@@ -521,13 +521,13 @@ export function createAbuseGuard(config: GuardConfig, options?: { redis?: Redis 
   return new RateLimiterAbuseGuard(config, options);
 }
 
-/** `redis` with the guard's scripts defined on it (idempotent: a caller's client may serve several guards). */
 /** A run note (`noteRun`: `<client>\n<destination HMAC>`, as `RUN_CHECK_ALLOWED` reads it too) split in two. */
 function parseRunNote(note: string | null | undefined): { owner: string; destinationHash: string } | undefined {
   const cut = note ? note.indexOf('\n') : -1;
   return note && cut > 0 ? { owner: note.slice(0, cut), destinationHash: note.slice(cut + 1) } : undefined;
 }
 
+/** `redis` with the guard's scripts defined on it (idempotent: a caller's client may serve several guards). */
 function withScripts(redis: Redis): Redis & GuardScripts {
   if (!('verifyflowGuardConsumeAll' in redis)) {
     redis.defineCommand('verifyflowGuardConsumeAll', { lua: CONSUME_ALL });
