@@ -376,7 +376,8 @@ function setCheckCodeHandler(s: PhoneState, checks: Checks, meter: PhoneMeter): 
       // The code can reach us before the activity that created its request has reported back: wait for it. Then wait
       // for our turn. (A condition wakes every waiter at once, so each looks again when it runs.)
       // (A condition that already holds is not awaited: each one costs the SDK's promise hook several stacks.)
-      if (!s.run && !isTerminal(s.view.status)) await condition(() => s.run !== undefined || isTerminal(s.view.status));
+      const known = () => s.run !== undefined || isTerminal(s.view.status);
+      if (!known()) await condition(known);
       while (checking && !isTerminal(s.view.status)) await condition(() => !checking || isTerminal(s.view.status));
       const current = s.run;
       if (!current || isTerminal(s.view.status)) return terminalResult(s);
