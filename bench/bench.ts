@@ -262,8 +262,6 @@ async function actionsOf(sys: System, scenario: Scenario, count: number, onIds?:
         .map(([k, v]) => [k, round(v / n)]),
     ),
     total: round(history.total + queries),
-    // Without the upserts of patch markers: what a run costs once the patches it took are retired.
-    totalAfterPatchesRetired: round(history.total - history.patchUpserts + queries),
     target: scenario.actionTarget,
   };
 }
@@ -306,7 +304,6 @@ async function eventsActionsRow(happy: Scenario, count: number) {
       eventsTaken: taken,
       verificationTotal: row.total,
       total: round(row.total + delivery.total),
-      totalAfterPatchesRetired: round(row.totalAfterPatchesRetired + delivery.total),
     };
   } finally {
     await sys.stop();
@@ -697,10 +694,9 @@ function printSummary(r: Record<string, unknown>): void {
   }
   for (const line of roundsTable(curve)) console.log(line);
   for (const line of durabilityTables((r.durability ?? []) as DurabilityRow[])) console.log(line);
-  type Row = { scenario: string; total?: number; totalAfterPatchesRetired?: number; target?: number; pending?: string };
+  type Row = { scenario: string; total?: number; target?: number; pending?: string };
   for (const a of (r.actions ?? []) as Row[]) {
-    const total = a.pending ? 'pending' : `${a.total} (${a.totalAfterPatchesRetired ?? a.total} once patches retire)`;
-    console.log(`actions | ${a.scenario} | ${total} | ${a.target ?? '–'} |`);
+    console.log(`actions | ${a.scenario} | ${a.pending ? 'pending' : a.total} | ${a.target ?? '–'} |`);
   }
 }
 

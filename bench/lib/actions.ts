@@ -3,9 +3,12 @@ import { temporal } from '@temporalio/proto';
 const E = temporal.api.enums.v1.EventType;
 
 /**
- * Billable Temporal actions found in one workflow history (Temporal Cloud's list: start, every activity attempt,
- * every timer — `condition(fn, timeout)` included —, signal, update, search-attribute upsert; queries are not in a
- * history and are counted from the client side).
+ * Billable Temporal actions found in one workflow history, by Temporal Cloud's published rules
+ * (https://docs.temporal.io/cloud/actions): the start, every activity attempt, every timer — `condition(fn, timeout)`
+ * included —, signal, update, search-attribute upsert, child workflow start and external signal; the local
+ * activities of one workflow task as one action; an upsert of `TemporalChangeVersion` alone (the one Temporal's core
+ * adds for a patch marker) exempt. Queries are not in a history and are counted from the client side; rejected
+ * updates are not in it either.
  */
 export interface ActionCount {
   start: number;
@@ -14,13 +17,18 @@ export interface ActionCount {
   timers: number;
   signals: number;
   updates: number;
+  /** The workflow's own upserts (billed). */
   upserts: number;
   /**
-   * Of `upserts`, those Temporal's core adds for a patch marker (TemporalChangeVersion, one per patch a run takes):
-   * paid while a patch is in the code, gone once it is retired (docs/CHANGING-WORKFLOWS.md).
+   * Not in `upserts` nor in `total`: the upserts Temporal's core adds for a patch marker (`TemporalChangeVersion`, one
+   * per patch a run takes), exempt from action counting. Events in the history, gone once the patch is retired
+   * (docs/CHANGING-WORKFLOWS.md).
    */
   patchUpserts: number;
-  /** Child workflows, external signals, markers (local activities, patches) and other commands, for completeness. */
+  /**
+   * Child workflow starts, external signals and cancels, workflow property changes, and local activities: one per
+   * workflow task that recorded any local-activity marker, however many it recorded (patch markers are not billed).
+   */
   other: number;
   total: number;
 }
@@ -47,6 +55,7 @@ const eventTypeOf = (
 export function countActions(history: temporal.api.history.v1.IHistory): ActionCount {
   const c = emptyCount();
   const activities = new Map<string, number>();
+  const localActivityTasks = new Set<string>();
   for (const event of history.events ?? []) {
     const type = eventTypeOf(event);
     switch (type) {
@@ -71,10 +80,10 @@ export function countActions(history: temporal.api.history.v1.IHistory): ActionC
         c.updates++;
         break;
       case E.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
-        c.upserts++;
         const fields = event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
         const keys = Object.keys(fields);
         if (keys.length === 1 && keys[0] === 'TemporalChangeVersion') c.patchUpserts++;
+        else c.upserts++;
         break;
       }
       case E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
@@ -83,13 +92,18 @@ export function countActions(history: temporal.api.history.v1.IHistory): ActionC
       case E.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
         c.other++;
         break;
-      case E.EVENT_TYPE_MARKER_RECORDED:
-        // Local activities are billed; patch (version) markers are not.
-        if (/local_?activity/i.test(event.markerRecordedEventAttributes?.markerName ?? '')) c.other++;
+      case E.EVENT_TYPE_MARKER_RECORDED: {
+        // Local activities are billed, all of one workflow task's as one action; patch (version) markers are not.
+        const attrs = event.markerRecordedEventAttributes;
+        if (/local_?activity/i.test(attrs?.markerName ?? '')) {
+          localActivityTasks.add(String(attrs?.workflowTaskCompletedEventId ?? event.eventId));
+        }
         break;
+      }
     }
   }
   c.activityAttempts = [...activities.values()].reduce((a, b) => a + b, 0);
+  c.other += localActivityTasks.size;
   c.total = c.start + c.activityAttempts + c.timers + c.signals + c.updates + c.upserts + c.other;
   return c;
 }
