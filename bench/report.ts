@@ -119,9 +119,10 @@ function bench(r: Json): void {
         continue;
       }
       const h = a.history;
-      // Results recorded before 2026-12-05, 18:30 UTC, counted the patch markers' upserts in `upserts` and `total`, and
-      // gave the total without them as `totalAfterPatchesRetired`: they are exempt from billing, so that is the total.
-      const counted = a.totalAfterPatchesRetired === undefined;
+      // Results recorded before 2026-12-05, 18:30 UTC with a `totalAfterPatchesRetired` counted the patch markers'
+      // upserts in `upserts` and `total`: exempt from billing, so that total is their billed one (results older than
+      // that field print as they were recorded).
+      const older = a.totalAfterPatchesRetired !== undefined;
       console.log(
         row([
           a.scenario,
@@ -130,10 +131,10 @@ function bench(r: Json): void {
           h.timers,
           h.signals,
           h.updates,
-          `${counted ? h.upserts : h.upserts - (h.patchUpserts ?? 0)} (+ ${h.patchUpserts ?? 0})`,
+          `${older ? h.upserts - (h.patchUpserts ?? 0) : h.upserts} (+ ${h.patchUpserts ?? 0})`,
           h.other,
           a.clientQueries ?? 0,
-          counted ? a.total : a.totalAfterPatchesRetired,
+          older ? a.totalAfterPatchesRetired : a.total,
           a.target,
         ]),
       );
